@@ -1,0 +1,107 @@
+"""The public API: load a learned rule, train a base network with it, read features."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import pathlib
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metaunsup import base_model, checkpointing, inner, rule
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """A learned update rule: meta-parameters theta and the rule config they belong to."""
+  theta: dict
+  config: rule.RuleConfig
+  meta: dict = dataclasses.field(default_factory=dict)
+
+  def save(self, path) -> None:
+    checkpointing.save_rule_file(path, self.theta, dataclasses.asdict(self.config), self.meta)
+
+
+def load_rule(path) -> Rule:
+  """A rule from a meta-training workdir (its rule.msgpack) or from a rule file."""
+  p = pathlib.Path(path)
+  if p.is_dir():
+    p = p / checkpointing.RULE_FILE
+  if not p.exists():
+    raise FileNotFoundError(f"no rule at {path}: pass a workdir of a finished `make meta-train` "
+                            f"run or a {checkpointing.RULE_FILE} file")
+  theta, cfg_dict, meta = checkpointing.load_rule_file(p)
+  cfg = rule.RuleConfig.from_dict(cfg_dict)
+  theta = jax.tree_util.tree_map(jnp.asarray, theta)
+  rule.check_theta(theta, cfg)
+  return Rule(theta=theta, config=cfg, meta=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+  """A base network trained by a rule. `features` uses batch-norm statistics gathered on
+  the unlabeled training data, so any batch size (one example included) works."""
+  params: base_model.BaseParams
+  stats: list
+  activation: str
+
+  def features(self, x) -> np.ndarray:
+    x = _check_inputs(x, "x", self.params.input_dim)
+    return np.asarray(_features(self.params, jnp.asarray(x), self.stats, self.activation))
+
+
+@functools.partial(jax.jit, static_argnames="activation")
+def _features(params, x, stats, activation):
+  return base_model.features(params, x, activation, stats)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "k"))
+def _unroll(theta, cfg, state, data, k):
+  return inner.unroll(theta, cfg, state, data, k)
+
+
+def _check_inputs(x, name: str, dim: int | None = None) -> np.ndarray:
+  x = np.asarray(x, dtype=np.float32)
+  if x.ndim != 2:
+    raise ValueError(f"{name} must be a 2-D array [examples, features], got shape {x.shape}; "
+                     "flatten images first")
+  if dim is not None and x.shape[1] != dim:
+    raise ValueError(f"{name} has {x.shape[1]} features, the model expects {dim}")
+  if not np.all(np.isfinite(x)):
+    raise ValueError(f"{name} contains NaN or inf values; clean or impute them first")
+  return x
+
+
+def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 128, 128, 32),
+               activation: str = "relu", steps: int = 1000, batch_size: int = 128,
+               seed: int = 0, permute_inputs: bool = True, chunk: int = 100) -> TrainedModel:
+  """Train a fresh base network on unlabeled data [N, D] for `steps` inner steps of the rule.
+  steps=0 returns the randomly initialised network of this seed (the baseline)."""
+  x = _check_inputs(x_unlabeled, "x_unlabeled")
+  if int(steps) < 0:
+    raise ValueError(f"steps must be >= 0, got {steps}")
+  if not 2 <= batch_size <= len(x):
+    raise ValueError(f"batch_size must be in [2, {len(x)}] (the number of examples), "
+                     f"got {batch_size}")
+  cfg = inner.InnerConfig(rule=rule_.config, widths=tuple(int(w) for w in widths),
+                          activation=activation, batch_size=int(batch_size),
+                          permute_inputs=permute_inputs)
+  key_init, key_ref = jax.random.split(jax.random.PRNGKey(seed))
+  state = inner.init_task(key_init, x.shape[1], cfg)
+  data = inner.TaskData(x=jnp.asarray(x), y=jnp.zeros(len(x), jnp.int32),
+                        by_class=jnp.zeros((1, 1), jnp.int32))
+  done = 0
+  while done < steps:
+    k = min(chunk, steps - done)
+    state = _unroll(rule_.theta, cfg, state, data, k)
+    done += k
+  ref = x[np.asarray(jax.random.choice(key_ref, len(x), (min(len(x), 1024),), replace=False))]
+  stats = _features_stats(state.params, jnp.asarray(ref), activation)
+  return TrainedModel(params=state.params, stats=stats, activation=activation)
+
+
+@functools.partial(jax.jit, static_argnames="activation")
+def _features_stats(params, x, activation):
+  return base_model.apply(params, x, activation).stats

@@ -1,0 +1,123 @@
+"""The base network the learned rule trains: an MLP with forward weights W, biases b and
+feedback weights V per layer, batch norm on batch statistics, and a fixed input permutation.
+
+Pure functions on an explicit `BaseParams` pytree; `apply` returns every layer's pre- and
+post-activation because the rule reads them all.
+"""
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import chex
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+BN_EPS = 1e-4
+
+
+def _step(z):
+  # Straight-through is not needed: the rule never differentiates the base model.
+  return (z > 0).astype(z.dtype)
+
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.1),
+    "tanh": jnp.tanh,
+    "swish": jax.nn.swish,
+    "sigmoid": jax.nn.sigmoid,
+    "step": _step,
+}
+
+
+def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+  if name not in ACTIVATIONS:
+    raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+  return ACTIVATIONS[name]
+
+
+@flax.struct.dataclass
+class BaseParams:
+  """phi of the paper. Lists are indexed by layer; W[l] and V[l] have shape [in, out]."""
+  W: list
+  b: list
+  V: list
+  perm: jax.Array  # [input_dim] int32, fixed per task
+
+  @property
+  def widths(self) -> tuple[int, ...]:
+    return tuple(w.shape[1] for w in self.W)
+
+  @property
+  def input_dim(self) -> int:
+    return self.perm.shape[0]
+
+
+@flax.struct.dataclass
+class Activations:
+  """Per-layer values of one forward pass. xs[0] is the permuted input; zs[0] is the same
+  (the input units have no pre-activation) so every layer has the same fields. stats[l] is
+  the (mean, var) batch norm used in layer l, reusable as `apply(stats=...)`."""
+  xs: list
+  zs: list
+  stats: list
+
+
+def init(key: jax.Array, input_dim: int, widths: Sequence[int], permute: bool = True,
+         init_scale: float = 0.01) -> BaseParams:
+  """Truncated-normal W (sd `init_scale`) rescaled to unit column rms: the layer is followed
+  by batch norm, so only the direction matters, and unit rms makes the rule's relative steps
+  comparable across widths."""
+  dims = (int(input_dim),) + tuple(int(w) for w in widths)
+  keys = jax.random.split(key, 3 * len(widths) + 1)
+  Ws, bs, Vs = [], [], []
+  for l, (din, dout) in enumerate(zip(dims[:-1], dims[1:])):
+    kw, kb, kv = keys[3 * l: 3 * l + 3]
+    w = init_scale * jax.random.truncated_normal(kw, -2.0, 2.0, (din, dout))
+    Ws.append(_unit_columns(w))
+    bs.append(0.01 * jax.random.normal(kb, (dout,)))
+    Vs.append(_unit_columns(jax.random.normal(kv, (din, dout))))
+  perm = (jax.random.permutation(keys[-1], input_dim) if permute
+          else jnp.arange(input_dim)).astype(jnp.int32)
+  return BaseParams(W=Ws, b=bs, V=Vs, perm=perm)
+
+
+def _unit_columns(w: jax.Array) -> jax.Array:
+  return w / jnp.sqrt(jnp.mean(w ** 2, axis=0, keepdims=True) + 1e-12)
+
+
+def batch_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+  return jnp.mean(z, axis=0), jnp.var(z, axis=0)
+
+
+def apply(params: BaseParams, x: jax.Array, activation: str,
+          stats: Optional[list] = None) -> Activations:
+  """Forward pass on a batch x [B, input_dim].
+
+  Batch norm (unit scale, no learned scale) normalises x W with the batch's own statistics,
+  or with `stats` (a per-layer list of (mean, var)) when given, so features of a single
+  example can be computed with statistics gathered from a reference batch.
+  """
+  chex.assert_rank(x, 2)
+  if x.shape[1] != params.input_dim:
+    raise ValueError(f"input has {x.shape[1]} features but the network expects "
+                     f"{params.input_dim}; flatten/resize the data to match")
+  act = get_activation(activation)
+  h = x[:, params.perm]
+  xs, zs, used = [h], [h], []
+  for l, (W, b) in enumerate(zip(params.W, params.b)):
+    a = h @ W
+    mean, var = batch_stats(a) if stats is None else stats[l]
+    z = (a - mean) * jax.lax.rsqrt(var + BN_EPS) + b
+    h = act(z)
+    xs.append(h)
+    zs.append(z)
+    used.append((mean, var))
+  return Activations(xs=xs, zs=zs, stats=used)
+
+
+def features(params: BaseParams, x: jax.Array, activation: str,
+             stats: Optional[list] = None) -> jax.Array:
+  """The representation: post-activation of the last layer, [B, widths[-1]]."""
+  return apply(params, x, activation, stats).xs[-1]

@@ -1,0 +1,42 @@
+"""Few-shot evaluation of a rule against random initialisation on held-out data."""
+from __future__ import annotations
+
+import numpy as np
+
+from metaunsup import api, heads
+from metaunsup.data import Dataset
+
+
+def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: int,
+                        num_classes: int):
+  """Class-balanced support (shots per class) and a disjoint random query set."""
+  rng = np.random.default_rng(seed)
+  support = np.concatenate([rng.choice(np.flatnonzero(labels == c), shots, replace=False)
+                            for c in range(num_classes)])
+  rest = np.setdiff1d(np.arange(len(labels)), support)
+  return support, rng.choice(rest, min(query_size, len(rest)), replace=False)
+
+
+def fewshot_eval(rule_: api.Rule, ds: Dataset, *, widths, activation: str, steps: int,
+                 seeds, batch_size: int = 128, shots: int = 10, query_size: int = 1000,
+                 heads_: tuple = ("ridge",)) -> dict:
+  """Train on ds.train_x (unlabeled), read out on ds.test_x with `shots` labels per class.
+  Returns {"rule": {head: [acc per seed]}, "random_init": {...}}."""
+  out = {"rule": {h: [] for h in heads_}, "random_init": {h: [] for h in heads_}}
+  for seed in seeds:
+    s_idx, q_idx = support_query_split(ds.test_y, shots, query_size, seed, ds.num_classes)
+    for method, n in (("rule", steps), ("random_init", 0)):
+      model = api.apply_rule(rule_, ds.train_x, widths=widths, activation=activation,
+                             steps=n, batch_size=batch_size, seed=seed)
+      u_s, u_q = model.features(ds.test_x[s_idx]), model.features(ds.test_x[q_idx])
+      for h in heads_:
+        out[method][h].append(heads.fewshot_accuracy(u_s, ds.test_y[s_idx], u_q,
+                                                     ds.test_y[q_idx], head=h,
+                                                     num_classes=ds.num_classes))
+  return out
+
+
+def mean_sem(values) -> tuple[float, float]:
+  v = np.asarray(values, np.float64)
+  sem = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+  return float(v.mean()), sem

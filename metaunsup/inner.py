@@ -1,0 +1,142 @@
+"""The inner problem, kept apart from any gradient estimator (as in learned_optimization):
+initialise a task, unroll k inner steps of the rule with `lax.scan`, score the new state
+with the few-shot meta-objective. Everything is a pure function of explicit pytrees, so a
+batch of tasks is one `jax.vmap`.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import chex
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metaunsup import base_model, heads, rule
+
+
+@dataclasses.dataclass(frozen=True)
+class InnerConfig:
+  """Static description of a task family member (hashable; closes over jitted code)."""
+  rule: rule.RuleConfig
+  widths: tuple = (64, 64, 32)
+  activation: str = "relu"
+  batch_size: int = 64
+  permute_inputs: bool = True
+  shots: int = 10                 # labelled support examples per class (meta-objective)
+  query_per_class: int = 10
+  num_classes: int = 10
+  ridge_lambda: float = 0.1
+  reference_batch: int = 256      # unlabeled batch whose statistics normalise the readout
+  min_total_steps: int = 50       # each task is reset after a log-uniform number of steps
+  max_total_steps: int = 500
+
+  def __post_init__(self):
+    if not self.widths or any(int(w) < 1 for w in self.widths):
+      raise ValueError(f"widths must be positive integers, got {self.widths}")
+    base_model.get_activation(self.activation)
+    if self.batch_size < 2:
+      raise ValueError(f"batch_size must be at least 2 (batch norm), got {self.batch_size}")
+    if self.shots < 1 or self.query_per_class < 1:
+      raise ValueError("shots and query_per_class must be at least 1")
+    if not 1 <= self.min_total_steps <= self.max_total_steps:
+      raise ValueError("need 1 <= min_total_steps <= max_total_steps, got "
+                       f"{self.min_total_steps}, {self.max_total_steps}")
+
+
+@flax.struct.dataclass
+class TaskData:
+  """Random-access device arrays of one data split. by_class[c] lists indices of class c
+  (truncated to the smallest class so the array is rectangular)."""
+  x: jax.Array
+  y: jax.Array
+  by_class: jax.Array
+
+
+@flax.struct.dataclass
+class TaskState:
+  params: base_model.BaseParams
+  key: jax.Array
+  step: jax.Array    # inner steps taken since the last reset
+  total: jax.Array   # inner steps this task runs before it is reset
+
+
+def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
+  y = np.asarray(y)
+  counts = np.bincount(y, minlength=num_classes)
+  if counts.min() < 2:
+    raise ValueError(f"every class needs at least 2 labelled examples, counts are {counts}")
+  m = counts.min()
+  by_class = np.stack([np.flatnonzero(y == c)[:m] for c in range(num_classes)])
+  return TaskData(x=jnp.asarray(x, jnp.float32), y=jnp.asarray(y, jnp.int32),
+                  by_class=jnp.asarray(by_class, jnp.int32))
+
+
+def sample_total_steps(key, cfg: InnerConfig):
+  lo, hi = np.log(cfg.min_total_steps), np.log(cfg.max_total_steps + 1)
+  return jnp.floor(jnp.exp(jax.random.uniform(key, (), minval=lo, maxval=hi))).astype(jnp.int32)
+
+
+def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
+              random_offset: bool = False) -> TaskState:
+  """A fresh base network. With `random_offset` the task starts part-way through its
+  length so that a batch of tasks does not reset in lock-step."""
+  k_params, k_total, k_offset, k_state = jax.random.split(key, 4)
+  total = sample_total_steps(k_total, cfg)
+  step = (jax.random.randint(k_offset, (), 0, total) if random_offset
+          else jnp.zeros((), jnp.int32))
+  params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
+  return TaskState(params=params, key=k_state, step=step, total=total)
+
+
+def inner_step(theta, cfg: InnerConfig, params: base_model.BaseParams,
+               x_batch: jax.Array) -> base_model.BaseParams:
+  acts = base_model.apply(params, x_batch, cfg.activation)
+  return rule.apply_update(theta, cfg.rule, params, acts)
+
+
+def sample_batch(key, data: TaskData, batch_size: int) -> jax.Array:
+  return data.x[jax.random.randint(key, (batch_size,), 0, data.x.shape[0])]
+
+
+def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) -> TaskState:
+  """k inner steps of the rule on unlabeled batches (labels are never read here)."""
+  def body(carry, _):
+    params, key = carry
+    key, k_batch = jax.random.split(key)
+    return (inner_step(theta, cfg, params, sample_batch(k_batch, data, cfg.batch_size)),
+            key), None
+
+  (params, key), _ = jax.lax.scan(body, (state.params, state.key), None, length=k)
+  return state.replace(params=params, key=key, step=state.step + k)
+
+
+def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
+  """Class-balanced, disjoint support and query index sets."""
+  num_classes, m = data.by_class.shape
+  order = jnp.argsort(jax.random.uniform(key, (num_classes, m)), axis=1)
+  picked = jnp.take_along_axis(data.by_class, order[:, :shots + query_per_class], axis=1)
+  return picked[:, :shots].reshape(-1), picked[:, shots:].reshape(-1)
+
+
+def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, key):
+  """(loss, accuracy) of the ridge readout on the representation. Batch norm uses the
+  statistics of an unlabeled reference batch, as `TrainedModel.features` does."""
+  k_ref, k_split = jax.random.split(key)
+  stats = base_model.apply(params, sample_batch(k_ref, data, cfg.reference_batch),
+                           cfg.activation).stats
+  s_idx, q_idx = sample_support_query(k_split, data, cfg.shots, cfg.query_per_class)
+  u_s = base_model.features(params, data.x[s_idx], cfg.activation, stats)
+  u_q = base_model.features(params, data.x[q_idx], cfg.activation, stats)
+  return heads.ridge_meta_objective(u_s, data.y[s_idx], u_q, data.y[q_idx],
+                                    cfg.num_classes, cfg.ridge_lambda)
+
+
+def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int):
+  """Unroll k steps from `state` and score the result: (loss, (new_state, accuracy))."""
+  chex.assert_rank(data.x, 2)
+  new_state = unroll(theta, cfg, state, data, k)
+  key, k_meta = jax.random.split(new_state.key)
+  loss, acc = meta_loss(cfg, new_state.params, data, k_meta)
+  return loss, (new_state.replace(key=key), acc)

@@ -1,0 +1,272 @@
+"""The neuron-local learned update rule (Metz et al. 2019, Sec. 4): meta-parameters theta,
+shared by every unit of every layer, turn one forward pass on an unlabeled batch into new
+W, b and V for a base network of any width, depth and activation.
+
+Only theta's shapes depend on the config (channels, hidden size, readout rank, terms); the
+base network's sizes never enter, which is what lets one theta drive any architecture.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from metaunsup import base_model
+
+EPS = 1e-6
+LOWRANK_TERMS = ("lowrank", "lowrank_w", "lowrank_gauss")
+FIXED_TERMS = ("hebbian", "decorrelation", "decay", "within_layer")
+ALL_TERMS = LOWRANK_TERMS + FIXED_TERMS
+NUM_UNIT_ID = 4
+NUM_WEIGHT_STATS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class RuleConfig:
+  """Static sizes and switches of the rule. Hashable, so it can close over jitted code."""
+  channels: int = 16           # C: top-down signal channels
+  hidden: int = 32             # H: per-unit state channels
+  readout_rank: int = 4        # R: low-rank readouts per outer-product term
+  terms: tuple = ALL_TERMS
+  unit_id_features: bool = True
+  cross_unit_mixing: bool = True
+  lr_max: float = 0.05         # cap on the learned inner step size (relative to |W|)
+  bias_lr_max: float = 0.02
+  anti_collapse: float = 0.05  # fixed pull pushing receptive fields apart
+
+  def __post_init__(self):
+    for name in ("channels", "hidden", "readout_rank"):
+      if int(getattr(self, name)) < 1:
+        raise ValueError(f"rule.{name} must be a positive integer, got {getattr(self, name)}")
+    unknown = set(self.terms) - set(ALL_TERMS)
+    if unknown or not self.terms:
+      raise ValueError(f"rule.terms must be a non-empty subset of {ALL_TERMS}, got {self.terms}")
+    if not 0 < self.lr_max <= 1 or not 0 <= self.bias_lr_max <= 1:
+      raise ValueError("rule.lr_max must be in (0, 1] and rule.bias_lr_max in [0, 1]")
+
+  @property
+  def num_terms(self) -> int:
+    return sum(self.readout_rank if t in LOWRANK_TERMS else 1 for t in self.terms)
+
+  @property
+  def example_features(self) -> int:
+    return 2 + self.channels  # x, z, top-down signal
+
+  @property
+  def unit_features(self) -> int:
+    return 1 + 2 * NUM_WEIGHT_STATS + NUM_UNIT_ID  # bias, in/out weight stats, unit id
+
+  @classmethod
+  def from_dict(cls, d) -> "RuleConfig":
+    d = dict(d)
+    if "terms" in d:
+      d["terms"] = tuple(d["terms"])
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - fields
+    if unknown:
+      raise ValueError(f"unknown rule config fields {sorted(unknown)}; known: {sorted(fields)}")
+    return cls(**d)
+
+
+def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
+  C, H, R = cfg.channels, cfg.hidden, cfg.readout_rank
+  shapes = {
+      "top_in": (2, C), "top_out": (C, C),
+      "unit_example": (cfg.example_features, H), "unit_static": (cfg.unit_features, H),
+      "unit_self": (H, H), "unit_pool": (H, H), "unit_neighbours": (H, H),
+      "delta_out": (H, C),
+      "readout_bot": (H, R), "readout_top": (H, R),
+      "within_a": (H, R), "within_b": (H, R),
+      "bias_out": (H,),
+  }
+  keys = jax.random.split(key, len(shapes) + 1)
+  theta = {name: jax.random.normal(k, shape) / math.sqrt(shape[0])
+           for k, (name, shape) in zip(keys, sorted(shapes.items()))}
+  theta["mix"] = 0.1 * jax.random.normal(keys[-1], (cfg.num_terms,))
+  theta["lr_logit"] = jnp.zeros((), jnp.float32)
+  theta["bias_lr_logit"] = jnp.full((), -2.0, jnp.float32)
+  return theta
+
+
+# ---- small pure pieces -------------------------------------------------------------------
+
+def _bn_batch(h):
+  """Batch norm over the example axis (axis 0), per unit and channel, no learned scale."""
+  mean = jnp.mean(h, axis=0, keepdims=True)
+  var = jnp.var(h, axis=0, keepdims=True)
+  return (h - mean) * jax.lax.rsqrt(var + 1e-3)
+
+
+def _rms_normalize(x, axis):
+  return x * jax.lax.rsqrt(jnp.mean(x ** 2, axis=axis, keepdims=True) + EPS)
+
+
+def _standardize_batch(x):
+  return (x - jnp.mean(x, 0)) * jax.lax.rsqrt(jnp.var(x, 0) + 1e-3)
+
+
+def _weight_stats(w, axis):
+  """mean |w|, rms, mean, std of each unit's weights along `axis`: [units, 4]."""
+  return jnp.stack([jnp.mean(jnp.abs(w), axis), jnp.sqrt(jnp.mean(w ** 2, axis)),
+                    jnp.mean(w, axis), jnp.std(w, axis)], axis=-1)
+
+
+def _unit_id(n: int, enabled: bool):
+  pos = 2 * jnp.pi * jnp.arange(n) / n
+  feats = jnp.stack([jnp.sin(pos), jnp.cos(pos), jnp.sin(2 * pos), jnp.cos(2 * pos)], -1)
+  return feats if enabled else jnp.zeros_like(feats)
+
+
+def column_rms(w):
+  return jnp.sqrt(jnp.mean(w ** 2, axis=0, keepdims=True) + EPS)
+
+
+# ---- the per-unit networks ---------------------------------------------------------------
+
+def top_signal(theta, x_top, z_top):
+  """d_L [B, units, C] from the top layer's own activations, per unit."""
+  feats = jnp.stack([x_top, z_top], axis=-1)
+  h = jax.nn.relu(_bn_batch(feats @ theta["top_in"]))
+  return _rms_normalize(h @ theta["top_out"], axis=-1)
+
+
+def unit_network(theta, cfg: RuleConfig, x, z, d, static):
+  """Per-unit state h [B, n, H] from neuron-local inputs only.
+
+  x, z: [B, n]; d: [B, n, C]; static: [n, unit_features] (bias, weight stats, unit id).
+  Statistics over the batch axis are allowed (same unit, other examples); across units
+  only the optional neighbour mixing, a length-3 convolution over the unit axis.
+  """
+  example = jnp.concatenate([x[..., None], z[..., None], d], axis=-1)
+  h1 = jax.nn.relu(_bn_batch(example @ theta["unit_example"]) + static @ theta["unit_static"])
+  pooled = jnp.mean(h1, axis=0)                                   # [n, H]
+  pre = h1 @ theta["unit_self"] + (pooled @ theta["unit_pool"])[None]
+  if cfg.cross_unit_mixing:
+    neighbours = 0.5 * (jnp.roll(pooled, 1, axis=0) + jnp.roll(pooled, -1, axis=0))
+    pre = pre + (neighbours @ theta["unit_neighbours"])[None]
+  # Channel norm, not batch norm, here: the pooled terms are constant over the batch and a
+  # batch norm would erase them.
+  return jax.nn.relu(_rms_normalize(pre - jnp.mean(pre, -1, keepdims=True), axis=-1))
+
+
+def _static_features(cfg, bias, w_in, w_out, n):
+  zeros = jnp.zeros((n, NUM_WEIGHT_STATS))
+  stats_in = zeros if w_in is None else _weight_stats(w_in / column_rms(w_in), axis=0)
+  stats_out = zeros if w_out is None else _weight_stats(w_out / column_rms(w_out), axis=1)
+  return jnp.concatenate([bias[:, None], stats_in, stats_out,
+                          _unit_id(n, cfg.unit_id_features)], axis=-1)
+
+
+def unit_states(theta, cfg: RuleConfig, params: base_model.BaseParams,
+                acts: base_model.Activations) -> list:
+  """Run the top-down pass; returns h_l for every layer, input layer included."""
+  L = len(params.W)
+  d = top_signal(theta, acts.xs[L], acts.zs[L])
+  states = [None] * (L + 1)
+  for l in range(L, -1, -1):
+    n = acts.xs[l].shape[1]
+    bias = params.b[l - 1] if l > 0 else jnp.zeros((n,))
+    w_in = params.W[l - 1] if l > 0 else None
+    w_out = params.W[l] if l < L else None
+    static = _static_features(cfg, bias, w_in, w_out, n)
+    h = unit_network(theta, cfg, acts.xs[l], acts.zs[l], d, static)
+    states[l] = h
+    if l > 0:
+      delta = d * jax.nn.sigmoid(acts.zs[l])[..., None] + h @ theta["delta_out"]
+      d = _rms_normalize(jnp.einsum("bjc,ij->bic", delta, params.V[l - 1]), axis=-1)
+  return states
+
+
+# ---- weight and bias updates -------------------------------------------------------------
+
+def weight_update_terms(theta, cfg: RuleConfig, W, x_pre, x_post, h_pre, h_post):
+  """Every candidate update direction for W [in, out], each normalised per receptive field
+  (column rms); returns [num_terms, in, out]."""
+  B = x_pre.shape[0]
+  wn = W / column_rms(W)
+  terms = []
+  if any(t in cfg.terms for t in LOWRANK_TERMS):
+    bot = h_pre @ theta["readout_bot"]                            # [B, in, R]
+    top = h_post @ theta["readout_top"]                           # [B, out, R]
+    outer = jnp.einsum("bir,bjr->rij", bot, top) / B
+    scale = {"lowrank": None, "lowrank_w": wn, "lowrank_gauss": jnp.exp(-wn ** 2)}
+    for t in LOWRANK_TERMS:
+      if t in cfg.terms:
+        terms.extend(list(outer if scale[t] is None else outer * scale[t][None]))
+  xs_pre, xs_post = _standardize_batch(x_pre), _standardize_batch(x_post)
+  if "hebbian" in cfg.terms:
+    terms.append(xs_pre.T @ xs_post / B)
+  if "decorrelation" in cfg.terms:
+    terms.append(wn @ (xs_post.T @ xs_post / B))
+  if "decay" in cfg.terms:
+    terms.append(wn ** 2 * jnp.sign(wn))
+  if "within_layer" in cfg.terms:
+    a, b = h_post @ theta["within_a"], h_post @ theta["within_b"]
+    terms.append(wn @ (jnp.einsum("bjr,bkr->jk", a, b) / B))
+  return jnp.stack([t / column_rms(t) for t in terms])
+
+
+def stabilize(dW, W, anti_collapse: float):
+  """The authors' stabilisers: unit-rms direction per receptive field, a pull keeping
+  receptive fields apart, and no component that would shrink a weight vector (the caller
+  applies W - lr * dW)."""
+  wn = W / column_rms(W)
+  dW = dW / column_rms(dW)
+  n_in = W.shape[0]
+  overlap = wn.T @ wn / n_in - jnp.eye(W.shape[1])
+  dW = dW + anti_collapse * wn @ overlap
+  shrink = jax.nn.relu(jnp.sum(dW * wn, axis=0, keepdims=True) / n_in)
+  return dW - shrink * wn
+
+
+def bias_update(theta, h):
+  db = jnp.mean(h @ theta["bias_out"], axis=0)
+  db = db - jnp.mean(db)  # recentred: all biases cannot drift together
+  return db * jax.lax.rsqrt(jnp.mean(db ** 2) + EPS)
+
+
+def inner_lrs(theta, cfg: RuleConfig):
+  return (cfg.lr_max * jax.nn.sigmoid(theta["lr_logit"]),
+          cfg.bias_lr_max * jax.nn.sigmoid(theta["bias_lr_logit"]))
+
+
+def apply_update(theta, cfg: RuleConfig, params: base_model.BaseParams,
+                 acts: base_model.Activations) -> base_model.BaseParams:
+  """One inner step: new phi from the rule. V gets W's update (the authors' default)."""
+  chex.assert_equal(len(acts.xs), len(params.W) + 1)
+  states = unit_states(theta, cfg, params, acts)
+  lr, bias_lr = inner_lrs(theta, cfg)
+  new_W, new_b, new_V = [], [], []
+  for l, (W, b, V) in enumerate(zip(params.W, params.b, params.V)):
+    terms = weight_update_terms(theta, cfg, W, acts.xs[l], acts.xs[l + 1],
+                                states[l], states[l + 1])
+    dW = stabilize(jnp.tensordot(theta["mix"], terms, axes=1), W, cfg.anti_collapse)
+    new_W.append(W - lr * column_rms(W) * dW)
+    new_V.append(V - lr * column_rms(V) * dW)
+    new_b.append(b - bias_lr * bias_update(theta, states[l + 1]))
+  return params.replace(W=new_W, b=new_b, V=new_V)
+
+
+def check_theta(theta: dict, cfg: RuleConfig) -> None:
+  """Raise a one-line error when theta was made for another rule config."""
+  expected = jax.eval_shape(lambda: init_theta(jax.random.PRNGKey(0), cfg))
+  for name, spec in expected.items():
+    if name not in theta or tuple(jnp.shape(theta[name])) != spec.shape:
+      got = None if name not in theta else tuple(jnp.shape(theta[name]))
+      raise ValueError(f"theta[{name!r}] has shape {got}, the rule config needs {spec.shape}; "
+                       "load the rule together with the config it was trained with")
+
+
+def param_count(theta: dict) -> int:
+  return int(sum(x.size for x in jax.tree_util.tree_leaves(theta)))
+
+
+def rule_terms_names(cfg: RuleConfig) -> Sequence[str]:
+  names = []
+  for t in [t for t in ALL_TERMS if t in cfg.terms]:
+    names.extend([f"{t}_{r}" for r in range(cfg.readout_rank)] if t in LOWRANK_TERMS else [t])
+  return names

@@ -1,0 +1,92 @@
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import metaunsup
+from conftest import tiny_rule_config
+from metaunsup import base_model, data, rule
+
+
+@pytest.fixture(scope="module")
+def tiny_rule():
+  cfg = tiny_rule_config()
+  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+
+
+@pytest.fixture(scope="module")
+def digits():
+  return data.load("digits", 8)
+
+
+def test_apply_rule_zero_steps_is_the_random_init(tiny_rule, digits):
+  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(12, 6), steps=0,
+                               batch_size=32, seed=3)
+  # apply_rule -> init_task -> base_model.init: the same key path, independently derived.
+  task_key = jax.random.split(jax.random.PRNGKey(3))[0]
+  expected = base_model.init(jax.random.split(task_key, 4)[0], 64, (12, 6))
+  for a, b in zip(model.params.W, expected.W):
+    np.testing.assert_array_equal(a, b)
+  feats = model.features(digits.test_x[:5])
+  assert isinstance(feats, np.ndarray) and feats.shape == (5, 6)
+
+
+def test_apply_rule_trains_and_features_are_per_example(tiny_rule, digits):
+  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(12, 6), steps=7,
+                               batch_size=32, seed=0, chunk=3)
+  start = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(12, 6), steps=0,
+                               batch_size=32, seed=0)
+  assert not np.allclose(model.params.W[0], start.params.W[0])
+  both = model.features(digits.test_x[:4])
+  np.testing.assert_allclose(both[:1], model.features(digits.test_x[:1]), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_rule_file_round_trip(tmp_path, tiny_rule):
+  tiny_rule.save(tmp_path / "r.msgpack")
+  loaded = metaunsup.load_rule(tmp_path / "r.msgpack")
+  assert loaded.config == tiny_rule.config
+  for a, b in zip(jax.tree_util.tree_leaves(loaded.theta),
+                  jax.tree_util.tree_leaves(tiny_rule.theta)):
+    np.testing.assert_array_equal(a, b)
+  (tmp_path / "bad.msgpack").write_bytes(b"not a rule")
+  with pytest.raises(ValueError, match="not a metaunsup rule file"):
+    metaunsup.load_rule(tmp_path / "bad.msgpack")
+  with pytest.raises(FileNotFoundError, match="no rule at"):
+    metaunsup.load_rule(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("x,kwargs,match", [
+    (np.ones((10, 2, 2)), {}, "2-D array"),
+    (np.full((10, 4), np.nan), {}, "NaN"),
+    (np.ones((10, 4)), {"steps": -1}, "steps"),
+    (np.ones((10, 4)), {"batch_size": 64}, "batch_size"),
+    (np.ones((10, 4)), {"activation": "nope"}, "unknown activation"),
+    (np.ones((10, 4)), {"widths": (0,)}, "widths"),
+])
+def test_apply_rule_rejects_bad_input(tiny_rule, x, kwargs, match):
+  args = dict(widths=(4,), steps=1, batch_size=4)
+  args.update(kwargs)
+  with pytest.raises(ValueError, match=match):
+    metaunsup.apply_rule(tiny_rule, x, **args)
+
+
+def test_features_reject_wrong_width(tiny_rule, digits):
+  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(6,), steps=0,
+                               batch_size=32)
+  with pytest.raises(ValueError, match="expects 64"):
+    model.features(np.ones((2, 10)))
+
+
+def test_train_rule_overrides_and_cli_errors(tmp_path):
+  with pytest.raises(ValueError, match="unknown config field"):
+    metaunsup.train_rule(workdir=tmp_path, meta={"stepz": 3})
+  result = subprocess.run(
+      [sys.executable, "-m", "metaunsup.train", "--config=experiments/configs/smoke.py",
+       f"--workdir={tmp_path / 'cli'}", "--config.meta.learning_rate=-1"],
+      capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0
+  assert "error: config.meta.learning_rate must be a positive number" in result.stderr
+  assert "Traceback" not in result.stderr

@@ -1,0 +1,54 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from metaunsup import heads
+
+
+def test_ridge_matches_numpy_least_squares():
+  rng = np.random.default_rng(0)
+  u = rng.normal(size=(40, 6)).astype(np.float64)
+  y = rng.normal(size=(40, 3))
+  lam = 0.1
+  # Ridge with an unpenalised bias == least squares on an augmented system.
+  A = np.hstack([u, np.ones((40, 1))])
+  reg = np.sqrt(lam) * np.hstack([np.eye(6), np.zeros((6, 1))])
+  expected = np.linalg.lstsq(np.vstack([A, reg]), np.vstack([y, np.zeros((6, 3))]),
+                             rcond=None)[0]
+  got = heads.ridge_fit(jnp.asarray(u, jnp.float32), jnp.asarray(y, jnp.float32), lam)
+  np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_targets_centred_unit_rows():
+  y = heads.ridge_targets(jnp.array([0, 1, 2, 2]), 3)
+  np.testing.assert_allclose(jnp.mean(jnp.sum(y ** 2, 1)), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(y.sum(1), 0.0, atol=1e-6)
+
+
+def test_meta_objective_perfect_and_bad_features():
+  labels = jnp.arange(30) % 3
+  good = jnp.eye(3)[labels] * 5.0
+  loss_good, acc_good = heads.ridge_meta_objective(good, labels, good, labels, 3, 0.1)
+  noise = jnp.asarray(np.random.default_rng(1).normal(size=(30, 3)), jnp.float32)
+  loss_bad, acc_bad = heads.ridge_meta_objective(noise, labels, noise[::-1], labels, 3, 0.1)
+  assert acc_good == 1.0 and acc_bad < 0.7
+  assert loss_good < loss_bad
+
+
+def test_fewshot_accuracy_heads_agree_on_separable_data():
+  rng = np.random.default_rng(0)
+  centres = rng.normal(size=(4, 8)) * 4
+  ys, yq = np.repeat(np.arange(4), 10), np.repeat(np.arange(4), 50)
+  xs, xq = centres[ys] + rng.normal(size=(40, 8)), centres[yq] + rng.normal(size=(200, 8))
+  assert heads.fewshot_accuracy(xs, ys, xq, yq, head="ridge") > 0.95
+  assert heads.fewshot_accuracy(xs, ys, xq, yq, head="logistic") > 0.95
+
+
+def test_fewshot_accuracy_rejects_bad_input():
+  x = np.ones((4, 3))
+  with pytest.raises(ValueError, match="NaN"):
+    heads.fewshot_accuracy(np.full((4, 3), np.nan), [0, 1, 0, 1], x, [0, 1, 0, 1])
+  with pytest.raises(ValueError, match=r"\[N, D\]"):
+    heads.fewshot_accuracy(np.ones(4), [0, 1, 0, 1], x, [0, 1, 0, 1])
+  with pytest.raises(ValueError, match="unknown head"):
+    heads.fewshot_accuracy(x, [0, 1, 0, 1], x, [0, 1, 0, 1], head="knn")

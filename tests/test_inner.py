@@ -1,0 +1,87 @@
+import functools
+
+import jax
+from jax.flatten_util import ravel_pytree
+import jax.numpy as jnp
+import numpy as np
+
+from conftest import synthetic_task_data, tiny_inner_config
+from metaunsup import estimators, inner, rule
+
+
+def _tasks(cfg, n, dim, seed=1):
+  return jax.vmap(lambda k: inner.init_task(k, dim, cfg))(
+      jax.random.split(jax.random.PRNGKey(seed), n))
+
+
+def test_vmapped_unroll_equals_per_task_loop():
+  cfg = tiny_inner_config()
+  data = synthetic_task_data()
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  states = _tasks(cfg, 3, 10)
+  run = functools.partial(inner.truncated_loss, cfg=cfg, k=3)
+  losses, (new_states, _) = jax.jit(jax.vmap(
+      lambda st: run(theta, state=st, data=data)))(states)
+  for i in range(3):
+    one = jax.tree_util.tree_map(lambda a: a[i], states)
+    loss_i, (state_i, _) = run(theta, state=one, data=data)
+    np.testing.assert_allclose(losses[i], loss_i, rtol=1e-4, atol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(state_i),
+                    jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a: a[i],
+                                                                     new_states))):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_unroll_advances_step_and_changes_weights():
+  cfg = tiny_inner_config()
+  data = synthetic_task_data()
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  state = inner.init_task(jax.random.PRNGKey(1), 10, cfg)
+  new = inner.unroll(theta, cfg, state, data, 4)
+  assert int(new.step) == 4
+  assert not np.allclose(new.params.W[0], state.params.W[0])
+  assert np.array_equal(new.params.perm, state.params.perm)
+
+
+def test_support_and_query_are_balanced_and_disjoint():
+  data = synthetic_task_data(num_classes=3, n=60)
+  s, q = inner.sample_support_query(jax.random.PRNGKey(0), data, 4, 5)
+  assert np.bincount(np.asarray(data.y[s]), minlength=3).tolist() == [4, 4, 4]
+  assert np.bincount(np.asarray(data.y[q]), minlength=3).tolist() == [5, 5, 5]
+  assert not set(np.asarray(s).tolist()) & set(np.asarray(q).tolist())
+
+
+def test_total_steps_log_uniform_in_range():
+  cfg = tiny_inner_config(min_total_steps=10, max_total_steps=1000)
+  totals = jax.vmap(lambda k: inner.sample_total_steps(k, cfg))(
+      jax.random.split(jax.random.PRNGKey(0), 4000))
+  totals = np.asarray(totals)
+  assert totals.min() >= 10 and totals.max() <= 1000
+  # Log-uniform: about half the mass below the geometric mean (100).
+  assert 0.4 < np.mean(totals < 100) < 0.6
+
+
+def test_meta_gradient_matches_finite_differences():
+  with jax.enable_x64(True):
+    cfg = tiny_inner_config(widths=(6, 4), batch_size=6)
+    data = synthetic_task_data(dim=5, n=30)
+    data = jax.tree_util.tree_map(
+        lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a, data)
+    theta = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64),
+                                   rule.init_theta(jax.random.PRNGKey(0), cfg.rule))
+    states = jax.tree_util.tree_map(
+        lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a,
+        _tasks(cfg, 2, 5))
+
+    loss = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, data, 2).loss)
+    grads = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, data, 2).grads)(theta)
+    flat, unravel = ravel_pytree(theta)
+    g = ravel_pytree(grads)[0]
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+      direction = rng.normal(size=flat.shape)
+      direction /= np.linalg.norm(direction)
+      eps = 1e-5
+      fd = (loss(unravel(flat + eps * direction)) - loss(unravel(flat - eps * direction))) / (
+          2 * eps)
+      np.testing.assert_allclose(float(g @ direction), float(fd), rtol=1e-3, atol=1e-7)

@@ -1,0 +1,97 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import tiny_rule_config
+from metaunsup import base_model, rule
+
+
+def _update(theta, cfg, params, x, activation="relu"):
+  return rule.apply_update(theta, cfg, params, base_model.apply(params, x, activation))
+
+
+@pytest.mark.parametrize("widths,activation", [((16, 8), "relu"), ((5, 40, 7, 3), "tanh"),
+                                               ((64,), "step")])
+def test_one_theta_drives_any_architecture(widths, activation):
+  cfg = tiny_rule_config()
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  params = base_model.init(jax.random.PRNGKey(1), 11, widths)
+  x = jax.random.normal(jax.random.PRNGKey(2), (8, 11))
+  new = _update(theta, cfg, params, x, activation)
+  for old_w, new_w, old_v, new_v in zip(params.W, new.W, params.V, new.V):
+    assert new_w.shape == old_w.shape and new_v.shape == old_v.shape
+    assert bool(jnp.all(jnp.isfinite(new_w))) and not np.allclose(new_w, old_w)
+  assert all(b1.shape == b0.shape for b0, b1 in zip(params.b, new.b))
+
+
+def test_update_never_shrinks_receptive_fields():
+  cfg = tiny_rule_config()
+  theta = rule.init_theta(jax.random.PRNGKey(3), cfg)
+  params = base_model.init(jax.random.PRNGKey(4), 9, (12, 6))
+  x = jax.random.normal(jax.random.PRNGKey(5), (16, 9))
+  for _ in range(5):
+    new = _update(theta, cfg, params, x)
+    for w0, w1 in zip(params.W, new.W):
+      assert bool(jnp.all(jnp.linalg.norm(w1, axis=0) >= jnp.linalg.norm(w0, axis=0) - 1e-5))
+    params = new
+
+
+def test_inner_step_size_is_capped():
+  cfg = tiny_rule_config(lr_max=0.01)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  theta["lr_logit"] = jnp.asarray(50.0)
+  lr, _ = rule.inner_lrs(theta, cfg)
+  assert float(lr) <= 0.01 + 1e-9
+
+
+def _permute_hidden(params, layer, perm):
+  """Reorder the units of hidden layer `layer` (output of W[layer])."""
+  W, b, V = list(params.W), list(params.b), list(params.V)
+  W[layer], V[layer], b[layer] = W[layer][:, perm], V[layer][:, perm], b[layer][perm]
+  W[layer + 1], V[layer + 1] = W[layer + 1][perm, :], V[layer + 1][perm, :]
+  return params.replace(W=W, b=b, V=V)
+
+
+def test_rule_is_permutation_equivariant_over_hidden_units():
+  cfg = tiny_rule_config(unit_id_features=False, cross_unit_mixing=False)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  params = base_model.init(jax.random.PRNGKey(1), 10, (9, 7, 4))
+  x = jax.random.normal(jax.random.PRNGKey(2), (12, 10))
+  perm = np.asarray(jax.random.permutation(jax.random.PRNGKey(3), 7))
+  updated_then_permuted = _permute_hidden(_update(theta, cfg, params, x), 1, perm)
+  permuted_then_updated = _update(theta, cfg, _permute_hidden(params, 1, perm), x)
+  for a, b in zip(jax.tree_util.tree_leaves(updated_then_permuted),
+                  jax.tree_util.tree_leaves(permuted_then_updated)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
+
+
+def test_unit_identity_features_break_equivariance():
+  # The check above is not vacuous: with unit-identity features on, order matters.
+  cfg = tiny_rule_config(unit_id_features=True, cross_unit_mixing=False)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  params = base_model.init(jax.random.PRNGKey(1), 10, (9, 7, 4))
+  x = jax.random.normal(jax.random.PRNGKey(2), (12, 10))
+  perm = np.arange(7)[::-1]
+  a = _permute_hidden(_update(theta, cfg, params, x), 1, perm)
+  b = _update(theta, cfg, _permute_hidden(params, 1, perm), x)
+  assert not np.allclose(a.W[1], b.W[1], atol=1e-4)
+
+
+def test_config_validation_and_theta_check():
+  with pytest.raises(ValueError, match="rule.terms"):
+    rule.RuleConfig(terms=("hebbian", "magic"))
+  with pytest.raises(ValueError, match="rule.hidden"):
+    rule.RuleConfig(hidden=0)
+  with pytest.raises(ValueError, match="unknown rule config fields"):
+    rule.RuleConfig.from_dict({"chanels": 3})
+  theta = rule.init_theta(jax.random.PRNGKey(0), tiny_rule_config())
+  with pytest.raises(ValueError, match="needs"):
+    rule.check_theta(theta, rule.RuleConfig())
+
+
+def test_theta_size_does_not_depend_on_terms_order():
+  a = tiny_rule_config(terms=("hebbian", "lowrank"))
+  b = tiny_rule_config(terms=("lowrank", "hebbian"))
+  assert a.num_terms == b.num_terms == 3
+  assert rule.rule_terms_names(a) == rule.rule_terms_names(b)
