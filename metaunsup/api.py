@@ -25,8 +25,11 @@ class Rule:
 
 
 def load_rule(path) -> Rule:
-  """A rule from a meta-training workdir (its rule.msgpack) or from a rule file."""
+  """A rule from a meta-training workdir (its rule.msgpack, or the newest checkpoint of a
+  run that has not finished) or from a rule file."""
   p = pathlib.Path(path)
+  if p.is_dir() and not (p / checkpointing.RULE_FILE).exists():
+    return _rule_from_checkpoint(p)
   if p.is_dir():
     p = p / checkpointing.RULE_FILE
   if not p.exists():
@@ -37,6 +40,22 @@ def load_rule(path) -> Rule:
   theta = jax.tree_util.tree_map(jnp.asarray, theta)
   rule.check_theta(theta, cfg)
   return Rule(theta=theta, config=cfg, meta=meta)
+
+
+def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
+  import json
+  config_file = workdir / "config.json"
+  if not config_file.exists() or not (workdir / "checkpoints").exists():
+    raise FileNotFoundError(f"no rule at {workdir}: pass a workdir of a `make meta-train` "
+                            f"run or a {checkpointing.RULE_FILE} file")
+  cfg = rule.RuleConfig.from_dict(json.loads(config_file.read_text())["rule"])
+  like = {"theta": rule.init_theta(jax.random.PRNGKey(0), cfg)}
+  step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like,
+                                                partial=True)
+  if restored is None:
+    raise FileNotFoundError(f"{workdir} has no checkpoint yet; wait for the first one "
+                            "(config.meta.checkpoint_every steps)")
+  return Rule(theta=restored["theta"], config=cfg, meta={"checkpoint_step": int(step)})
 
 
 @dataclasses.dataclass(frozen=True)

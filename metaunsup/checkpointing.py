@@ -29,13 +29,18 @@ def save_state(mgr: ocp.CheckpointManager, step: int, state) -> None:
   mgr.wait_until_finished()
 
 
-def restore_latest(mgr: ocp.CheckpointManager, like):
-  """(step, state) of the newest complete checkpoint, or (None, None) when there is none."""
+def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
+  """(step, state) of the newest complete checkpoint, or (None, None) when there is none.
+  With `partial`, `like` may name only some top-level entries (e.g. just theta)."""
   step = mgr.latest_step()
   if step is None:
     return None, None
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
-  return step, mgr.restore(step, args=ocp.args.StandardRestore(abstract))
+  args = (ocp.args.PyTreeRestore(abstract, partial_restore=True,
+                                 restore_args=ocp.checkpoint_utils.construct_restore_args(
+                                     abstract)) if partial
+          else ocp.args.StandardRestore(abstract))
+  return step, mgr.restore(step, args=args)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -59,7 +59,7 @@ def meta_step(theta, opt_state, states, task_data, key, *, cfg, opt, k):
       lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
       fresh, mg.states)
   metrics = {"meta_loss": mg.loss, "query_accuracy": jnp.mean(mg.task_accuracies),
-             "grad_norm": optax.global_norm(mg.grads),
+             "grad_norm": optax.tree.norm(mg.grads),
              "skipped": opt_state.total_notfinite, "tasks_reset": jnp.sum(done)}
   return theta, opt_state, states, metrics
 
@@ -106,7 +106,10 @@ def summarize(history: list[dict], config, ds_name: str, evals: dict, theta) -> 
   return out
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> tuple[api.Rule, list, pathlib.Path]:
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir) -> tuple[api.Rule, list, pathlib.Path]:
+  """Meta-train (resuming from `workdir` when it holds a checkpoint), save the rule, and
+  evaluate it against random initialisation on the held-out split."""
   validate(config)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -125,13 +128,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir) -> tuple[api.
            "key": key, "step": jnp.asarray(0, jnp.int32)}
 
   mgr = checkpointing.manager(workdir)
-  restored_step, restored = checkpointing.restore_latest(mgr, state)
+  _, restored = checkpointing.restore_latest(mgr, state)
   if restored is not None:
     state = restored
   start = int(state["step"])
   metrics_path = workdir / "metrics.jsonl"
   history = _read_metrics(metrics_path, start)
-  metrics_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+  checkpointing.atomic_write_bytes(
+      metrics_path, "".join(json.dumps(r) + "\n" for r in history).encode())
 
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)

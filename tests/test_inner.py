@@ -1,5 +1,3 @@
-import functools
-
 import jax
 from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
@@ -19,12 +17,11 @@ def test_vmapped_unroll_equals_per_task_loop():
   data = synthetic_task_data()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = _tasks(cfg, 3, 10)
-  run = functools.partial(inner.truncated_loss, cfg=cfg, k=3)
-  losses, (new_states, _) = jax.jit(jax.vmap(
-      lambda st: run(theta, state=st, data=data)))(states)
+  run = jax.jit(lambda st: inner.truncated_loss(theta, cfg, st, data, 3))
+  losses, (new_states, _) = jax.jit(jax.vmap(run))(states)
   for i in range(3):
     one = jax.tree_util.tree_map(lambda a: a[i], states)
-    loss_i, (state_i, _) = run(theta, state=one, data=data)
+    loss_i, (state_i, _) = run(one)
     np.testing.assert_allclose(losses[i], loss_i, rtol=1e-4, atol=1e-5)
     for a, b in zip(jax.tree_util.tree_leaves(state_i),
                     jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a: a[i],
@@ -73,8 +70,10 @@ def test_meta_gradient_matches_finite_differences():
         lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a,
         _tasks(cfg, 2, 5))
 
-    loss = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, data, 2).loss)
-    grads = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, data, 2).grads)(theta)
+    # One compiled function gives both the gradient and the perturbed losses.
+    estimate = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, data, 2))
+    loss = lambda th: estimate(th).loss
+    grads = estimate(theta).grads
     flat, unravel = ravel_pytree(theta)
     g = ravel_pytree(grads)[0]
     rng = np.random.default_rng(0)

@@ -7,6 +7,8 @@ import pytest
 
 import optax
 
+import metaunsup
+
 from metaunsup import data, default_config, estimators, inner, rule, train
 
 
@@ -50,7 +52,11 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
 def test_run_writes_files_and_resumes_exactly(tmp_path):
   full = train.train_and_evaluate(tiny_config(steps=4), tmp_path / "full")
   # Interrupted after 2 steps (checkpoint at 2), then resumed to 4.
-  train.train_and_evaluate(tiny_config(steps=2), tmp_path / "split")
+  half = train.train_and_evaluate(tiny_config(steps=2), tmp_path / "split")[0]
+  # An unfinished run's workdir (no rule file yet) still loads from its newest checkpoint.
+  (tmp_path / "split" / "rule.msgpack").unlink()
+  from_checkpoint = metaunsup.load_rule(tmp_path / "split")
+  np.testing.assert_array_equal(from_checkpoint.theta["mix"], half.theta["mix"])
   resumed = train.train_and_evaluate(tiny_config(steps=4), tmp_path / "split")
   for a, b in zip(jax.tree_util.tree_leaves(full[0].theta),
                   jax.tree_util.tree_leaves(resumed[0].theta)):
@@ -103,3 +109,18 @@ def test_bad_config_values_fail_fast_with_one_line(tmp_path, section, field, val
     train.train_and_evaluate(c, tmp_path)
   assert "\n" not in str(e.value)
   assert not (tmp_path / "checkpoints").exists()
+
+
+def test_meta_step_compiles_once_per_truncation_length():
+  c = tiny_config()
+  ds = data.load("digits", 8)
+  cfg = train.inner_config(c)
+  task_data = inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes)
+  opt = train.make_optimizer(c.meta)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  opt_state, tasks = opt.init(theta), train.init_tasks(jax.random.PRNGKey(1), 64, cfg, 2)
+  before = train.meta_step._cache_size()
+  for i in range(3):
+    theta, opt_state, tasks, _ = train.meta_step(theta, opt_state, tasks, task_data,
+                                                 jax.random.PRNGKey(i), cfg=cfg, opt=opt, k=2)
+  assert train.meta_step._cache_size() - before == 1

@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,6 +9,7 @@ from conftest import tiny_rule_config
 from metaunsup import base_model, rule
 
 
+@functools.partial(jax.jit, static_argnums=(1, 4))
 def _update(theta, cfg, params, x, activation="relu"):
   return rule.apply_update(theta, cfg, params, base_model.apply(params, x, activation))
 
