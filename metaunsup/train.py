@@ -141,24 +141,32 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   lengths = tuple(config.inner.truncation_lengths)
   with open(metrics_path, "a") as log, tqdm(total=config.meta.steps, initial=start,
                                             desc="meta-train", unit="step") as bar:
-    for step in range(start, config.meta.steps):
-      # Host-side choice of k so each length compiles once; seeded by step for resumption.
-      k = int(np.random.default_rng([config.seed, step]).choice(lengths))
-      key, k_step = jax.random.split(state["key"])
-      theta, opt_state, tasks, m = meta_step(state["theta"], state["opt_state"],
-                                             state["tasks"], task_data, k_step,
-                                             cfg=cfg, opt=opt, k=k)
-      state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key,
-               "step": jnp.asarray(step + 1, jnp.int32)}
-      row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
-             **{name: float(v) for name, v in m.items()}}
-      history.append(row)
-      log.write(json.dumps(row) + "\n")
-      log.flush()
-      bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
-      bar.update(1)
-      if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
-        checkpointing.save_state(mgr, step + 1, state)
+    try:
+      for step in range(start, config.meta.steps):
+        # Host-side choice of k so each length compiles once; seeded by step for resuming.
+        k = int(np.random.default_rng([config.seed, step]).choice(lengths))
+        key, k_step = jax.random.split(state["key"])
+        theta, opt_state, tasks, m = meta_step(state["theta"], state["opt_state"],
+                                               state["tasks"], task_data, k_step,
+                                               cfg=cfg, opt=opt, k=k)
+        row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
+               **{name: float(v) for name, v in m.items()}}
+        history.append(row)
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        # `state` changes only here, whole, so an interrupt never sees half a step.
+        state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key,
+                 "step": jnp.asarray(step + 1, jnp.int32)}
+        bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
+        bar.update(1)
+        if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
+          checkpointing.save_state(mgr, step + 1, state)
+    except KeyboardInterrupt:
+      # Ctrl-C or SIGTERM: keep every finished step; the next run resumes from here.
+      done = int(state["step"])
+      if done > (mgr.latest_step() or 0):
+        checkpointing.save_state(mgr, done, state)
+      raise
 
   learned = api.Rule(theta=state["theta"], config=cfg.rule,
                      meta={"seed": config.seed, "meta_steps": config.meta.steps,
@@ -180,13 +188,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
 def main(argv):
   del argv
+  import signal
   import sys
   from absl import flags, logging
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+
+  def interrupt(*_):
+    raise KeyboardInterrupt
+
+  signal.signal(signal.SIGTERM, interrupt)  # a killed job checkpoints like Ctrl-C
   try:
     _, _, workdir = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
+  except KeyboardInterrupt:
+    sys.exit(f"interrupted; rerun the same command to resume from {flags.FLAGS.workdir}")
   summary = json.loads((workdir / "summary.json").read_text())
   print(json.dumps({k: v for k, v in summary.items()
                     if k.startswith(("meta_loss", "fewshot_acc")) and

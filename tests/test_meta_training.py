@@ -124,3 +124,23 @@ def test_meta_step_compiles_once_per_truncation_length():
     theta, opt_state, tasks, _ = train.meta_step(theta, opt_state, tasks, task_data,
                                                  jax.random.PRNGKey(i), cfg=cfg, opt=opt, k=2)
   assert train.meta_step._cache_size() - before == 1
+
+
+def test_interrupt_checkpoints_finished_steps_and_resumes(tmp_path, monkeypatch):
+  real_step, calls = train.meta_step, []
+
+  def interrupted_on_third_call(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+      raise KeyboardInterrupt
+    return real_step(*args, **kwargs)
+
+  monkeypatch.setattr(train, "meta_step", interrupted_on_third_call)
+  with pytest.raises(KeyboardInterrupt):
+    train.train_and_evaluate(tiny_config(steps=3, checkpoint_every=10), tmp_path)
+  assert [p.name for p in (tmp_path / "checkpoints").iterdir()
+          if not p.name.startswith(".")] == ["2"]
+  monkeypatch.setattr(train, "meta_step", real_step)
+  train.train_and_evaluate(tiny_config(steps=3, checkpoint_every=10), tmp_path)
+  rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in rows] == [0, 1, 2]
