@@ -13,7 +13,7 @@ def get_config():
                 terms=("lowrank", "lowrank_w", "lowrank_gauss", "hebbian", "decorrelation",
                        "decay", "within_layer"),
                 unit_id_features=True, cross_unit_mixing=True,
-                lr_max=0.05, bias_lr_max=0.02, anti_collapse=0.05)
+                lr_max=0.05, bias_lr_max=0.02, anti_collapse=0.05, init_lr_logit=0.0)
   c.inner = dict(num_tasks=8, batch_size=64, truncation_lengths=(5, 10),
                  min_total_steps=30, max_total_steps=300, reference_batch=256)
   c.heads = dict(shots=10, query_per_class=10, ridge_lambda=0.1)

@@ -37,6 +37,7 @@ class RuleConfig:
   lr_max: float = 0.05         # cap on the learned inner step size (relative to |W|)
   bias_lr_max: float = 0.02
   anti_collapse: float = 0.05  # fixed pull pushing receptive fields apart
+  init_lr_logit: float = 0.0   # initial inner step size is lr_max * sigmoid(this)
 
   def __post_init__(self):
     for name in ("channels", "hidden", "readout_rank"):
@@ -87,7 +88,7 @@ def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
   theta = {name: jax.random.normal(k, shape) / math.sqrt(shape[0])
            for k, (name, shape) in zip(keys, sorted(shapes.items()))}
   theta["mix"] = 0.1 * jax.random.normal(keys[-1], (cfg.num_terms,))
-  theta["lr_logit"] = jnp.zeros((), jnp.float32)
+  theta["lr_logit"] = jnp.full((), cfg.init_lr_logit, jnp.float32)
   theta["bias_lr_logit"] = jnp.full((), -2.0, jnp.float32)
   return theta
 

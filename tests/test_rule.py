@@ -46,6 +46,8 @@ def test_inner_step_size_is_capped():
   theta["lr_logit"] = jnp.asarray(50.0)
   lr, _ = rule.inner_lrs(theta, cfg)
   assert float(lr) <= 0.01 + 1e-9
+  slow = rule.init_theta(jax.random.PRNGKey(0), tiny_rule_config(init_lr_logit=-3.0))
+  np.testing.assert_allclose(rule.inner_lrs(slow, cfg)[0], 0.01 / (1 + np.exp(3.0)), rtol=1e-6)
 
 
 def _permute_hidden(params, layer, perm):
