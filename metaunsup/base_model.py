@@ -46,10 +46,6 @@ class BaseParams:
   perm: jax.Array  # [input_dim] int32, fixed per task
 
   @property
-  def widths(self) -> tuple[int, ...]:
-    return tuple(w.shape[1] for w in self.W)
-
-  @property
   def input_dim(self) -> int:
     return self.perm.shape[0]
 

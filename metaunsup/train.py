@@ -86,7 +86,8 @@ def _check_workdir_config(workdir: pathlib.Path, config) -> None:
   checkpointing.atomic_write_json(saved, current)
 
 
-def summarize(history: list[dict], config, ds_name: str, evals: dict, theta) -> dict:
+def summarize(history: list[dict], config, ds_name: str, evals: dict, theta,
+              rule_cfg: rule.RuleConfig) -> dict:
   losses = [r["meta_loss"] for r in history]
   n = max(1, len(losses) // 10)
   out = {"meta_loss_first": float(np.mean(losses[:n])),
@@ -95,6 +96,10 @@ def summarize(history: list[dict], config, ds_name: str, evals: dict, theta) -> 
          "config": json.loads(config.to_json()),
          "skipped_meta_gradients": int(history[-1]["skipped"]) if history else 0,
          "theta_size": rule.param_count(theta),
+         # What the rule learned to weigh: coefficients of its update terms, its step size.
+         "rule_mix": dict(zip(rule.rule_terms_names(rule_cfg),
+                              np.asarray(theta["mix"]).round(4).tolist())),
+         "rule_inner_lr": float(rule.inner_lrs(theta, rule_cfg)[0]),
          "eval_seeds": list(evals["seeds"])}
   for method in ("rule", "random_init"):
     for head, accs in evals[method].items():
@@ -182,7 +187,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                   heads_=tuple(ev.heads))
   evals["seeds"] = seeds
   checkpointing.atomic_write_json(workdir / "summary.json",
-                                  summarize(history, config, ds.name, evals, state["theta"]))
+                                  summarize(history, config, ds.name, evals, state["theta"],
+                                            cfg.rule))
   return learned, history, workdir
 
 

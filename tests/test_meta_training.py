@@ -70,6 +70,7 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
               "fewshot_acc_random_init", "config", "seed"):
     assert key in summary
   assert len(summary["fewshot_acc_rule_per_seed"]) == 2
+  assert len(summary["rule_mix"]) == rule.RuleConfig(readout_rank=2).num_terms
   assert (tmp_path / "split" / "rule.msgpack").exists()
   assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()
                 if not p.name.startswith(".")) == ["2", "4"]
