@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import pathlib
 from typing import Sequence
 
@@ -43,13 +44,12 @@ def load_rule(path) -> Rule:
 
 
 def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
-  import json
   config_file = workdir / "config.json"
   if not config_file.exists() or not (workdir / "checkpoints").exists():
     raise FileNotFoundError(f"no rule at {workdir}: pass a workdir of a `make meta-train` "
                             f"run or a {checkpointing.RULE_FILE} file")
   cfg = rule.RuleConfig.from_dict(json.loads(config_file.read_text())["rule"])
-  like = {"theta": rule.init_theta(jax.random.PRNGKey(0), cfg)}
+  like = {"theta": jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), cfg))}
   step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like,
                                                 partial=True)
   if restored is None:

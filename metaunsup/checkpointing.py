@@ -36,10 +36,12 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
   if step is None:
     return None, None
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
-  args = (ocp.args.PyTreeRestore(abstract, partial_restore=True,
-                                 restore_args=ocp.checkpoint_utils.construct_restore_args(
-                                     abstract)) if partial
-          else ocp.args.StandardRestore(abstract))
+  if partial:
+    args = ocp.args.PyTreeRestore(
+        abstract, partial_restore=True,
+        restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
+  else:
+    args = ocp.args.StandardRestore(abstract)
   return step, mgr.restore(step, args=args)
 
 
