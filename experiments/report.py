@@ -1,4 +1,4 @@
-"""Markdown table of a meta-training run's summary.json (the README's results come from it).
+"""Markdown tables of a meta-training run's summary.json (the README's results come from it).
 
   .venv/bin/python experiments/report.py runs/default
 """
@@ -9,35 +9,41 @@ import sys
 from metaunsup.evaluation import mean_sem
 
 
-def table(workdir: pathlib.Path) -> str:
-  s = json.loads((workdir / "summary.json").read_text())
-  ev = s["config"]["eval"]
-  model = s["config"]["model"]
-  widths = ev["widths"] or model["widths"]
-  lines = [
-      f"Data: {s['data']} (unlabeled train split for the rule; readout on the test split), "
-      f"network {'-'.join(map(str, widths))} {model['activation']}, "
-      f"{ev['inner_steps']} inner steps, {s['config']['heads']['shots']} labels per class, "
-      f"query {ev['query_size']}, {len(s['eval_seeds'])} seeds {s['eval_seeds']}; "
-      f"meta-training seed {s['seed']}, {s['meta_steps']} meta-steps.",
-      "Accuracies are mean ± standard error over seeds.",
-      "",
-      "| head | learned rule | random init | paired difference (same seed, same labels) |",
-      "| --- | --- | --- | --- |",
-  ]
+def _rows(acc: dict) -> list[str]:
+  lines = []
   for head, suffix in (("ridge", ""), ("logistic", "_logistic")):
-    if f"fewshot_acc_rule{suffix}" not in s:
+    if f"fewshot_acc_rule{suffix}" not in acc:
       continue
-    r, rs = s[f"fewshot_acc_rule{suffix}"], s[f"fewshot_acc_rule{suffix}_sem"]
-    b, bs = s[f"fewshot_acc_random_init{suffix}"], s[f"fewshot_acc_random_init{suffix}_sem"]
-    diffs = [x - y for x, y in zip(s[f"fewshot_acc_rule{suffix}_per_seed"],
-                                   s[f"fewshot_acc_random_init{suffix}_per_seed"])]
-    d, ds = mean_sem(diffs)
+    r, rs = acc[f"fewshot_acc_rule{suffix}"], acc[f"fewshot_acc_rule{suffix}_sem"]
+    b, bs = acc[f"fewshot_acc_random_init{suffix}"], acc[f"fewshot_acc_random_init{suffix}_sem"]
+    d, ds = mean_sem([x - y for x, y in zip(acc[f"fewshot_acc_rule{suffix}_per_seed"],
+                                            acc[f"fewshot_acc_random_init{suffix}_per_seed"])])
     lines.append(f"| {head} | {r:.3f} ± {rs:.3f} | {b:.3f} ± {bs:.3f} | "
                  f"{d:+.3f} ± {ds:.3f} ({d / ds:+.1f} SE) |")
+  return lines
+
+
+def table(workdir: pathlib.Path) -> str:
+  s = json.loads((workdir / "summary.json").read_text())
+  ev, fam = s["config"]["eval"], s["config"]["family"]
+  lines = [
+      f"Meta-trained (seed {s['seed']}, {s['meta_steps']} meta-steps) on the train splits of "
+      f"{', '.join(fam['datasets'])}; held out: {', '.join(fam['held_out'])}.",
+      f"Evaluation: network {'-'.join(map(str, ev['widths']))} {ev['activation']} trained "
+      f"{ev['inner_steps']} inner steps on the unlabeled train split, readout on the test "
+      f"split ({ev['image_size']}x{ev['image_size']} images), "
+      f"{s['config']['heads']['shots']} labels per class, query {ev['query_size']}, "
+      f"{len(s['eval_seeds'])} seeds {s['eval_seeds']}. Mean ± standard error over seeds.",
+  ]
+  for name, acc in s["eval"].items():
+    lines += ["", f"**{name}**", "",
+              "| head | learned rule | random init | paired difference (same seed, same labels) |",
+              "| --- | --- | --- | --- |"] + _rows(acc)
   lines += ["", f"Meta-loss: first 10% of steps {s['meta_loss_first']:.3f}, "
             f"last 10% {s['meta_loss_last']:.3f}; skipped meta-gradients: "
-            f"{s['skipped_meta_gradients']}."]
+            f"{s['skipped_meta_gradients']}. Data loading per meta-step: "
+            f"{s['data_seconds_median']:.3f} s against {s['step_seconds_median']:.3f} s for "
+            f"the step (median ratio {s['data_to_step_ratio']:.3f})."]
   return "\n".join(lines)
 
 

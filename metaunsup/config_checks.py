@@ -2,17 +2,19 @@
 the fix, raised before anything is compiled."""
 from __future__ import annotations
 
-from metaunsup import base_model, data
+from metaunsup import base_model, preprocess
 
 REQUIRED = {
-    "data": ("name", "image_size", "fallback"),
-    "model": ("widths", "activation", "permute_inputs"),
-    "inner": ("num_tasks", "batch_size", "truncation_lengths", "min_total_steps",
-              "max_total_steps", "reference_batch"),
+    "family": ("datasets", "held_out", "image_sizes", "depths", "widths", "feature_width",
+               "activations", "batch_sizes", "num_buckets", "tasks_per_bucket",
+               "permute_inputs", "pool_per_class", "cache_mb", "augment", "max_shift",
+               "max_rotation", "max_noise"),
+    "inner": ("truncation_lengths", "min_total_steps", "max_total_steps", "reference_batch"),
     "heads": ("shots", "query_per_class", "ridge_lambda"),
     "meta": ("steps", "learning_rate", "clip_norm", "max_consecutive_skips",
              "checkpoint_every"),
-    "eval": ("num_seeds", "inner_steps", "batch_size", "query_size", "widths", "heads"),
+    "eval": ("datasets", "image_size", "widths", "activation", "num_seeds", "inner_steps",
+             "batch_size", "query_size", "heads"),
 }
 
 
@@ -26,6 +28,45 @@ def _positive(value, name: str) -> None:
     raise ValueError(f"config.{name} must be a positive number, got {value!r}")
 
 
+def _activation(name, field: str) -> None:
+  if name not in base_model.ACTIVATIONS:
+    raise ValueError(f"config.{field}={name!r} is unknown; "
+                     f"choose one of {sorted(base_model.ACTIVATIONS)}")
+
+
+def _nonempty(values, field: str) -> None:
+  if isinstance(values, str) or not values:
+    raise ValueError(f"config.{field} must be a non-empty list, got {values!r}")
+
+
+def _check_family(fam, heads) -> None:
+  _nonempty(fam.datasets, "family.datasets")
+  for field in ("image_sizes", "depths", "widths", "activations", "batch_sizes"):
+    _nonempty(fam[field], f"family.{field}")
+  for s in fam.image_sizes:
+    if s not in preprocess.IMAGE_SIZES:
+      raise ValueError(f"config.family.image_sizes has {s!r}; choose from "
+                       f"{preprocess.IMAGE_SIZES}")
+  for a in fam.activations:
+    _activation(a, "family.activations[...]")
+  for field in ("depths", "widths"):
+    for v in fam[field]:
+      _positive_int(v, f"family.{field}[...]")
+  for b in fam.batch_sizes:
+    _positive_int(b, "family.batch_sizes[...]", 2)
+  for field in ("feature_width", "num_buckets", "tasks_per_bucket"):
+    _positive_int(fam[field], f"family.{field}")
+  need = heads.shots + heads.query_per_class
+  _positive_int(fam.pool_per_class, "family.pool_per_class", need)
+  _positive(fam.cache_mb, "family.cache_mb")
+  for kind in fam.augment:
+    if kind not in preprocess.AUGMENTATIONS:
+      raise ValueError(f"config.family.augment has {kind!r}; choose from "
+                       f"{preprocess.AUGMENTATIONS}")
+  for field in ("max_shift", "max_rotation", "max_noise"):
+    _positive(fam[field], f"family.{field}")
+
+
 def validate(config) -> None:
   if "seed" not in config:
     raise ValueError("config.seed is missing; add an integer seed")
@@ -37,17 +78,9 @@ def validate(config) -> None:
       if field not in config[section]:
         raise ValueError(f"config.{section}.{field} is missing; see "
                          "experiments/configs/default.py for its meaning and default")
-  if config.data.name not in data.LOADERS:
-    raise ValueError(f"config.data.name={config.data.name!r} is unknown; "
-                     f"available: {sorted(data.LOADERS)}")
-  if config.model.activation not in base_model.ACTIVATIONS:
-    raise ValueError(f"config.model.activation={config.model.activation!r} is unknown; "
-                     f"choose one of {sorted(base_model.ACTIVATIONS)}")
-  for i, w in enumerate(config.model.widths):
-    _positive_int(w, f"model.widths[{i}]")
-  for name in ("num_tasks", "min_total_steps", "max_total_steps", "reference_batch"):
+  _check_family(config.family, config.heads)
+  for name in ("min_total_steps", "max_total_steps", "reference_batch"):
     _positive_int(config.inner[name], f"inner.{name}")
-  _positive_int(config.inner.batch_size, "inner.batch_size", 2)
   if not config.inner.truncation_lengths:
     raise ValueError("config.inner.truncation_lengths must list at least one length")
   for k in config.inner.truncation_lengths:
@@ -60,6 +93,14 @@ def validate(config) -> None:
   _positive(config.meta.clip_norm, "meta.clip_norm")
   _positive_int(config.meta.max_consecutive_skips, "meta.max_consecutive_skips")
   _positive_int(config.meta.checkpoint_every, "meta.checkpoint_every")
+  if not config.eval.datasets:
+    raise ValueError("config.eval.datasets must name at least one data set")
+  if config.eval.image_size not in preprocess.IMAGE_SIZES:
+    raise ValueError(f"config.eval.image_size must be one of {preprocess.IMAGE_SIZES}, "
+                     f"got {config.eval.image_size!r}")
+  _activation(config.eval.activation, "eval.activation")
+  for i, w in enumerate(config.eval.widths):
+    _positive_int(w, f"eval.widths[{i}]")
   _positive_int(config.eval.num_seeds, "eval.num_seeds")
   _positive_int(config.eval.inner_steps, "eval.inner_steps", 0)
   _positive_int(config.eval.batch_size, "eval.batch_size", 2)

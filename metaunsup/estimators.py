@@ -23,12 +23,13 @@ class MetaGradient:
 def truncated_bptt(theta, cfg: inner.InnerConfig, states: inner.TaskState,
                    data: inner.TaskData, k: int) -> MetaGradient:
   """Backprop through k unrolled inner steps of every task (vmapped); the carried state is
-  an input, so the gradient is truncated at the start of the unroll."""
+  an input, so the gradient is truncated at the start of the unroll. `states` and `data`
+  both have a leading task axis: each task reads its own data."""
   per_task = functools.partial(inner.truncated_loss, cfg=cfg, k=k)
 
   def mean_loss(theta):
     losses, (new_states, accs) = jax.vmap(
-        lambda th, st, d: per_task(th, state=st, data=d), in_axes=(None, 0, None))(
+        lambda th, st, d: per_task(th, state=st, data=d), in_axes=(None, 0, 0))(
             theta, states, data)
     return jnp.mean(losses), (new_states, losses, accs)
 

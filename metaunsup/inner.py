@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import base_model, heads, rule
+from metaunsup import base_model, heads, preprocess, rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,8 @@ class InnerConfig:
   reference_batch: int = 256      # unlabeled batch whose statistics normalise the readout
   min_total_steps: int = 50       # each task is reset after a log-uniform number of steps
   max_total_steps: int = 500
+  image_shape: tuple = ()         # (H, W) of image inputs; spatial augmentations need it
+  augment: preprocess.AugmentConfig = preprocess.AugmentConfig()
 
   def __post_init__(self):
     if not self.widths or any(int(w) < 1 for w in self.widths):
@@ -43,6 +45,9 @@ class InnerConfig:
     if not 1 <= self.min_total_steps <= self.max_total_steps:
       raise ValueError("need 1 <= min_total_steps <= max_total_steps, got "
                        f"{self.min_total_steps}, {self.max_total_steps}")
+    if self.augment.spatial and len(self.image_shape) != 2:
+      raise ValueError("shift / rotation augmentations need image inputs (image_shape (H, W)); "
+                       "use only 'noise' for vector data")
 
 
 @flax.struct.dataclass
@@ -122,15 +127,22 @@ def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
 
 def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, key):
   """(loss, accuracy) of the ridge readout on the representation. Batch norm uses the
-  statistics of an unlabeled reference batch, as `TrainedModel.features` does."""
+  statistics of an unlabeled reference batch, as `TrainedModel.features` does. With
+  augmentations on, the labelled examples are augmented and the readout must also regress
+  the augmentation parameters (the paper's extra targets)."""
   k_ref, k_split = jax.random.split(key)
   stats = base_model.apply(params, sample_batch(k_ref, data, cfg.reference_batch),
                            cfg.activation).stats
   s_idx, q_idx = sample_support_query(k_split, data, cfg.shots, cfg.query_per_class)
-  u_s = base_model.features(params, data.x[s_idx], cfg.activation, stats)
-  u_q = base_model.features(params, data.x[q_idx], cfg.activation, stats)
+  x_s, x_q, extra_s, extra_q = data.x[s_idx], data.x[q_idx], None, None
+  if cfg.augment.kinds:
+    k_s, k_q = jax.random.split(jax.random.fold_in(k_split, 1))
+    x_s, extra_s = preprocess.augment(k_s, x_s, cfg.image_shape, cfg.augment)
+    x_q, extra_q = preprocess.augment(k_q, x_q, cfg.image_shape, cfg.augment)
+  u_s = base_model.features(params, x_s, cfg.activation, stats)
+  u_q = base_model.features(params, x_q, cfg.activation, stats)
   return heads.ridge_meta_objective(u_s, data.y[s_idx], u_q, data.y[q_idx],
-                                    cfg.num_classes, cfg.ridge_lambda)
+                                    cfg.num_classes, cfg.ridge_lambda, extra_s, extra_q)
 
 
 def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int):

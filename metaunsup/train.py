@@ -19,17 +19,19 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from metaunsup import api, checkpointing, data, estimators, evaluation, inner, rule
+from metaunsup import (api, checkpointing, data, estimators, evaluation, inner, rule,
+                       task_family)
 from metaunsup.config_checks import validate
 
 
 def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
+  """The settings every task shares; the task family fills in shapes and augmentations
+  per bucket."""
   return inner.InnerConfig(
       rule=rule.RuleConfig.from_dict(config.rule.to_dict()),
-      widths=tuple(config.model.widths), activation=config.model.activation,
-      batch_size=config.inner.batch_size, permute_inputs=config.model.permute_inputs,
-      shots=config.heads.shots, query_per_class=config.heads.query_per_class,
-      ridge_lambda=config.heads.ridge_lambda, reference_batch=config.inner.reference_batch,
+      permute_inputs=config.family.permute_inputs, shots=config.heads.shots,
+      query_per_class=config.heads.query_per_class, ridge_lambda=config.heads.ridge_lambda,
+      reference_batch=config.inner.reference_batch,
       min_total_steps=config.inner.min_total_steps,
       max_total_steps=config.inner.max_total_steps)
 
@@ -46,22 +48,43 @@ def init_tasks(key, input_dim: int, cfg: inner.InnerConfig, num_tasks: int):
       jax.random.split(key, num_tasks))
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "opt", "k"))
-def meta_step(theta, opt_state, states, task_data, key, *, cfg, opt, k):
-  """One meta-update; tasks that reached their length (or blew up) are re-initialised."""
-  mg = estimators.truncated_bptt(theta, cfg, states, task_data, k)
-  updates, opt_state = opt.update(mg.grads, opt_state, theta)
-  theta = optax.apply_updates(theta, updates)
+def _reset_finished(key, cfg: inner.InnerConfig, mg: estimators.MetaGradient, input_dim: int):
+  """Tasks that reached their length (or blew up) start again from a fresh network."""
   done = (mg.states.step >= mg.states.total) | ~jnp.isfinite(mg.task_losses)
-  fresh = jax.vmap(lambda k_: inner.init_task(k_, task_data.x.shape[1], cfg))(
+  fresh = jax.vmap(lambda k_: inner.init_task(k_, input_dim, cfg))(
       jax.random.split(key, done.shape[0]))
   states = jax.tree_util.tree_map(
       lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
       fresh, mg.states)
-  metrics = {"meta_loss": mg.loss, "query_accuracy": jnp.mean(mg.task_accuracies),
-             "grad_norm": optax.tree.norm(mg.grads),
-             "skipped": opt_state.total_notfinite, "tasks_reset": jnp.sum(done)}
-  return theta, opt_state, states, metrics
+  return states, done
+
+
+@functools.partial(jax.jit, static_argnames=("cfgs", "opt", "k"))
+def meta_step(theta, opt_state, tasks, task_data, key, *, cfgs, opt, k):
+  """One meta-update from every bucket (one vmapped program per bucket shape, all in one
+  jitted step). The meta-gradient is the mean over all tasks of all buckets."""
+  grads, new_tasks, dones, losses, accs = [], [], [], [], []
+  for cfg, states, data, k_reset in zip(cfgs, tasks, task_data,
+                                        jax.random.split(key, len(cfgs))):
+    mg = estimators.truncated_bptt(theta, cfg, states, data, k)
+    states, done = _reset_finished(k_reset, cfg, mg, data.x.shape[-1])
+    weight = done.shape[0]
+    grads.append(jax.tree_util.tree_map(lambda g: g * weight, mg.grads))
+    new_tasks.append(states)
+    dones.append(done)
+    losses.append(mg.task_losses)
+    accs.append(mg.task_accuracies)
+  total = sum(d.shape[0] for d in dones)
+  grads = jax.tree_util.tree_map(lambda *g: sum(g) / total, *grads)
+  updates, opt_state = opt.update(grads, opt_state, theta)
+  theta = optax.apply_updates(theta, updates)
+  metrics = {"meta_loss": jnp.mean(jnp.concatenate(losses)),
+             "query_accuracy": jnp.mean(jnp.concatenate(accs)),
+             "grad_norm": optax.tree.norm(grads),
+             "skipped": opt_state.total_notfinite,
+             "tasks_reset": sum(jnp.sum(d) for d in dones),
+             "bucket_loss": jnp.stack([jnp.mean(l) for l in losses])}
+  return theta, opt_state, tuple(new_tasks), tuple(dones), metrics
 
 
 def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
@@ -86,21 +109,8 @@ def _check_workdir_config(workdir: pathlib.Path, config) -> None:
   checkpointing.atomic_write_json(saved, current)
 
 
-def summarize(history: list[dict], config, ds_name: str, evals: dict, theta,
-              rule_cfg: rule.RuleConfig) -> dict:
-  losses = [r["meta_loss"] for r in history]
-  n = max(1, len(losses) // 10)
-  out = {"meta_loss_first": float(np.mean(losses[:n])),
-         "meta_loss_last": float(np.mean(losses[-n:])),
-         "meta_steps": len(losses), "seed": config.seed, "data": ds_name,
-         "config": json.loads(config.to_json()),
-         "skipped_meta_gradients": int(history[-1]["skipped"]) if history else 0,
-         "theta_size": rule.param_count(theta),
-         # What the rule learned to weigh: coefficients of its update terms, its step size.
-         "rule_mix": dict(zip(rule.rule_terms_names(rule_cfg),
-                              np.asarray(theta["mix"]).round(4).tolist())),
-         "rule_inner_lr": float(rule.inner_lrs(theta, rule_cfg)[0]),
-         "eval_seeds": list(evals["seeds"])}
+def _accuracy_summary(evals: dict) -> dict:
+  out = {}
   for method in ("rule", "random_init"):
     for head, accs in evals[method].items():
       mean, sem = evaluation.mean_sem(accs)
@@ -111,25 +121,69 @@ def summarize(history: list[dict], config, ds_name: str, evals: dict, theta,
   return out
 
 
+def summarize(history: list[dict], config, family: task_family.TaskFamily, evals: dict,
+              theta, rule_cfg: rule.RuleConfig) -> dict:
+  """summary.json: meta-training curve ends, data-loading cost, the learned mix, and
+  few-shot accuracy per held-out data set (the first one also at top level)."""
+  losses = [r["meta_loss"] for r in history]
+  n = max(1, len(losses) // 10)
+  data_s = np.median([r["data_seconds"] for r in history])
+  step_s = np.median([r["step_seconds"] for r in history[1:] or history])
+  out = {"meta_loss_first": float(np.mean(losses[:n])),
+         "meta_loss_last": float(np.mean(losses[-n:])),
+         "meta_steps": len(losses), "seed": config.seed,
+         "config": json.loads(config.to_json()),
+         "buckets": family.describe(),
+         "skipped_meta_gradients": int(history[-1]["skipped"]) if history else 0,
+         # Host-side data loading per meta-step against the jitted step (medians).
+         "data_seconds_median": float(data_s), "step_seconds_median": float(step_s),
+         "data_to_step_ratio": float(data_s / step_s),
+         "theta_size": rule.param_count(theta),
+         # What the rule learned to weigh: coefficients of its update terms, its step size.
+         "rule_mix": dict(zip(rule.rule_terms_names(rule_cfg),
+                              np.asarray(theta["mix"]).round(4).tolist())),
+         "rule_inner_lr": float(rule.inner_lrs(theta, rule_cfg)[0]),
+         "eval_seeds": list(evals["seeds"]),
+         "eval": {name: _accuracy_summary(e) for name, e in evals["datasets"].items()}}
+  out["eval_data"] = next(iter(out["eval"]))
+  out.update(out["eval"][out["eval_data"]])
+  return out
+
+
+def evaluate(learned: api.Rule, config) -> dict:
+  """The learned rule against random init on each held-out evaluation data set."""
+  ev = config.eval
+  seeds = [1000 + config.seed * 100 + i for i in range(ev.num_seeds)]
+  out = {"seeds": seeds, "datasets": {}}
+  for name in ev.datasets:
+    ds = data.load(name, ev.image_size)
+    out["datasets"][name] = evaluation.fewshot_eval(
+        learned, ds, widths=tuple(ev.widths), activation=ev.activation,
+        steps=ev.inner_steps, seeds=seeds, batch_size=ev.batch_size,
+        shots=config.heads.shots, query_size=ev.query_size, heads_=tuple(ev.heads))
+  return out
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir) -> tuple[api.Rule, list, pathlib.Path]:
-  """Meta-train (resuming from `workdir` when it holds a checkpoint), save the rule, and
-  evaluate it against random initialisation on the held-out split."""
+  """Meta-train on the task family (resuming from `workdir` when it holds a checkpoint),
+  save the rule, and evaluate it against random initialisation on held-out data."""
   validate(config)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   _check_workdir_config(workdir, config)
 
-  ds = data.load(config.data.name, config.data.image_size, config.data.fallback)
-  cfg = inner_config(config)
-  task_data = inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes)
+  family = task_family.TaskFamily(config, inner_config(config))
+  cfgs = tuple(b.cfg for b in family.buckets)
   opt = make_optimizer(config.meta)
 
   key = jax.random.PRNGKey(config.seed)
   key, k_theta, k_tasks = jax.random.split(key, 3)
-  theta = rule.init_theta(k_theta, cfg.rule)
+  theta = rule.init_theta(k_theta, cfgs[0].rule)
   state = {"theta": theta, "opt_state": opt.init(theta),
-           "tasks": init_tasks(k_tasks, ds.input_dim, cfg, config.inner.num_tasks),
+           "tasks": tuple(init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
+                          zip(jax.random.split(k_tasks, len(cfgs)), family.buckets)),
+           "datasets": tuple(jnp.asarray(d) for d in family.initial_datasets()),
            "key": key, "step": jnp.asarray(0, jnp.int32)}
 
   mgr = checkpointing.manager(workdir)
@@ -151,44 +205,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         # Host-side choice of k so each length compiles once; seeded by step for resuming.
         k = int(np.random.default_rng([config.seed, step]).choice(lengths))
         key, k_step = jax.random.split(state["key"])
-        theta, opt_state, tasks, m = meta_step(state["theta"], state["opt_state"],
-                                               state["tasks"], task_data, k_step,
-                                               cfg=cfg, opt=opt, k=k)
+        task_data, data_seconds = family.step_data(step, state["datasets"])
+        t_step = time.perf_counter()
+        theta, opt_state, tasks, done, m = meta_step(state["theta"], state["opt_state"],
+                                                     state["tasks"], task_data, k_step,
+                                                     cfgs=cfgs, opt=opt, k=k)
+        m = jax.device_get(m)
         row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
-               **{name: float(v) for name, v in m.items()}}
+               "data_seconds": round(data_seconds, 4),
+               "step_seconds": round(time.perf_counter() - t_step, 4),
+               **{name: float(v) for name, v in m.items() if name != "bucket_loss"},
+               "bucket_loss": [round(float(v), 4) for v in m["bucket_loss"]]}
         history.append(row)
         log.write(json.dumps(row) + "\n")
         log.flush()
+        datasets = tuple(jnp.asarray(d) for d in
+                         family.reassign(step, state["datasets"], jax.device_get(done)))
         # `state` changes only here, whole, so an interrupt never sees half a step.
-        state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key,
-                 "step": jnp.asarray(step + 1, jnp.int32)}
+        state = {"theta": theta, "opt_state": opt_state, "tasks": tasks,
+                 "datasets": datasets, "key": key, "step": jnp.asarray(step + 1, jnp.int32)}
         bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
           checkpointing.save_state(mgr, step + 1, state)
     except KeyboardInterrupt:
       # Ctrl-C or SIGTERM: keep every finished step; the next run resumes from here.
-      done = int(state["step"])
-      if done > (mgr.latest_step() or 0):
-        checkpointing.save_state(mgr, done, state)
+      done_steps = int(state["step"])
+      if done_steps > (mgr.latest_step() or 0):
+        checkpointing.save_state(mgr, done_steps, state)
       raise
 
-  learned = api.Rule(theta=state["theta"], config=cfg.rule,
+  learned = api.Rule(theta=state["theta"], config=cfgs[0].rule,
                      meta={"seed": config.seed, "meta_steps": config.meta.steps,
-                           "data": ds.name})
+                           "data": list(config.family.datasets)})
   learned.save(workdir / checkpointing.RULE_FILE)
-
-  ev = config.eval
-  widths = tuple(ev.widths) if ev.widths else cfg.widths
-  seeds = [1000 + config.seed * 100 + i for i in range(ev.num_seeds)]
-  evals = evaluation.fewshot_eval(learned, ds, widths=widths, activation=cfg.activation,
-                                  steps=ev.inner_steps, seeds=seeds, batch_size=ev.batch_size,
-                                  shots=config.heads.shots, query_size=ev.query_size,
-                                  heads_=tuple(ev.heads))
-  evals["seeds"] = seeds
+  evals = evaluate(learned, config)
   checkpointing.atomic_write_json(workdir / "summary.json",
-                                  summarize(history, config, ds.name, evals, state["theta"],
-                                            cfg.rule))
+                                  summarize(history, config, family, evals, state["theta"],
+                                            cfgs[0].rule))
   return learned, history, workdir
 
 

@@ -25,6 +25,12 @@ def synthetic_task_data(num_classes=3, dim=10, n=60, seed=0) -> inner.TaskData:
   return inner.make_task_data(x.astype(np.float32), y, num_classes)
 
 
+def per_task(data: inner.TaskData, num_tasks: int) -> inner.TaskData:
+  """The same data for every task (the estimator reads one TaskData per task)."""
+  return jax.tree_util.tree_map(lambda a: jax.numpy.broadcast_to(a, (num_tasks,) + a.shape),
+                                data)
+
+
 @pytest.fixture
 def key():
   return jax.random.PRNGKey(0)

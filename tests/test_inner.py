@@ -3,7 +3,7 @@ from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
 import numpy as np
 
-from conftest import synthetic_task_data, tiny_inner_config
+from conftest import per_task, synthetic_task_data, tiny_inner_config
 from metaunsup import estimators, inner, rule
 
 
@@ -71,7 +71,7 @@ def test_meta_gradient_matches_finite_differences():
         _tasks(cfg, 2, 5))
 
     # One compiled function gives both the gradient and the perturbed losses.
-    estimate = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, data, 2))
+    estimate = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, per_task(data, 2), 2))
     loss = lambda th: estimate(th).loss
     grads = estimate(theta).grads
     flat, unravel = ravel_pytree(theta)

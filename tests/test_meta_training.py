@@ -5,21 +5,27 @@ import jax
 import numpy as np
 import pytest
 
+import dataclasses
+
 import optax
 
 import metaunsup
 
-from metaunsup import data, default_config, estimators, inner, rule, train
+from conftest import per_task
+from metaunsup import data, default_config, estimators, inner, preprocess, rule, train
 
 
 def tiny_config(**meta):
   c = default_config.get_config()
-  c.data.name, c.data.image_size = "digits", 8
-  c.model.widths = (16, 8)
+  c.family.datasets, c.family.image_sizes = ("digits",), (8,)
+  c.family.depths, c.family.widths, c.family.feature_width = (1,), (16,), 8
+  c.family.num_buckets, c.family.tasks_per_bucket, c.family.batch_sizes = 2, 2, (32,)
+  c.family.pool_per_class, c.family.activations = 32, ("relu", "tanh")
   c.rule.channels, c.rule.hidden, c.rule.readout_rank = 4, 8, 2
-  c.inner.num_tasks, c.inner.batch_size, c.inner.truncation_lengths = 2, 32, (2, 3)
+  c.inner.truncation_lengths = (2, 3)
   c.inner.min_total_steps, c.inner.max_total_steps, c.inner.reference_batch = 4, 10, 64
   c.meta.steps, c.meta.checkpoint_every = 4, 2
+  c.eval.datasets, c.eval.image_size, c.eval.widths = ("digits",), 8, (16, 8)
   c.eval.num_seeds, c.eval.inner_steps, c.eval.query_size = 2, 3, 100
   c.eval.heads = ("ridge",)
   for k, v in meta.items():
@@ -32,8 +38,9 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   meta-loss of exactly that truncation."""
   c = tiny_config(learning_rate=1e-2)
   ds = data.load("digits", 8)
-  cfg = train.inner_config(c)
-  task_data = inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes)
+  cfg = dataclasses.replace(train.inner_config(c), widths=(16, 8), batch_size=32,
+                            augment=preprocess.AugmentConfig())
+  task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 4)
   opt = train.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = train.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
@@ -63,12 +70,15 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
   rows = [json.loads(l) for l in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [0, 1, 2, 3]
-  for key in ("meta_loss", "query_accuracy", "grad_norm", "skipped", "seconds"):
+  for key in ("meta_loss", "query_accuracy", "grad_norm", "skipped", "seconds",
+              "data_seconds", "step_seconds", "bucket_loss"):
     assert all(key in r for r in rows)
   summary = json.loads((tmp_path / "split" / "summary.json").read_text())
   for key in ("meta_loss_first", "meta_loss_last", "fewshot_acc_rule",
-              "fewshot_acc_random_init", "config", "seed"):
+              "fewshot_acc_random_init", "config", "seed", "buckets", "data_to_step_ratio"):
     assert key in summary
+  assert summary["eval_data"] == "digits" and "digits" in summary["eval"]
+  assert len(summary["buckets"]) == 2
   assert len(summary["fewshot_acc_rule_per_seed"]) == 2
   assert len(summary["rule_mix"]) == rule.RuleConfig(readout_rank=2).num_terms
   assert (tmp_path / "split" / "rule.msgpack").exists()
@@ -79,7 +89,7 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
 def test_changed_config_refuses_to_resume(tmp_path):
   train.train_and_evaluate(tiny_config(steps=2), tmp_path)
   other = tiny_config(steps=2)
-  other.inner.batch_size = 16
+  other.family.batch_sizes = (16,)
   with pytest.raises(ValueError, match="different config"):
     train.train_and_evaluate(other, tmp_path)
 
@@ -98,10 +108,14 @@ def test_non_finite_meta_gradients_are_skipped_and_counted():
 @pytest.mark.parametrize("section,field,value,match", [
     ("meta", "steps", 0, "meta.steps"),
     ("meta", "learning_rate", -1.0, "meta.learning_rate"),
-    ("inner", "batch_size", 1, "inner.batch_size"),
-    ("model", "activation", "gelu9", "model.activation"),
-    ("data", "name", "imagenet", "data.name"),
+    ("family", "batch_sizes", (1,), "family.batch_sizes"),
+    ("family", "activations", ("gelu9",), "family.activations"),
+    ("family", "datasets", (), "family.datasets"),
+    ("family", "image_sizes", (13,), "family.image_sizes"),
+    ("family", "augment", ("blur",), "family.augment"),
+    ("family", "pool_per_class", 5, "family.pool_per_class"),
     ("eval", "heads", ("knn",), "eval.heads"),
+    ("eval", "activation", "gelu9", "eval.activation"),
 ])
 def test_bad_config_values_fail_fast_with_one_line(tmp_path, section, field, value, match):
   c = tiny_config()
@@ -112,18 +126,32 @@ def test_bad_config_values_fail_fast_with_one_line(tmp_path, section, field, val
   assert not (tmp_path / "checkpoints").exists()
 
 
-def test_meta_step_compiles_once_per_truncation_length():
+@pytest.mark.parametrize("held_out", [("digits",), ("digits:train",)])
+def test_sampler_refuses_held_out_data(tmp_path, held_out):
   c = tiny_config()
-  ds = data.load("digits", 8)
-  cfg = train.inner_config(c)
-  task_data = inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes)
+  c.family.held_out = held_out
+  with pytest.raises(ValueError, match="held out") as e:
+    train.train_and_evaluate(c, tmp_path)
+  assert "\n" not in str(e.value)
+
+
+def test_meta_step_compiles_once_per_truncation_length():
+  """Two buckets of different shapes, fresh data every step: still one compile."""
+  c = tiny_config()
+  family = train.task_family.TaskFamily(c, train.inner_config(c))
+  cfgs = tuple(b.cfg for b in family.buckets)
   opt = train.make_optimizer(c.meta)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
-  opt_state, tasks = opt.init(theta), train.init_tasks(jax.random.PRNGKey(1), 64, cfg, 2)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
+  opt_state = opt.init(theta)
+  tasks = tuple(train.init_tasks(jax.random.PRNGKey(1), b.input_dim, b.cfg, b.num_tasks)
+                for b in family.buckets)
+  ids = family.initial_datasets()
   before = train.meta_step._cache_size()
   for i in range(3):
-    theta, opt_state, tasks, _ = train.meta_step(theta, opt_state, tasks, task_data,
-                                                 jax.random.PRNGKey(i), cfg=cfg, opt=opt, k=2)
+    task_data, _ = family.step_data(i, ids)
+    theta, opt_state, tasks, done, _ = train.meta_step(
+        theta, opt_state, tasks, task_data, jax.random.PRNGKey(i), cfgs=cfgs, opt=opt, k=2)
+    ids = family.reassign(i, ids, done)
   assert train.meta_step._cache_size() - before == 1
 
 

@@ -1,0 +1,41 @@
+"""Paths and errors shared by the data sources."""
+from __future__ import annotations
+
+import os
+import pathlib
+
+ENV_VAR = "METAUNSUP_DATA"
+
+
+class DataNotFoundError(FileNotFoundError):
+  """A data set is neither prepared nor available as local raw files (message: one line)."""
+
+
+class CorruptDataError(ValueError):
+  """A raw file exists but cannot be read (message: one line, naming the file)."""
+
+
+def data_dir() -> pathlib.Path:
+  """`$METAUNSUP_DATA`, or `~/.cache/metaunsup` when unset."""
+  env = os.environ.get(ENV_VAR)
+  return pathlib.Path(env).expanduser() if env else pathlib.Path.home() / ".cache" / "metaunsup"
+
+
+def raw_dir() -> pathlib.Path:
+  return data_dir() / "raw"
+
+
+def tfds_dir() -> pathlib.Path:
+  return data_dir() / "tfds"
+
+
+def corrupt(path, err) -> CorruptDataError:
+  detail = " ".join(str(err).split())[:160]
+  return CorruptDataError(f"{path}: corrupt or truncated ({type(err).__name__}: {detail}); "
+                          f"delete it and rerun `make data`")
+
+
+def missing(name: str, what: str) -> DataNotFoundError:
+  return DataNotFoundError(f"{name}: raw files not found ({what}); run `make data` "
+                           f"(python -m metaunsup.sources.setup) to fetch and prepare them "
+                           f"into {data_dir()}")

@@ -1,0 +1,189 @@
+"""The task family the rule is meta-trained on. A task = (data set, 10-class subset,
+preprocessing, widths, depth, activation, input permutation, batch size, total inner steps).
+
+Shapes must be static under `jit`, so tasks are grouped into *buckets*: every task in a
+bucket shares input shape, widths, activation and batch size (one `InnerConfig`) and is
+vmapped; different buckets are separate programs inside one meta-step. Within a bucket each
+task draws its own data set (any whose preprocessed inputs have the bucket's shape) whenever
+it is reset; the permutation and total length live in its `TaskState`.
+
+Data stays on the host as random-access sources; each meta-step every task gets a fresh
+class-balanced pool of examples (`TaskData`), gathered by index, so memory does not grow
+with the data set and loading is a measured, small part of a step.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from metaunsup import inner, preprocess, sources
+
+TRAIN_SPLIT = "train"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bucket:
+  cfg: inner.InnerConfig
+  input_dim: int
+  datasets: tuple        # names whose preprocessed inputs have this bucket's shape
+  num_tasks: int
+
+  def describe(self) -> dict:
+    return {"input": list(self.cfg.image_shape) or [self.input_dim],
+            "widths": list(self.cfg.widths), "activation": self.cfg.activation,
+            "batch_size": self.cfg.batch_size, "datasets": list(self.datasets),
+            "num_tasks": self.num_tasks}
+
+
+def check_held_out(datasets, held_out, split: str = TRAIN_SPLIT) -> None:
+  """Refuse to meta-train on anything declared held out: either the whole data set
+  ("mnist") or this split of it ("fashion_mnist:train")."""
+  for name in datasets:
+    if name in held_out or f"{name}:{split}" in held_out:
+      raise ValueError(f"family.datasets includes {name!r} ({split} split), which "
+                       "family.held_out declares held out; meta-training on it would leak "
+                       "the evaluation data. Remove it from one of the two lists")
+
+
+class Pools:
+  """The training splits of the family's data sets, preprocessed on demand per input shape.
+  A source small enough (`cache_mb`) is read once into one numpy array; a larger one is
+  read by index every step from its random-access TFDS source."""
+
+  def __init__(self, names, cache_mb: float):
+    self.sources = {n: sources.get(n, TRAIN_SPLIT) for n in names}
+    self.by_class, self._raw, self._standardizers = {}, {}, {}
+    for name, src in self.sources.items():
+      labels = np.asarray(src.labels)
+      self.by_class[name] = [np.flatnonzero(labels == c) for c in range(src.num_classes)]
+      if len(src) * int(np.prod(src.example_shape)) * 4 <= cache_mb * 2 ** 20:
+        self._raw[name] = src.arrays()[0]
+
+  def input_dim(self, name: str, image_size: int) -> int:
+    src = self.sources[name]
+    return image_size * image_size if src.kind == "image" else int(np.prod(src.example_shape))
+
+  def _read(self, name: str, idx: np.ndarray) -> np.ndarray:
+    raw = self._raw.get(name)
+    return raw[idx] if raw is not None else self.sources[name].read(idx)
+
+  def _preprocess(self, name: str, raw: np.ndarray, image_size: int) -> np.ndarray:
+    x = raw
+    if self.sources[name].kind == "image":
+      x = preprocess.resize(preprocess.to_grayscale(raw), image_size)
+    return x.reshape(len(x), -1)
+
+  def standardizer(self, name: str, image_size: int) -> preprocess.Standardizer:
+    """Fitted once per (data set, size) on a fixed sample of the training split."""
+    key = (name, image_size)
+    if key not in self._standardizers:
+      n = len(self.sources[name])
+      idx = np.sort(np.random.default_rng(0).choice(n, min(n, 4096), replace=False))
+      self._standardizers[key] = preprocess.Standardizer.fit(
+          self._preprocess(name, self._read(name, idx), image_size))
+    return self._standardizers[key]
+
+  def task_data(self, rng: np.random.Generator, name: str, image_size: int,
+                num_classes: int, per_class: int) -> inner.TaskData:
+    """A fresh pool: `num_classes` random classes of `name`, `per_class` examples each,
+    relabelled 0..num_classes-1 (the readout task of this truncation)."""
+    classes = rng.choice(len(self.by_class[name]), num_classes, replace=False)
+    idx = np.concatenate([rng.choice(self.by_class[name][c], per_class,
+                                     replace=len(self.by_class[name][c]) < per_class)
+                          for c in classes])
+    order = np.argsort(idx)  # sorted reads are kinder to the record file
+    x = np.empty((len(idx), self.input_dim(name, image_size)), np.float32)
+    x[order] = self.standardizer(name, image_size)(
+        self._preprocess(name, self._read(name, idx[order]), image_size))
+    y = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
+    by_class = np.arange(len(idx), dtype=np.int32).reshape(num_classes, per_class)
+    return inner.TaskData(x=x, y=y, by_class=by_class)
+
+
+def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
+                   base: inner.InnerConfig) -> tuple[Bucket, ...]:
+  """Draw `family.num_buckets` architectures and input shapes from the config's ranges,
+  deterministically from the seed. Bucket i's input shape comes from data set i of a
+  shuffled list, so every data set is reachable once there are enough buckets."""
+  fam = config.family
+  rng = np.random.default_rng([config.seed, 7])
+  names = list(fam.datasets)
+  order = rng.permutation(len(names))
+  buckets = []
+  for i in range(fam.num_buckets):
+    first = names[order[i % len(names)]]
+    if pools.sources[first].kind == "image":
+      size = int(rng.choice(fam.image_sizes))
+      fits = [n for n in names if pools.sources[n].kind == "image"]
+      image_shape, dim = (size, size), size * size
+    else:
+      dim = pools.input_dim(first, 0)
+      fits = [n for n in names if pools.sources[n].kind != "image"
+              and pools.input_dim(n, 0) == dim]
+      image_shape = ()
+    depth = int(rng.choice(fam.depths))
+    widths = tuple(int(rng.choice(fam.widths)) for _ in range(depth)) + (fam.feature_width,)
+    # Shifts and rotations need a pixel grid; vector inputs get only noise.
+    kinds = tuple(k for k in fam.augment if image_shape or k == "noise")
+    cfg = dataclasses.replace(
+        base, widths=widths, activation=str(rng.choice(fam.activations)),
+        batch_size=int(rng.choice(fam.batch_sizes)), image_shape=image_shape,
+        augment=preprocess.AugmentConfig(kinds=kinds, max_shift=fam.max_shift,
+                                         max_rotation=fam.max_rotation,
+                                         max_noise=fam.max_noise))
+    buckets.append(Bucket(cfg=cfg, input_dim=dim, datasets=tuple(fits),
+                          num_tasks=fam.tasks_per_bucket))
+  return tuple(buckets)
+
+
+class TaskFamily:
+  """Buckets + pools + which data set each task is on (host state, checkpointed)."""
+
+  def __init__(self, config: ml_collections.ConfigDict, base: inner.InnerConfig):
+    fam = config.family
+    check_held_out(fam.datasets, fam.held_out)
+    self.config = config
+    self.pools = Pools(fam.datasets, fam.cache_mb)
+    for name, src in self.pools.sources.items():
+      if src.num_classes < base.num_classes:
+        raise ValueError(f"{name} has {src.num_classes} classes, fewer than the "
+                         f"{base.num_classes} a meta-training task reads out; drop it from "
+                         "family.datasets")
+    self.buckets = sample_buckets(config, self.pools, base)
+    self.per_class = fam.pool_per_class
+
+  def image_size(self, bucket: Bucket) -> int:
+    return bucket.cfg.image_shape[0] if bucket.cfg.image_shape else 0
+
+  def initial_datasets(self) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng([self.config.seed, 11])
+    return tuple(rng.integers(len(b.datasets), size=b.num_tasks).astype(np.int32)
+                 for b in self.buckets)
+
+  def reassign(self, step: int, dataset_ids, done) -> tuple[np.ndarray, ...]:
+    """Tasks that were reset draw a new data set (seeded by step, so resuming repeats it)."""
+    out = []
+    for i, (b, ids, d) in enumerate(zip(self.buckets, dataset_ids, done)):
+      rng = np.random.default_rng([self.config.seed, step, i, 13])
+      fresh = rng.integers(len(b.datasets), size=b.num_tasks).astype(np.int32)
+      out.append(np.where(np.asarray(d), fresh, np.asarray(ids)).astype(np.int32))
+    return tuple(out)
+
+  def step_data(self, step: int, dataset_ids) -> tuple[tuple[inner.TaskData, ...], float]:
+    """Every task's pool for this meta-step, stacked per bucket; also the seconds it took."""
+    t0 = time.perf_counter()
+    out = []
+    for i, (b, ids) in enumerate(zip(self.buckets, dataset_ids)):
+      rng = np.random.default_rng([self.config.seed, step, i, 17])
+      pools = [self.pools.task_data(rng, b.datasets[j], self.image_size(b),
+                                    b.cfg.num_classes, self.per_class) for j in ids]
+      out.append(inner.TaskData(*(jnp.asarray(np.stack(field)) for field in zip(
+          *((p.x, p.y, p.by_class) for p in pools)))))
+    return tuple(out), time.perf_counter() - t0
+
+  def describe(self) -> list[dict]:
+    return [b.describe() for b in self.buckets]
