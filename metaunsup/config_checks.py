@@ -48,6 +48,8 @@ def validate(config) -> None:
   for name in ("num_tasks", "min_total_steps", "max_total_steps", "reference_batch"):
     _positive_int(config.inner[name], f"inner.{name}")
   _positive_int(config.inner.batch_size, "inner.batch_size", 2)
+  if not isinstance(config.inner.get("remat", False), bool):
+    raise ValueError(f"config.inner.remat must be True or False, got {config.inner.remat!r}")
   if not config.inner.truncation_lengths:
     raise ValueError("config.inner.truncation_lengths must list at least one length")
   for k in config.inner.truncation_lengths:

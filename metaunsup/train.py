@@ -31,7 +31,8 @@ def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
       shots=config.heads.shots, query_per_class=config.heads.query_per_class,
       ridge_lambda=config.heads.ridge_lambda, reference_batch=config.inner.reference_batch,
       min_total_steps=config.inner.min_total_steps,
-      max_total_steps=config.inner.max_total_steps)
+      max_total_steps=config.inner.max_total_steps,
+      remat=config.inner.get("remat", False))
 
 
 def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformation:
