@@ -99,7 +99,7 @@ def test_non_finite_meta_gradients_are_skipped_and_counted():
     ("meta", "steps", 0, "meta.steps"),
     ("meta", "learning_rate", -1.0, "meta.learning_rate"),
     ("inner", "batch_size", 1, "inner.batch_size"),
-    ("inner", "remat", "yes", "inner.remat"),
+    ("inner", "remat", None, "inner.remat"),
     ("model", "activation", "gelu9", "model.activation"),
     ("data", "name", "imagenet", "data.name"),
     ("eval", "heads", ("knn",), "eval.heads"),
