@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import pathlib
 import time
 
@@ -19,7 +20,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from metaunsup import api, checkpointing, data, estimators, evaluation, inner, rule
+from metaunsup import (api, checkpointing, data, estimators, evaluation, inner, rule,
+                       sharding)
 from metaunsup.config_checks import validate
 
 
@@ -73,7 +75,7 @@ def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
   return [r for r in rows if r["step"] < below_step]
 
 
-def _check_workdir_config(workdir: pathlib.Path, config) -> None:
+def _check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> None:
   """Resuming is only sound with the same config; meta.steps may grow (extend a run)."""
   saved = workdir / "config.json"
   current = json.loads(config.to_json())
@@ -84,7 +86,8 @@ def _check_workdir_config(workdir: pathlib.Path, config) -> None:
     if comparable[0] != comparable[1]:
       raise ValueError(f"{workdir} holds a run with a different config; pass a new --workdir "
                        "or delete the old one to start over")
-  checkpointing.atomic_write_json(saved, current)
+  if write:
+    checkpointing.atomic_write_json(saved, current)
 
 
 def summarize(history: list[dict], config, ds_name: str, evals: dict, theta,
@@ -119,7 +122,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   validate(config)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  _check_workdir_config(workdir, config)
+  writer = sharding.is_writer()
+  _check_workdir_config(workdir, config, write=writer)
 
   ds = data.load(config.data.name, config.data.image_size, config.data.fallback)
   cfg = inner_config(config)
@@ -133,20 +137,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
            "tasks": init_tasks(k_tasks, ds.input_dim, cfg, config.inner.num_tasks),
            "key": key, "step": jnp.asarray(0, jnp.int32)}
 
+  # Tasks sharded over every device (and host), the rest replicated; placed before the
+  # restore so that a checkpoint comes back with the same layout.
+  mesh = sharding.task_mesh()
+  state = sharding.place_train_state(state, mesh)
+  task_data = sharding.replicate(task_data, mesh)
   mgr = checkpointing.manager(workdir)
   _, restored = checkpointing.restore_latest(mgr, state)
   if restored is not None:
-    state = restored
+    state = sharding.place_train_state(restored, mesh)
   start = int(state["step"])
   metrics_path = workdir / "metrics.jsonl"
   history = _read_metrics(metrics_path, start)
-  checkpointing.atomic_write_bytes(
-      metrics_path, "".join(json.dumps(r) + "\n" for r in history).encode())
+  if writer:
+    checkpointing.atomic_write_bytes(
+        metrics_path, "".join(json.dumps(r) + "\n" for r in history).encode())
 
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)
-  with open(metrics_path, "a") as log, tqdm(total=config.meta.steps, initial=start,
-                                            desc="meta-train", unit="step") as bar:
+  with open(metrics_path if writer else os.devnull, "a") as log, \
+       tqdm(total=config.meta.steps, initial=start, desc="meta-train", unit="step",
+            disable=not writer) as bar:
     try:
       for step in range(start, config.meta.steps):
         # Host-side choice of k so each length compiles once; seeded by step for resuming.
@@ -174,10 +185,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         checkpointing.save_state(mgr, done, state)
       raise
 
-  learned = api.Rule(theta=state["theta"], config=cfg.rule,
+  # Host copy: evaluation runs on each process's own devices, off the global mesh.
+  theta = jax.tree_util.tree_map(np.asarray, state["theta"])
+  learned = api.Rule(theta=theta, config=cfg.rule,
                      meta={"seed": config.seed, "meta_steps": config.meta.steps,
                            "data": ds.name})
-  learned.save(workdir / checkpointing.RULE_FILE)
+  if writer:
+    learned.save(workdir / checkpointing.RULE_FILE)
 
   ev = config.eval
   widths = tuple(ev.widths) if ev.widths else cfg.widths
@@ -187,9 +201,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                   shots=config.heads.shots, query_size=ev.query_size,
                                   heads_=tuple(ev.heads))
   evals["seeds"] = seeds
-  checkpointing.atomic_write_json(workdir / "summary.json",
-                                  summarize(history, config, ds.name, evals, state["theta"],
-                                            cfg.rule))
+  if writer:
+    checkpointing.atomic_write_json(workdir / "summary.json",
+                                    summarize(history, config, ds.name, evals, theta,
+                                              cfg.rule))
   return learned, history, workdir
 
 
@@ -204,6 +219,7 @@ def main(argv):
     raise KeyboardInterrupt
 
   signal.signal(signal.SIGTERM, interrupt)  # a killed job checkpoints like Ctrl-C
+  sharding.initialize_distributed()
   try:
     _, _, workdir = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:
