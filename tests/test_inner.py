@@ -113,3 +113,14 @@ def test_remat_memory_grows_sublinearly_with_truncation():
   plain = temp_bytes(tiny_inner_config(), 100) / temp_bytes(tiny_inner_config(), 4)
   remat = temp_bytes(cfg, 100) / temp_bytes(cfg, 4)
   assert plain > 5 and remat < 3, (plain, remat)
+
+
+def test_vmapped_unroll_compiles_once_when_fed_its_own_output():
+  cfg = tiny_inner_config()
+  data = synthetic_task_data()
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  run = jax.jit(jax.vmap(lambda st: inner.unroll(theta, cfg, st, data, 2)))
+  states = _tasks(cfg, 2, 10)
+  for _ in range(3):
+    states = run(states)
+  assert run._cache_size() == 1 and int(states.step[0]) == 6

@@ -8,6 +8,7 @@ import collections
 import math
 
 import jax
+import jax.numpy as jnp
 
 from experiments.benchmarks import common
 from metaunsup import base_model, inner, rule
@@ -56,6 +57,28 @@ def _measure(fn, *args) -> dict:
   return {"flops": flops, "seconds": seconds, "gflops": flops / seconds / 1e9}
 
 
+def matmul_kernels(width: int, cfg) -> list[dict]:
+  """The step's main matmul shapes alone, at `width`: how fast XLA runs each shape here,
+  which bounds the step however well the rest is fused."""
+  B, n, C, H, R = BATCH, width, cfg.rule.channels, cfg.rule.hidden, cfg.rule.readout_rank
+  k = jax.random.PRNGKey(0)
+  cases = {
+      "feedback d V^T (bjc,ij->bic)": (lambda a, b: jnp.einsum("bjc,ij->bic", a, b),
+                                       (B, n, C), (n, n), 2 * B * n * n * C),
+      "low-rank outer (bir,bjr->rij)": (lambda a, b: jnp.einsum("bir,bjr->rij", a, b),
+                                        (B, n, R), (B, n, R), 2 * B * n * n * R),
+      "unit network h @ [H, H]": (jnp.matmul, (B, n, H), (H, H), 2 * B * n * H * H),
+      "readout h @ [H, R]": (jnp.matmul, (B, n, H), (H, R), 2 * B * n * H * R),
+  }
+  rows = []
+  for name, (fn, a_shape, b_shape, flops) in cases.items():
+    a, b = jax.random.normal(k, a_shape), jax.random.normal(k, b_shape)
+    seconds = common.median_seconds(jax.jit(fn), a, b, repeats=REPEATS)
+    rows.append({"kernel": name, "flops": flops, "seconds": seconds,
+                 "gflops": flops / seconds / 1e9})
+  return rows
+
+
 def run() -> tuple[dict, dict]:
   peak = common.peak_matmul_gflops()
   data = common.synthetic_data()
@@ -83,7 +106,8 @@ def run() -> tuple[dict, dict]:
   by_width = {r["width"]: r for r in rows}
   details = {"config": common.describe(common.inner_config(batch_size=BATCH),
                                        widths_tested="(w, w, w)", repeats=REPEATS),
-             "peak_matmul": peak, "rows": rows}
+             "peak_matmul": peak, "rows": rows,
+             "matmul_kernels_w256": matmul_kernels(256, common.inner_config())}
   return {"inner_step_peak_fraction_w256": by_width[256]["peak_fraction"],
           "peak_matmul_gflops": peak["gflops"]}, details
 
@@ -100,4 +124,8 @@ def markdown(details: dict) -> str:
                  f"{r['step_gflops']:.1f} | {r['peak_fraction']:.0%} | "
                  f"{r['matmul_flop_fraction']:.0%} | {r['forward_time_fraction']:.0%} | "
                  f"{r['op_count']} |")
+  lines += ["", "The step's main matmul shapes alone at width 256 (batch 128):", "",
+            "| kernel | GFLOP/s | of peak |", "| --- | --- | --- |"]
+  for r in details["matmul_kernels_w256"]:
+    lines.append(f"| {r['kernel']} | {r['gflops']:.1f} | {r['gflops'] / p['gflops']:.0%} |")
   return "\n".join(lines)
