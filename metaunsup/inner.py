@@ -33,7 +33,8 @@ class InnerConfig:
   min_total_steps: int = 50       # each task is reset after a log-uniform number of steps
   max_total_steps: int = 500
   # Rematerialise the unroll in the meta-gradient: memory O(sqrt(k)) carries instead of
-  # O(k) steps' intermediates, for about one extra forward pass. Values are unchanged.
+  # O(k) steps' intermediates, for up to two extra forward passes (no slower on a CPU,
+  # where it saves memory traffic: bench/results.md). Values are unchanged.
   remat: bool = False
 
   def __post_init__(self):
