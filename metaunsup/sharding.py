@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -30,11 +31,15 @@ def initialize_distributed(env=os.environ) -> bool:
     jax.distributed.initialize(coordinator_address=env.get("JAX_COORDINATOR_ADDRESS"),
                                num_processes=int(env["JAX_NUM_PROCESSES"]),
                                process_id=int(env["JAX_PROCESS_ID"]))
-    return True
-  if env.get("METAUNSUP_DISTRIBUTED") == "auto":
+  elif env.get("METAUNSUP_DISTRIBUTED") == "auto":
     jax.distributed.initialize()
-    return True
-  return False
+  else:
+    return False
+  # A first collective now, while the processes are in step: on CPU (gloo) every process
+  # must join the collective context within 30 s, and the first collective of the
+  # meta-step comes after compiles that can differ in length by more than that.
+  multihost_utils.sync_global_devices("metaunsup: all processes joined")
+  return True
 
 
 def task_mesh(devices=None) -> Mesh:

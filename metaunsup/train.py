@@ -173,7 +173,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         log.flush()
         # `state` changes only here, whole, so an interrupt never sees half a step.
         state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key,
-                 "step": jnp.asarray(step + 1, jnp.int32)}
+                 "step": sharding.replicate(np.asarray(step + 1, np.int32), mesh)}
         bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
@@ -226,6 +226,8 @@ def main(argv):
     sys.exit(f"error: {e}")
   except KeyboardInterrupt:
     sys.exit(f"interrupted; rerun the same command to resume from {flags.FLAGS.workdir}")
+  if not sharding.is_writer():
+    return  # process 0 wrote the summary; it may not be on disk yet
   summary = json.loads((workdir / "summary.json").read_text())
   print(json.dumps({k: v for k, v in summary.items()
                     if k.startswith(("meta_loss", "fewshot_acc")) and

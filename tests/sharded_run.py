@@ -1,4 +1,4 @@
-"""Two meta-steps of a tiny config on the task mesh, as train.py runs them; writes theta,
+"""Three meta-steps of a tiny config on the task mesh, as train.py runs them; writes theta,
 the tasks' states, metrics and the compile count to an .npz. Run as a subprocess by
 test_sharding.py, because the device count and multi-process setup are fixed before JAX
 starts:
@@ -55,7 +55,7 @@ state = sharding.place_train_state(state, mesh)
 task_data = sharding.replicate(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes),
                                mesh)
 losses = []
-for step in range(2):
+for step in range(3):
   key, k_step = jax.random.split(state["key"])
   theta, opt_state, tasks, m = train.meta_step(state["theta"], state["opt_state"],
                                                state["tasks"], task_data, k_step,

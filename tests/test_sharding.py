@@ -60,7 +60,7 @@ def test_four_devices_equal_one_device(single, tmp_path):
   sharded = dict(np.load(tmp_path / "out.npz"))
   assert int(sharded["devices"]) == 4 and str(sharded["tasks_spec"]) == "P('tasks',)"
   _assert_same_run(single, sharded)
-  # Outputs fed back keep their shardings: the two meta-steps compiled once.
+  # Outputs fed back keep their shardings: the three meta-steps compiled once.
   assert int(sharded["compiles"]) == int(single["compiles"]) == 1
   assert str(sharded["error"]) == ("inner.num_tasks=5 is not divisible by the 4 devices; "
                                    "use a multiple of 4")
@@ -72,7 +72,7 @@ def test_two_processes_equal_one_process(single, tmp_path):
                                         "--coordinator", coordinator])
             for i in range(2)}, tmp_path)
   both = dict(np.load(tmp_path / "out.npz"))  # written by process 0 only
-  assert int(both["devices"]) == 2
+  assert int(both["devices"]) == 2 and int(both["compiles"]) == 1
   _assert_same_run(single, both)
 
 
