@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 
 import jax
-from jax.experimental import multihost_utils
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 TASK_AXIS = "tasks"
