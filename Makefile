@@ -8,7 +8,7 @@ WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: meta-train test data venv clean
+.PHONY: meta-train test bench data venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ meta-train: venv data
 
 test: venv data
 	$(PY) -m pytest -q tests
+
+# Throughput, utilisation, meta-gradient memory and data loading; writes bench/results.{json,md}.
+bench: venv data
+	$(PY) -m experiments.benchmarks.run --out bench
 
 clean:
 	rm -rf $(VENV) .cache runs

@@ -81,6 +81,8 @@ def validate(config) -> None:
   _check_family(config.family, config.heads)
   for name in ("min_total_steps", "max_total_steps", "reference_batch"):
     _positive_int(config.inner[name], f"inner.{name}")
+  if not isinstance(config.inner.get("remat", False), bool):
+    raise ValueError(f"config.inner.remat must be True or False, got {config.inner.remat!r}")
   if not config.inner.truncation_lengths:
     raise ValueError("config.inner.truncation_lengths must list at least one length")
   for k in config.inner.truncation_lengths:

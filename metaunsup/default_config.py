@@ -31,7 +31,8 @@ def get_config():
                 unit_id_features=True, cross_unit_mixing=True,
                 lr_max=0.05, bias_lr_max=0.02, anti_collapse=0.05, init_lr_logit=0.0)
   c.inner = dict(truncation_lengths=(5, 10), min_total_steps=30, max_total_steps=300,
-                 reference_batch=256)
+                 reference_batch=256,
+                 remat=False)  # True: O(sqrt(k)) memory for long truncations, some recompute
   c.heads = dict(shots=10, query_per_class=10, ridge_lambda=0.1)
   c.meta = dict(steps=500, learning_rate=3e-3, clip_norm=1.0, max_consecutive_skips=50,
                 checkpoint_every=50)

@@ -6,6 +6,7 @@ batch of tasks is one `jax.vmap`.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import chex
 import flax.struct
@@ -33,6 +34,10 @@ class InnerConfig:
   max_total_steps: int = 500
   image_shape: tuple = ()         # (H, W) of image inputs; spatial augmentations need it
   augment: preprocess.AugmentConfig = preprocess.AugmentConfig()
+  # Rematerialise the unroll in the meta-gradient: memory O(sqrt(k)) carries instead of
+  # O(k) steps' intermediates, for up to two extra forward passes (no slower on a CPU,
+  # where it saves memory traffic: bench/results.md). Values are unchanged.
+  remat: bool = False
 
   def __post_init__(self):
     if not self.widths or any(int(w) < 1 for w in self.widths):
@@ -105,15 +110,31 @@ def sample_batch(key, data: TaskData, batch_size: int) -> jax.Array:
   return data.x[jax.random.randint(key, (batch_size,), 0, data.x.shape[0])]
 
 
+def _scan_n(step, carry, n: int):
+  return jax.lax.scan(lambda c, _: (step(c), None), carry, None, length=n)[0]
+
+
+def _remat_scan(step, carry, k: int):
+  """`k` applications of `step` whose backward pass stores about 2 sqrt(k) carries: an
+  outer scan over chunks keeps only each chunk's input carry, a chunk is recomputed in
+  the backward pass, and inside it every step is checkpointed too, so no step's
+  intermediates are ever stored for more than one step at a time."""
+  step = jax.checkpoint(step)
+  chunk = max(1, math.isqrt(k))
+  num_chunks, rest = divmod(k, chunk)
+  carry = _scan_n(jax.checkpoint(lambda c: _scan_n(step, c, chunk)), carry, num_chunks)
+  return _scan_n(step, carry, rest)
+
+
 def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) -> TaskState:
   """k inner steps of the rule on unlabeled batches (labels are never read here)."""
-  def body(carry, _):
+  def step(carry):
     params, key = carry
     key, k_batch = jax.random.split(key)
-    return (inner_step(theta, cfg, params, sample_batch(k_batch, data, cfg.batch_size)),
-            key), None
+    return inner_step(theta, cfg, params, sample_batch(k_batch, data, cfg.batch_size)), key
 
-  (params, key), _ = jax.lax.scan(body, (state.params, state.key), None, length=k)
+  carry = (state.params, state.key)
+  params, key = _remat_scan(step, carry, k) if cfg.remat else _scan_n(step, carry, k)
   return state.replace(params=params, key=key, step=state.step + k)
 
 

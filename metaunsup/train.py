@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import pathlib
 import time
 
@@ -20,7 +21,7 @@ import optax
 from tqdm.auto import tqdm
 
 from metaunsup import (api, checkpointing, data, estimators, evaluation, inner, rule,
-                       task_family)
+                       sharding, task_family)
 from metaunsup.config_checks import validate
 
 
@@ -33,7 +34,8 @@ def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
       query_per_class=config.heads.query_per_class, ridge_lambda=config.heads.ridge_lambda,
       reference_batch=config.inner.reference_batch,
       min_total_steps=config.inner.min_total_steps,
-      max_total_steps=config.inner.max_total_steps)
+      max_total_steps=config.inner.max_total_steps,
+      remat=config.inner.get("remat", False))
 
 
 def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -95,7 +97,7 @@ def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
   return [r for r in rows if r["step"] < below_step]
 
 
-def _check_workdir_config(workdir: pathlib.Path, config) -> None:
+def _check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> None:
   """Resuming is only sound with the same config; meta.steps may grow (extend a run)."""
   saved = workdir / "config.json"
   current = json.loads(config.to_json())
@@ -106,7 +108,8 @@ def _check_workdir_config(workdir: pathlib.Path, config) -> None:
     if comparable[0] != comparable[1]:
       raise ValueError(f"{workdir} holds a run with a different config; pass a new --workdir "
                        "or delete the old one to start over")
-  checkpointing.atomic_write_json(saved, current)
+  if write:
+    checkpointing.atomic_write_json(saved, current)
 
 
 def _accuracy_summary(evals: dict) -> dict:
@@ -171,7 +174,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   validate(config)
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
-  _check_workdir_config(workdir, config)
+  writer = sharding.is_writer()
+  _check_workdir_config(workdir, config, write=writer)
 
   family = task_family.TaskFamily(config, inner_config(config))
   cfgs = tuple(b.cfg for b in family.buckets)
@@ -183,29 +187,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   state = {"theta": theta, "opt_state": opt.init(theta),
            "tasks": tuple(init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
                           zip(jax.random.split(k_tasks, len(cfgs)), family.buckets)),
-           "datasets": tuple(jnp.asarray(d) for d in family.initial_datasets()),
+           "datasets": family.initial_datasets(),
            "key": key, "step": jnp.asarray(0, jnp.int32)}
 
+  # Tasks sharded over every device (and host), the rest replicated; placed before the
+  # restore so that a checkpoint comes back with the same layout.
+  mesh = sharding.task_mesh()
+  state = sharding.place_train_state(state, mesh)
   mgr = checkpointing.manager(workdir)
   _, restored = checkpointing.restore_latest(mgr, state)
   if restored is not None:
-    state = restored
+    state = sharding.place_train_state(restored, mesh)
   start = int(state["step"])
   metrics_path = workdir / "metrics.jsonl"
   history = _read_metrics(metrics_path, start)
-  checkpointing.atomic_write_bytes(
-      metrics_path, "".join(json.dumps(r) + "\n" for r in history).encode())
+  if writer:
+    checkpointing.atomic_write_bytes(
+        metrics_path, "".join(json.dumps(r) + "\n" for r in history).encode())
 
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)
-  with open(metrics_path, "a") as log, tqdm(total=config.meta.steps, initial=start,
-                                            desc="meta-train", unit="step") as bar:
+  with open(metrics_path if writer else os.devnull, "a") as log, \
+       tqdm(total=config.meta.steps, initial=start, desc="meta-train", unit="step",
+            disable=not writer) as bar:
     try:
       for step in range(start, config.meta.steps):
         # Host-side choice of k so each length compiles once; seeded by step for resuming.
         k = int(np.random.default_rng([config.seed, step]).choice(lengths))
         key, k_step = jax.random.split(state["key"])
-        task_data, data_seconds = family.step_data(step, state["datasets"])
+        task_data, data_seconds = family.step_data(step, sharding.to_host(state["datasets"]))
+        task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
         t_step = time.perf_counter()
         theta, opt_state, tasks, done, m = meta_step(state["theta"], state["opt_state"],
                                                      state["tasks"], task_data, k_step,
@@ -219,11 +230,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         history.append(row)
         log.write(json.dumps(row) + "\n")
         log.flush()
-        datasets = tuple(jnp.asarray(d) for d in
-                         family.reassign(step, state["datasets"], jax.device_get(done)))
+        datasets = sharding.replicate(family.reassign(
+            step, sharding.to_host(state["datasets"]), sharding.to_host(done)), mesh)
         # `state` changes only here, whole, so an interrupt never sees half a step.
         state = {"theta": theta, "opt_state": opt_state, "tasks": tasks,
-                 "datasets": datasets, "key": key, "step": jnp.asarray(step + 1, jnp.int32)}
+                 "datasets": datasets, "key": key,
+                 "step": sharding.replicate(np.asarray(step + 1, np.int32), mesh)}
         bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
@@ -235,14 +247,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         checkpointing.save_state(mgr, done_steps, state)
       raise
 
-  learned = api.Rule(theta=state["theta"], config=cfgs[0].rule,
+  # Host copy: evaluation runs on each process's own devices, off the global mesh.
+  theta = jax.tree_util.tree_map(np.asarray, state["theta"])
+  learned = api.Rule(theta=theta, config=cfgs[0].rule,
                      meta={"seed": config.seed, "meta_steps": config.meta.steps,
                            "data": list(config.family.datasets)})
-  learned.save(workdir / checkpointing.RULE_FILE)
+  if writer:
+    learned.save(workdir / checkpointing.RULE_FILE)
   evals = evaluate(learned, config)
-  checkpointing.atomic_write_json(workdir / "summary.json",
-                                  summarize(history, config, family, evals, state["theta"],
-                                            cfgs[0].rule))
+  if writer:
+    checkpointing.atomic_write_json(workdir / "summary.json",
+                                    summarize(history, config, family, evals, theta,
+                                              cfgs[0].rule))
   return learned, history, workdir
 
 
@@ -257,12 +273,15 @@ def main(argv):
     raise KeyboardInterrupt
 
   signal.signal(signal.SIGTERM, interrupt)  # a killed job checkpoints like Ctrl-C
+  sharding.initialize_distributed()
   try:
     _, _, workdir = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
   except (ValueError, FileNotFoundError) as e:
     sys.exit(f"error: {e}")
   except KeyboardInterrupt:
     sys.exit(f"interrupted; rerun the same command to resume from {flags.FLAGS.workdir}")
+  if not sharding.is_writer():
+    return  # process 0 wrote the summary; it may not be on disk yet
   summary = json.loads((workdir / "summary.json").read_text())
   print(json.dumps({k: v for k, v in summary.items()
                     if k.startswith(("meta_loss", "fewshot_acc")) and

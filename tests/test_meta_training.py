@@ -114,6 +114,7 @@ def test_non_finite_meta_gradients_are_skipped_and_counted():
     ("family", "image_sizes", (13,), "family.image_sizes"),
     ("family", "augment", ("blur",), "family.augment"),
     ("family", "pool_per_class", 5, "family.pool_per_class"),
+    ("inner", "remat", None, "inner.remat"),
     ("eval", "heads", ("knn",), "eval.heads"),
     ("eval", "activation", "gelu9", "eval.activation"),
 ])

@@ -1,0 +1,96 @@
+"""Spread the batch of tasks over every device of every host with JAX's own machinery.
+
+A 1-D mesh over all (global) devices with one axis, "tasks". Every task's state and data
+are sharded along their leading axis (per bucket of the task family); theta, the optimizer
+state and the PRNG key are replicated. The jitted meta-step is unchanged: GSPMD partitions the vmapped unroll by task
+and all-reduces the mean meta-loss and its gradient, so each device runs T / devices tasks.
+
+Multi-host: every process calls `initialize_distributed` before any other JAX call, builds
+the same state from the same seed, and sees the global mesh; only process 0 writes files.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+TASK_AXIS = "tasks"
+
+
+def initialize_distributed(env=os.environ) -> bool:
+  """Join a multi-process run when the environment asks for one; True if it did.
+
+  JAX_NUM_PROCESSES, JAX_PROCESS_ID and JAX_COORDINATOR_ADDRESS ("host:port" of process 0)
+  name the run explicitly; METAUNSUP_DISTRIBUTED=auto lets JAX detect it (TPU VMs, SLURM,
+  Open MPI). Must run before anything else touches a device.
+  """
+  if "JAX_NUM_PROCESSES" in env:
+    jax.distributed.initialize(coordinator_address=env.get("JAX_COORDINATOR_ADDRESS"),
+                               num_processes=int(env["JAX_NUM_PROCESSES"]),
+                               process_id=int(env["JAX_PROCESS_ID"]))
+  elif env.get("METAUNSUP_DISTRIBUTED") == "auto":
+    jax.distributed.initialize()
+  else:
+    return False
+  # A first collective now, while the processes are in step: on CPU (gloo) every process
+  # must join the collective context within 30 s, and the first collective of the
+  # meta-step comes after compiles that can differ in length by more than that.
+  multihost_utils.sync_global_devices("metaunsup: all processes joined")
+  return True
+
+
+def task_mesh(devices=None) -> Mesh:
+  """A 1-D mesh named "tasks" over `devices` (default: every device of every process)."""
+  return Mesh(np.asarray(devices if devices is not None else jax.devices()), (TASK_AXIS,))
+
+
+def _place(tree, sharding: NamedSharding):
+  if sharding.mesh.size == 1:
+    # Plain single-device arrays, as jit returns them there: a NamedSharding input would
+    # not match the outputs fed back and cost a second compile of the meta-step.
+    return jax.device_put(tree, sharding.mesh.devices.flat[0])
+
+  def put(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return jax.device_put(x, sharding)  # already global (e.g. restored): reshard on device
+    # Host value, identical on every process (same seed, same data): each process hands
+    # over only the slices its own devices hold.
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+  return jax.tree_util.tree_map(put, tree)
+
+
+def replicate(tree, mesh: Mesh):
+  return _place(tree, NamedSharding(mesh, P()))
+
+
+def shard_tasks(tree, mesh: Mesh):
+  """Shard every leaf of a per-task pytree (leading axis = task) over the mesh."""
+  num_tasks = jax.tree_util.tree_leaves(tree)[0].shape[0]
+  if num_tasks % mesh.size:
+    raise ValueError(f"family.tasks_per_bucket={num_tasks} is not divisible by the "
+                     f"{mesh.size} devices; use a multiple of {mesh.size}")
+  return _place(tree, NamedSharding(mesh, P(TASK_AXIS)))
+
+
+def place_train_state(state: dict, mesh: Mesh) -> dict:
+  """The meta-training state of train.py: each bucket's tasks sharded, the rest replicated."""
+  rest = replicate({k: v for k, v in state.items() if k != "tasks"}, mesh)
+  return {**rest, "tasks": tuple(shard_tasks(bucket, mesh) for bucket in state["tasks"])}
+
+
+def to_host(tree):
+  """numpy copies on every process, of sharded arrays too (gathered across hosts)."""
+  def get(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+  return jax.tree_util.tree_map(get, tree)
+
+
+def is_writer() -> bool:
+  """Every process computes; only process 0 writes files."""
+  return jax.process_index() == 0

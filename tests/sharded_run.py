@@ -1,0 +1,78 @@
+"""Three meta-steps of a tiny task family on the task mesh, as train.py runs them; writes theta,
+the tasks' states, metrics and the compile count to an .npz. Run as a subprocess by
+test_sharding.py, because the device count and multi-process setup are fixed before JAX
+starts:
+
+  python tests/sharded_run.py OUT.npz [--devices N] [--process-id I --num-processes N
+                                                     --coordinator HOST:PORT]
+"""
+import argparse
+import os
+import sys
+
+parser = argparse.ArgumentParser()
+parser.add_argument("out")
+parser.add_argument("--devices", type=int, default=1)
+parser.add_argument("--process-id", type=int)
+parser.add_argument("--num-processes", type=int)
+parser.add_argument("--coordinator")
+args = parser.parse_args()
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.devices}"
+
+import jax  # noqa: E402  (after XLA_FLAGS)
+from jax.experimental import multihost_utils  # noqa: E402
+import numpy as np  # noqa: E402
+
+from metaunsup import rule, sharding, train  # noqa: E402
+
+if args.num_processes:
+  sharding.initialize_distributed({"JAX_NUM_PROCESSES": str(args.num_processes),
+                                   "JAX_PROCESS_ID": str(args.process_id),
+                                   "JAX_COORDINATOR_ADDRESS": args.coordinator})
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_meta_training import tiny_config  # noqa: E402
+
+c = tiny_config()
+c.family.tasks_per_bucket = 4
+family = train.task_family.TaskFamily(c, train.inner_config(c))
+cfgs = tuple(b.cfg for b in family.buckets)
+opt = train.make_optimizer(c.meta)
+
+
+@jax.jit
+def init(key):  # one compile instead of many small eager ones
+  key, k_theta, k_tasks = jax.random.split(key, 3)
+  theta = rule.init_theta(k_theta, cfgs[0].rule)
+  return {"theta": theta, "opt_state": opt.init(theta),
+          "tasks": tuple(train.init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
+                         zip(jax.random.split(k_tasks, len(cfgs)), family.buckets)),
+          "key": key}
+
+
+state = init(jax.random.PRNGKey(0))
+mesh = sharding.task_mesh()
+state = sharding.place_train_state(state, mesh)
+datasets = family.initial_datasets()
+losses = []
+for step in range(3):  # as train.py: host data per step, sharded by task
+  key, k_step = jax.random.split(state["key"])
+  task_data = tuple(sharding.shard_tasks(d, mesh) for d in family.step_data(step, datasets)[0])
+  theta, opt_state, tasks, done, m = train.meta_step(
+      state["theta"], state["opt_state"], state["tasks"], task_data, k_step, cfgs=cfgs,
+      opt=opt, k=2)
+  datasets = family.reassign(step, datasets, sharding.to_host(done))
+  state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key}
+  losses.append(float(m["meta_loss"]))
+
+error = ""
+try:
+  sharding.shard_tasks(np.zeros((mesh.size + 1, 2)), mesh)
+except ValueError as e:
+  error = str(e)
+tasks = multihost_utils.process_allgather(state["tasks"], tiled=True)
+leaves = jax.tree_util.tree_leaves((state["theta"], tasks))
+if sharding.is_writer():
+  np.savez(args.out, *[np.asarray(a) for a in leaves], losses=np.asarray(losses),
+           compiles=train.meta_step._cache_size(), devices=jax.device_count(),
+           tasks_spec=str(getattr(state["tasks"][0].params.W[0].sharding, "spec", None)), error=error)
