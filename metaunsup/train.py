@@ -50,6 +50,12 @@ def init_tasks(key, input_dim: int, cfg: inner.InnerConfig, num_tasks: int):
       jax.random.split(key, num_tasks))
 
 
+def init_family_tasks(key, family: task_family.TaskFamily) -> tuple:
+  """Every bucket's tasks, at random offsets into their lengths."""
+  return tuple(init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
+               zip(jax.random.split(key, len(family.buckets)), family.buckets))
+
+
 def _reset_finished(key, cfg: inner.InnerConfig, mg: estimators.MetaGradient, input_dim: int):
   """Tasks that reached their length (or blew up) start again from a fresh network."""
   done = (mg.states.step >= mg.states.total) | ~jnp.isfinite(mg.task_losses)
@@ -185,8 +191,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   key, k_theta, k_tasks = jax.random.split(key, 3)
   theta = rule.init_theta(k_theta, cfgs[0].rule)
   state = {"theta": theta, "opt_state": opt.init(theta),
-           "tasks": tuple(init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
-                          zip(jax.random.split(k_tasks, len(cfgs)), family.buckets)),
+           "tasks": init_family_tasks(k_tasks, family),
            "datasets": family.initial_datasets(),
            "key": key, "step": jnp.asarray(0, jnp.int32)}
 

@@ -45,8 +45,7 @@ def init(key):  # one compile instead of many small eager ones
   key, k_theta, k_tasks = jax.random.split(key, 3)
   theta = rule.init_theta(k_theta, cfgs[0].rule)
   return {"theta": theta, "opt_state": opt.init(theta),
-          "tasks": tuple(train.init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
-                         zip(jax.random.split(k_tasks, len(cfgs)), family.buckets)),
+          "tasks": train.init_family_tasks(k_tasks, family),
           "key": key}
 
 

@@ -144,8 +144,7 @@ def test_meta_step_compiles_once_per_truncation_length():
   opt = train.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
   opt_state = opt.init(theta)
-  tasks = tuple(train.init_tasks(jax.random.PRNGKey(1), b.input_dim, b.cfg, b.num_tasks)
-                for b in family.buckets)
+  tasks = train.init_family_tasks(jax.random.PRNGKey(1), family)
   ids = family.initial_datasets()
   before = train.meta_step._cache_size()
   for i in range(3):

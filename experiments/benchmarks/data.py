@@ -35,8 +35,7 @@ def run() -> tuple[dict, dict]:
   opt = train.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
   opt_state = opt.init(theta)
-  tasks = tuple(train.init_tasks(jax.random.PRNGKey(1), b.input_dim, b.cfg, b.num_tasks)
-                for b in cached.buckets)
+  tasks = train.init_family_tasks(jax.random.PRNGKey(1), cached)
   ids = cached.initial_datasets()
   task_data, _ = cached.step_data(0, ids)
   step = lambda: train.meta_step(theta, opt_state, tasks, task_data, jax.random.PRNGKey(2),
