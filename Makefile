@@ -8,7 +8,7 @@ WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: meta-train test bench data venv clean
+.PHONY: meta-train test bench evaluate data venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ meta-train: venv data
 
 test: venv data
 	$(PY) -m pytest -q tests
+
+# A rule against random init, a VAE, supervised training, Oja's rule, PCA and raw inputs on
+# held-out data, plus architecture sweeps: OUT/results.{json,md} and figures.
+#   make evaluate RULE=runs/default CONFIG=experiments/configs/eval_quick.py OUT=runs/eval_quick
+RULE ?= experiments/results/fmnist_relu/rule.msgpack
+OUT ?= runs/eval
+evaluate: EVAL_CONFIG := $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),experiments/configs/eval_full.py)
+evaluate: venv data
+	$(PY) -m metaunsup.evaluate --rule=$(RULE) --config=$(EVAL_CONFIG) --out=$(OUT)
 
 # Throughput, utilisation, meta-gradient memory and data loading; writes bench/results.{json,md}.
 bench: venv data

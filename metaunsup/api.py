@@ -109,8 +109,7 @@ def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 1
                           permute_inputs=permute_inputs)
   key_init, key_ref = jax.random.split(jax.random.PRNGKey(seed))
   state = inner.init_task(key_init, x.shape[1], cfg)
-  data = inner.TaskData(x=jnp.asarray(x), y=jnp.zeros(len(x), jnp.int32),
-                        by_class=jnp.zeros((1, 1), jnp.int32))
+  data = inner.unlabeled_data(x)
   done = 0
   while done < steps:
     k = min(chunk, steps - done)

@@ -20,7 +20,7 @@ from metaunsup import base_model, heads, preprocess, rule
 @dataclasses.dataclass(frozen=True)
 class InnerConfig:
   """Static description of a task family member (hashable; closes over jitted code)."""
-  rule: rule.RuleConfig
+  rule: rule.RuleConfig            # or any local rule config with `.update` (baselines.oja)
   widths: tuple = (64, 64, 32)
   activation: str = "relu"
   batch_size: int = 64
@@ -83,6 +83,12 @@ def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
                   by_class=jnp.asarray(by_class, jnp.int32))
 
 
+def unlabeled_data(x) -> TaskData:
+  """Data for `unroll` alone (it never reads labels): evaluation and the public API."""
+  x = jnp.asarray(x, jnp.float32)
+  return TaskData(x=x, y=jnp.zeros(x.shape[0], jnp.int32), by_class=jnp.zeros((1, 1), jnp.int32))
+
+
 def sample_total_steps(key, cfg: InnerConfig):
   lo, hi = np.log(cfg.min_total_steps), np.log(cfg.max_total_steps + 1)
   return jnp.floor(jnp.exp(jax.random.uniform(key, (), minval=lo, maxval=hi))).astype(jnp.int32)
@@ -103,7 +109,7 @@ def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
 def inner_step(theta, cfg: InnerConfig, params: base_model.BaseParams,
                x_batch: jax.Array) -> base_model.BaseParams:
   acts = base_model.apply(params, x_batch, cfg.activation)
-  return rule.apply_update(theta, cfg.rule, params, acts)
+  return cfg.rule.update(theta, params, acts)
 
 
 def sample_batch(key, data: TaskData, batch_size: int) -> jax.Array:

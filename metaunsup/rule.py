@@ -61,6 +61,11 @@ class RuleConfig:
   def unit_features(self) -> int:
     return 1 + 2 * NUM_WEIGHT_STATS + NUM_UNIT_ID  # bias, in/out weight stats, unit id
 
+  def update(self, theta, params, acts):
+    """One inner step. Every local rule config (this one, `baselines.oja.OjaConfig`) has
+    this method, which is how `inner.unroll` drives learned and hand-designed rules alike."""
+    return apply_update(theta, self, params, acts)
+
   @classmethod
   def from_dict(cls, d) -> "RuleConfig":
     d = dict(d)

@@ -52,3 +52,27 @@ def test_fewshot_accuracy_rejects_bad_input():
     heads.fewshot_accuracy(np.ones(4), [0, 1, 0, 1], x, [0, 1, 0, 1])
   with pytest.raises(ValueError, match="unknown head"):
     heads.fewshot_accuracy(x, [0, 1, 0, 1], x, [0, 1, 0, 1], head="knn")
+
+
+def test_probes_agree_with_scikit_learn():
+  """Both few-shot heads on a fixed problem against scikit-learn fitted independently:
+  ridge with an unpenalised intercept is sklearn's Ridge (which centres instead), and the
+  logistic probe is a standardised, L2-regularised multinomial logistic regression."""
+  from sklearn.linear_model import LogisticRegression, Ridge
+  from sklearn.preprocessing import StandardScaler
+  rng = np.random.default_rng(1)
+  centres = 1.5 * rng.normal(size=(4, 8))
+  y_s, y_q = np.repeat(np.arange(4), 5), rng.integers(0, 4, 300)
+  u_s = (centres[y_s] + rng.normal(size=(20, 8))).astype(np.float32)
+  u_q = (centres[y_q] + rng.normal(size=(300, 8))).astype(np.float32)
+  targets = np.asarray(heads.ridge_targets(jnp.asarray(y_s), 4))
+  w = np.asarray(heads.ridge_fit(jnp.asarray(u_s), jnp.asarray(targets), 0.1))
+  ours = np.asarray(heads.ridge_predict(jnp.asarray(w), jnp.asarray(u_q)))
+  theirs = Ridge(alpha=0.1).fit(u_s, targets).predict(u_q)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-3, atol=1e-3)
+  assert heads.fewshot_accuracy(u_s, y_s, u_q, y_q, "ridge", 4) == pytest.approx(
+      np.mean(theirs.argmax(1) == y_q), abs=1e-6)
+  scaler = StandardScaler().fit(u_s)
+  lr = LogisticRegression(C=1.0, max_iter=5000).fit(scaler.transform(u_s), y_s)
+  assert heads.fewshot_accuracy(u_s, y_s, u_q, y_q, "logistic") == pytest.approx(
+      lr.score(scaler.transform(u_q), y_q), abs=1e-6)

@@ -1,0 +1,57 @@
+"""Oja's subspace rule (Oja 1989) as a hand-designed local rule, driven by the same
+`inner.unroll` as the learned rule, so the two differ only in the update."""
+from __future__ import annotations
+
+import dataclasses
+
+import chex
+import jax.numpy as jnp
+
+from metaunsup import base_model
+
+EPS = 1e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class OjaConfig:
+  """Hashable, like `rule.RuleConfig`, so it can close over jitted code. `lr` is relative:
+  the step is normalised per layer and batch (see `oja_step`), so one value suits any width
+  and input scale; it must stay below 1 for the discrete iteration to be stable."""
+  lr: float = 0.5
+
+  def __post_init__(self):
+    if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
+      raise ValueError(f"OjaConfig.lr must be in (0, 1), got {self.lr!r}")
+
+  def update(self, theta, params: base_model.BaseParams,
+             acts: base_model.Activations) -> base_model.BaseParams:
+    """One step on every layer. theta is unused (there is nothing to meta-learn); it is
+    accepted so that `inner.unroll` drives this rule exactly like the learned one.
+    b and V are left unchanged: Oja's rule has no bias (batch norm centres the layer
+    anyway), and V is the learned rule's feedback pathway, read by nothing here or in the
+    forward pass, so updating it would change nothing measurable."""
+    del theta
+    chex.assert_equal(len(acts.xs), len(params.W) + 1)
+    return params.replace(W=[oja_step(w, x, self.lr) for w, x in zip(params.W, acts.xs)])
+
+
+def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
+  """W + eta (x^T y - W y^T y) / B with x the layer input [B, in] centred over the batch
+  and y = x W its linear output (before batch norm). Fixed points: W^T W = I with columns
+  spanning the principal subspace of x.
+
+  eta = lr / max(tr C, max row sum of |M|), with C = x^T x / B and M = y^T y / B. The
+  iteration stays bounded when eta times the largest eigenvalue of C (the Hebbian growth
+  term) and of M (the decay term W M) is below 1; tr C and the Gershgorin row-sum bound
+  cap both without an eigendecomposition. The M term matters early: `base_model.init`
+  gives columns of norm sqrt(fan_in), so M starts near fan_in times larger than at the
+  fixed point and a step scaled only by the input would overshoot. At the fixed point M is
+  diagonal with entries at most lambda_max(C) <= tr C, so eta settles at lr / tr C."""
+  chex.assert_rank([w, x], 2)
+  chex.assert_equal(w.shape[0], x.shape[1])
+  x = x - jnp.mean(x, axis=0)
+  batch = x.shape[0]
+  y = x @ w
+  m = y.T @ y / batch
+  scale = jnp.maximum(jnp.sum(x ** 2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
+  return w + lr / (scale + EPS) * (x.T @ y / batch - w @ m)

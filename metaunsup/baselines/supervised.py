@@ -1,0 +1,95 @@
+"""Supervised backprop on the few labelled examples the readout sees: the base network plus
+a linear softmax head, trained end to end. It bounds what the labels alone can teach the
+same architecture."""
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from metaunsup import base_model
+
+
+def init_params(key: jax.Array, encoder: base_model.BaseParams, num_classes: int) -> dict:
+  """The trainable parameters: the trunk's W and b (V is the learned rule's feedback
+  pathway, unused by the forward pass; perm is fixed) and a LeCun-normal linear head."""
+  feature_dim = int(encoder.W[-1].shape[1])
+  return {"encoder": {"W": list(encoder.W), "b": list(encoder.b)},
+          "head": {"w": jax.random.normal(key, (feature_dim, num_classes))
+                        / math.sqrt(feature_dim),
+                   "b": jnp.zeros(num_classes)}}
+
+
+def trunk_params(params: dict, encoder: base_model.BaseParams) -> base_model.BaseParams:
+  return encoder.replace(W=params["encoder"]["W"], b=params["encoder"]["b"])
+
+
+def logits(params: dict, encoder: base_model.BaseParams, x: jax.Array,
+           activation: str) -> jax.Array:
+  """Batch norm uses x's own statistics: training is full-batch on the support set."""
+  return (base_model.features(trunk_params(params, encoder), x, activation)
+          @ params["head"]["w"] + params["head"]["b"])
+
+
+@functools.partial(jax.jit, static_argnames="activation")
+def _fit(params: dict, encoder: base_model.BaseParams, x: jax.Array, y: jax.Array,
+         steps: jax.Array, learning_rate: jax.Array, *, activation: str):
+  """steps and learning_rate are traced, so any values reuse one compilation."""
+  opt = optax.adam(learning_rate)
+
+  def loss(p):
+    return optax.softmax_cross_entropy_with_integer_labels(
+        logits(p, encoder, x, activation), y).mean()
+
+  def step(_, carry):
+    p, opt_state = carry
+    updates, opt_state = opt.update(jax.grad(loss)(p), opt_state, p)
+    return optax.apply_updates(p, updates), opt_state
+
+  params, _ = jax.lax.fori_loop(0, steps, step, (params, opt.init(params)))
+  acc = jnp.mean(jnp.argmax(logits(params, encoder, x, activation), axis=1) == y)
+  return params, acc
+
+
+def train(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_support, *,
+          activation: str, num_classes: int, steps: int = 500,
+          learning_rate: float = 1e-3) -> tuple[base_model.BaseParams, float]:
+  """Full-batch Adam on cross-entropy over the support set [N, D] / [N]. Returns the
+  trained trunk and its final training accuracy (steps=0: the initial trunk and the
+  accuracy of the random head on it)."""
+  x = np.asarray(x_support, np.float32)
+  y = np.asarray(y_support)
+  if x.ndim != 2 or x.shape[1] != encoder_init.input_dim:
+    raise ValueError(f"x_support must be [examples, {encoder_init.input_dim}], "
+                     f"got shape {x.shape}")
+  if not np.all(np.isfinite(x)):
+    raise ValueError("x_support contains NaN or inf values; clean or impute them first")
+  if len(x) < 2:
+    raise ValueError(f"x_support needs at least 2 examples (batch norm), got {len(x)}")
+  if not _is_int(num_classes) or num_classes < 2:
+    raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+  if (y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer)
+      or y.min() < 0 or y.max() >= num_classes):
+    raise ValueError(f"y_support must be {len(x)} integer labels in [0, {num_classes}), "
+                     f"got shape {y.shape}, dtype {y.dtype}")
+  if not _is_int(steps) or steps < 0:
+    raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+  if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+    raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
+  if activation == "step":
+    raise ValueError("activation 'step' has zero gradient everywhere; backprop baselines "
+                     "need a differentiable activation")
+  base_model.get_activation(activation)
+  params, acc = _fit(init_params(key, encoder_init, num_classes), encoder_init,
+                     jnp.asarray(x), jnp.asarray(y, jnp.int32),
+                     jnp.asarray(steps, jnp.int32), jnp.asarray(learning_rate, jnp.float32),
+                     activation=activation)
+  return trunk_params(params, encoder_init), float(acc)
+
+
+def _is_int(v) -> bool:
+  return isinstance(v, (int, np.integer)) and not isinstance(v, bool)

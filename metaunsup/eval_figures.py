@@ -1,0 +1,136 @@
+"""PNG figures of an evaluation: accuracy against inner steps per method, accuracy against
+labels per class, the generalisation sweeps, and first-layer receptive fields (paper Fig. 6).
+Error bars are standard errors over seeds."""
+from __future__ import annotations
+
+import pathlib
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display on servers and CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from metaunsup import eval_report, evaluation  # noqa: E402
+from metaunsup.eval_report import NAMES  # noqa: E402
+
+COLORS = {"rule": "C3", "random_init": "0.4", "vae": "C0", "supervised": "C2", "oja": "C1",
+          "pca": "C4", "raw": "C5"}
+
+
+def _grid(n: int, size=(4.2, 3.3)):
+  cols = min(n, 4)
+  rows = -(-n // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False)
+  for ax in axes.flat[n:]:
+    ax.axis("off")
+  return fig, list(axes.flat[:n])
+
+
+def _save(fig, path: pathlib.Path) -> None:
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def _mean_sem(values: dict) -> tuple[float, float]:
+  mean, sem = evaluation.mean_sem(list(values.values())) if values else (np.nan, np.nan)
+  return mean, (0.0 if not np.isfinite(sem) else sem)
+
+
+def curves(results: dict, path: pathlib.Path) -> None:
+  shots, head = eval_report.headline_shots(results), results["config"]["heads"][0]
+  steps = sorted(results["config"]["checkpoints"])
+  methods = eval_report._methods(results)
+  fig, axes = _grid(len(results["config"]["datasets"]))
+  for ax, ds in zip(axes, results["config"]["datasets"]):
+    for m in methods:
+      if m in eval_report.CURVE_METHODS:
+        ms = [_mean_sem(eval_report.per_seed(results, ds, m, shots, head, s)) for s in steps]
+        ax.errorbar(steps, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
+                    capsize=2, color=COLORS[m], label=NAMES[m])
+      else:
+        mean, sem = _mean_sem(eval_report.per_seed(results, ds, m, shots, head))
+        ax.axhline(mean, color=COLORS[m], ls="--", lw=1, label=NAMES[m])
+        ax.axhspan(mean - sem, mean + sem, color=COLORS[m], alpha=0.15, lw=0)
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlabel("unsupervised inner steps")
+    ax.set_ylabel(f"test accuracy ({shots}/class, {head})")
+    ax.set_title(ds)
+  axes[0].legend(fontsize=7)
+  _save(fig, path)
+
+
+def shots_plot(results: dict, path: pathlib.Path) -> None:
+  shots, head = results["config"]["shots"], results["config"]["heads"][0]
+  fig, axes = _grid(len(results["config"]["datasets"]))
+  for ax, ds in zip(axes, results["config"]["datasets"]):
+    for m in eval_report._methods(results):
+      ms = [_mean_sem(eval_report.per_seed(results, ds, m, s, head)) for s in shots]
+      ax.errorbar(shots, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
+                  capsize=2, color=COLORS[m], label=NAMES[m])
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled examples per class")
+    ax.set_ylabel(f"test accuracy ({head})")
+    ax.set_title(f"{ds}, step {eval_report.report_step(results, ds)}")
+  axes[0].legend(fontsize=7)
+  _save(fig, path)
+
+
+def sweeps(results: dict, path: pathlib.Path) -> None:
+  sw = results["config"]["sweep"]
+  fig, axes = _grid(3)
+  for ax, kind in zip(axes, ("widths", "depths", "activations")):
+    values = list(sw[kind])
+    xs = np.arange(len(values)) if kind == "activations" else np.asarray(values)
+    for m in ("rule", "random_init"):
+      ms = [_mean_sem({r["seed"]: r["accuracy"] for r in results["sweep_records"]
+                       if r["sweep"] == kind and r["value"] == v and r["method"] == m})
+            for v in values]
+      ax.errorbar(xs, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
+                  capsize=2, color=COLORS[m], label=NAMES[m])
+    if kind == "widths":
+      ax.set_xscale("log", base=2)
+    if kind == "activations":
+      ax.set_xticks(xs, values, rotation=30)
+    ax.set_xlabel({"widths": "hidden width", "depths": "hidden layers",
+                   "activations": "activation"}[kind])
+    ax.set_ylabel(f"test accuracy ({sw['shots']}/class, {sw['head']})")
+    ax.set_title(f"{sw['dataset']}, {sw['steps']} inner steps")
+  axes[0].legend(fontsize=7)
+  _save(fig, path)
+
+
+def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) -> None:
+  """One row per method: the first-layer weights of `units` units as images."""
+  side = int(first_layers["side"])
+  methods = [m for m in ("random_init", "rule", "oja", "vae") if m in first_layers]
+  fig, axes = plt.subplots(len(methods), units, figsize=(units * 0.8, len(methods) * 0.95),
+                           squeeze=False)
+  for row, m in zip(axes, methods):
+    w = np.asarray(first_layers[m])
+    for j, ax in enumerate(row):
+      img = w[:, j].reshape(side, side) if j < w.shape[1] else np.zeros((side, side))
+      lim = np.abs(img).max() + 1e-12
+      ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
+      ax.set_xticks([])
+      ax.set_yticks([])
+    row[0].set_ylabel(NAMES[m], rotation=0, ha="right", va="center", fontsize=8)
+  fig.suptitle(f"First-layer receptive fields, {first_layers['dataset']} "
+               "(after the last checkpoint; random init for comparison)", fontsize=9)
+  _save(fig, path)
+
+
+def write_all(results: dict, first_layers: dict, out: pathlib.Path) -> list[str]:
+  """Every figure the results support; returns the file names written."""
+  written = []
+  for name, fn in (("curves.png", curves), ("shots.png", shots_plot)):
+    fn(results, out / name)
+    written.append(name)
+  if results["sweep_records"]:
+    sweeps(results, out / "sweeps.png")
+    written.append("sweeps.png")
+  if first_layers:
+    receptive_fields(first_layers, out / "receptive_fields.png")
+    written.append("receptive_fields.png")
+  return written

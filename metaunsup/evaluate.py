@@ -1,0 +1,406 @@
+"""Evaluation of a learned rule against baselines on held-out data (the paper's protocol).
+
+For every data set and seed, one randomly initialised network (the same MLP for every
+method) is trained without labels by the learned rule, Oja's subspace rule and a VAE, with
+features read at log-spaced inner steps; supervised backprop trains it on the labelled
+examples; PCA and the raw inputs are reference points. Each representation is read out with
+`shots` labelled training examples per class (ridge head and logistic probe) and scored on a
+random subset of the test split. Generalisation sweeps over widths, depths and activations
+compare the rule with random init. Writes OUT/results.json, OUT/results.md and PNG figures.
+
+  python -m metaunsup.evaluate --rule=experiments/results/fmnist_relu/rule.msgpack \
+      --config=experiments/configs/eval_quick.py --out=runs/eval_quick
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import pathlib
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from metaunsup import api, base_model, checkpointing, data, evaluation, heads, inner
+from metaunsup.baselines import linear, oja, supervised, vae
+
+METHODS = ("rule", "random_init", "vae", "supervised", "oja", "pca", "raw")
+CURVE_METHODS = ("rule", "oja", "vae")       # features at every checkpoint
+NETWORK_METHODS = ("rule", "random_init", "vae", "supervised", "oja")
+HEADS = ("ridge", "logistic")
+SWEEP_KINDS = ("widths", "depths", "activations")
+
+
+# --- data specs -----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """'mnist@14' (image size), 'mnist@28+perm' (fixed random pixel permutation), 'reuters'."""
+  name: str
+  image_size: int = 14
+  permuted: bool = False
+
+  @classmethod
+  def parse(cls, spec: str) -> "DataSpec":
+    body, permuted = (spec[:-5], True) if spec.endswith("+perm") else (spec, False)
+    name, _, size = body.partition("@")
+    if not name or (size and not size.isdigit()):
+      raise ValueError(f"data set spec {spec!r} is malformed; write NAME, NAME@SIZE or "
+                       "NAME@SIZE+perm, e.g. 'mnist@28+perm'")
+    return cls(name, int(size) if size else 14, permuted)
+
+  def load(self, seed: int) -> data.Dataset:
+    ds = data.load(self.name, self.image_size)
+    if not self.permuted:
+      return ds
+    perm = np.random.default_rng(seed).permutation(ds.input_dim)
+    return dataclasses.replace(ds, name=f"{ds.name}+perm", train_x=ds.train_x[:, perm],
+                               test_x=ds.test_x[:, perm])
+
+
+def image_side(ds: data.Dataset) -> int | None:
+  side = int(round(np.sqrt(ds.input_dim)))
+  return side if side * side == ds.input_dim else None
+
+
+# --- representations ------------------------------------------------------------------
+
+@functools.partial(jax.jit, static_argnames="activation")
+def _features(params, ref_x, xs, activation):
+  stats = base_model.apply(params, ref_x, activation).stats
+  return [base_model.features(params, x, activation, stats) for x in xs]
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "k"))
+def _unroll(theta, cfg, state, task_data, k):
+  return inner.unroll(theta, cfg, state, task_data, k)
+
+
+def unroll_checkpoints(theta, cfg: inner.InnerConfig, state: inner.TaskState,
+                       task_data: inner.TaskData, checkpoints):
+  """(step, params) at every checkpoint of one run. Steps advance in scans of 1000, 100,
+  10 and 1, so a log-spaced curve compiles at most four programs per shape."""
+  done = 0
+  for target in checkpoints:
+    while done < target:
+      k = next(c for c in (1000, 100, 10, 1) if c <= target - done)
+      state = _unroll(theta, cfg, state, task_data, k)
+      done += k
+    yield target, state.params
+
+
+def nested_support(labels: np.ndarray, max_shots: int, num_classes: int, seed: int):
+  """[num_classes, max_shots] indices of labelled examples; the first s columns are the
+  s-shot support set, so the 1-shot set is inside the 5-shot set and so on."""
+  rng = np.random.default_rng(seed)
+  rows = []
+  for c in range(num_classes):
+    pool = np.flatnonzero(labels == c)
+    if len(pool) < max_shots:
+      raise ValueError(f"class {c} has {len(pool)} training examples, fewer than "
+                       f"shots={max_shots}; lower config.shots")
+    rows.append(rng.choice(pool, max_shots, replace=False))
+  return np.stack(rows)
+
+
+@dataclasses.dataclass
+class Readout:
+  """The labelled examples of one (data set, seed): nested support sets and a query set."""
+  ds: data.Dataset
+  support: np.ndarray      # [classes, max_shots] indices into the train split
+  query: np.ndarray        # class-balanced indices into the test split
+  ref: np.ndarray          # unlabeled train examples whose batch-norm statistics are used
+  shots: tuple
+  heads: tuple
+
+  def support_idx(self, shots: int) -> np.ndarray:
+    return self.support[:, :shots].reshape(-1)
+
+  def score(self, u_support_all: np.ndarray, u_query: np.ndarray, only_shots=None) -> dict:
+    """{(shots, head): accuracy} from features of the max-shot support set and the query."""
+    out = {}
+    per_class = u_support_all.reshape(self.support.shape + (-1,))
+    for s in (self.shots if only_shots is None else (only_shots,)):
+      u_s = per_class[:, :s].reshape(-1, per_class.shape[-1])
+      y_s = self.ds.train_y[self.support_idx(s)]
+      for h in self.heads:
+        out[(s, h)] = heads.fewshot_accuracy(u_s, y_s, u_query, self.ds.test_y[self.query],
+                                             head=h, num_classes=self.ds.num_classes)
+    return out
+
+  def score_network(self, params, activation: str, only_shots=None) -> dict:
+    ds = self.ds
+    u_s, u_q = _features(params, jnp.asarray(ds.train_x[self.ref]),
+                         [jnp.asarray(ds.train_x[self.support.reshape(-1)]),
+                          jnp.asarray(ds.test_x[self.query])], activation)
+    u_s, u_q = np.asarray(u_s), np.asarray(u_q)
+    if not (np.all(np.isfinite(u_s)) and np.all(np.isfinite(u_q))):
+      return {(s, h): float("nan") for s in self.shots for h in self.heads}
+    return self.score(u_s, u_q, only_shots)
+
+
+def make_readout(ds: data.Dataset, config, seed: int) -> Readout:
+  rng = np.random.default_rng(seed + 1)
+  # A class-balanced query, so chance is 1/classes on every data set (Reuters is 93% one class).
+  by_class = [np.flatnonzero(ds.test_y == c) for c in range(ds.num_classes)]
+  per_class = min(config.query_size // ds.num_classes, *(len(i) for i in by_class))
+  query = np.concatenate([rng.choice(i, per_class, replace=False) for i in by_class])
+  ref = rng.choice(len(ds.train_x), min(config.reference_batch, len(ds.train_x)),
+                   replace=False)
+  return Readout(ds, nested_support(ds.train_y, max(config.shots), ds.num_classes, seed),
+                 query, ref, tuple(config.shots), tuple(config.heads))
+
+
+# --- the protocol ---------------------------------------------------------------------
+
+def _records(dataset: str, method: str, step: int, seed: int, scores: dict) -> list[dict]:
+  return [{"dataset": dataset, "method": method, "step": int(step), "seed": int(seed),
+           "shots": int(s), "head": h, "accuracy": float(a)} for (s, h), a in scores.items()]
+
+
+def inner_config(rule_config, widths, activation: str, batch_size: int) -> inner.InnerConfig:
+  return inner.InnerConfig(rule=rule_config, widths=tuple(int(w) for w in widths),
+                           activation=activation, batch_size=int(batch_size))
+
+
+def dataset_checkpoints(config, spec: str) -> tuple:
+  """The inner-step checkpoints of one data set: config.checkpoints up to its entry in
+  config.step_caps (long unrolls on large inputs may not be affordable)."""
+  cap = config.step_caps.get(spec, None)
+  return tuple(sorted(c for c in set(int(c) for c in config.checkpoints)
+                      if cap is None or c <= cap))
+
+
+def evaluate_dataset(learned: api.Rule, spec: str, ds: data.Dataset, config, seeds,
+                     log=print) -> tuple[list[dict], dict]:
+  """Every method on one data set over all seeds: (accuracy records, extras) where extras
+  holds the VAE's ELBO curve, supervised training accuracy and first-layer weights."""
+  methods = tuple(config.methods)
+  checkpoints = dataset_checkpoints(config, spec)
+  widths, act = tuple(config.widths), config.activation
+  cfg_rule = inner_config(learned.config, widths, act, config.batch_size)
+  cfg_oja = inner_config(oja.OjaConfig(**config.oja.to_dict()), widths, act, config.batch_size)
+  task_data = inner.unlabeled_data(ds.train_x)
+  pca = linear.fit_pca(ds.train_x, widths[-1]) if "pca" in methods else None
+  records, extras = [], {"vae_elbo": [], "supervised_train_accuracy": [], "first_layer": {},
+                         "seconds": {}}
+  for seed in seeds:
+    readout = make_readout(ds, config, seed)
+    k_init, k_vae, k_sup = jax.random.split(jax.random.PRNGKey(seed), 3)
+    state = inner.init_task(k_init, ds.input_dim, cfg_rule)  # one init shared by all methods
+    first = seed == seeds[0]
+
+    def add(method, step, scores):
+      records.extend(_records(spec, method, step, seed, scores))
+
+    def random_init():
+      add("random_init", 0, readout.score_network(state.params, act))
+      if first:
+        extras["first_layer"]["random_init"] = _first_layer(state.params)
+
+    def local_rule(method, theta, cfg):
+      for step, params in unroll_checkpoints(theta, cfg, state, task_data, checkpoints):
+        add(method, step, readout.score_network(params, act))
+        if first and step == checkpoints[-1]:
+          extras["first_layer"][method] = _first_layer(params)
+
+    def train_vae():
+      for step, params, elbo in vae.train(k_vae, state.params, ds.train_x, activation=act,
+                                          cfg=vae.VAEConfig(**config.vae.to_dict()),
+                                          checkpoints=checkpoints):
+        add("vae", step, readout.score_network(params, act))
+        extras["vae_elbo"].append({"seed": seed, "step": step, "elbo": float(elbo)})
+        if first and step == checkpoints[-1]:
+          extras["first_layer"]["vae"] = _first_layer(params)
+
+    def train_supervised():
+      for s, k in zip(readout.shots, jax.random.split(k_sup, len(readout.shots))):
+        idx = readout.support_idx(s)
+        params, train_acc = supervised.train(k, state.params, ds.train_x[idx], ds.train_y[idx],
+                                             activation=act, num_classes=ds.num_classes,
+                                             **config.supervised.to_dict())
+        add("supervised", config.supervised.steps, readout.score_network(params, act, s))
+        extras["supervised_train_accuracy"].append(
+            {"seed": seed, "shots": int(s), "accuracy": float(train_acc)})
+
+    def reference(method, transform):
+      add(method, 0, readout.score(transform(ds.train_x[readout.support.reshape(-1)]),
+                                   transform(ds.test_x[readout.query])))
+
+    run_method = {
+        "random_init": random_init,
+        "rule": lambda: local_rule("rule", learned.theta, cfg_rule),
+        "oja": lambda: local_rule("oja", {}, cfg_oja),
+        "vae": train_vae, "supervised": train_supervised,
+        "pca": lambda: reference("pca", pca.transform),
+        "raw": lambda: reference("raw", lambda x: x)}
+    seconds = {}
+    for method in methods:
+      t0 = time.time()
+      run_method[method]()
+      seconds[method] = round(time.time() - t0, 2)
+    extras["seconds"][seed] = seconds
+    log(f"  {spec} seed {seed}: " + ", ".join(f"{m} {t:.0f} s" for m, t in seconds.items()))
+  return records, extras
+
+
+def _first_layer(params: base_model.BaseParams) -> np.ndarray:
+  """First-layer weights in the data's own input order (the network permutes its input:
+  row j of W[0] reads input perm[j])."""
+  w = np.asarray(params.W[0])
+  out = np.empty_like(w)
+  out[np.asarray(params.perm)] = w
+  return out
+
+
+def sweep_architectures(config) -> list[tuple[str, object, tuple, str]]:
+  """(kind, value, widths, activation) for every point of the generalisation sweeps."""
+  sw = config.sweep
+  out = [("widths", w, (w,) * sw.base_depth + (sw.feature_width,), sw.base_activation)
+         for w in sw.widths]
+  out += [("depths", d, (sw.base_width,) * d + (sw.feature_width,), sw.base_activation)
+          for d in sw.depths]
+  out += [("activations", a, (sw.base_width,) * sw.base_depth + (sw.feature_width,), a)
+          for a in sw.activations]
+  return out
+
+
+def run_sweeps(learned: api.Rule, config, seeds, log=print) -> list[dict]:
+  """The rule against random init on one data set for each width, depth and activation."""
+  sw = config.sweep
+  spec = sw.dataset
+  ds = DataSpec.parse(spec).load(config.seed)
+  task_data = inner.unlabeled_data(ds.train_x)
+  sweep_cfg = ml_collections.ConfigDict(dict(config.to_dict(), shots=(sw.shots,),
+                                             heads=(sw.head,)))
+  records = []
+  for kind, value, widths, act in sweep_architectures(config):
+    t0 = time.time()
+    cfg = inner_config(learned.config, widths, act, config.batch_size)
+    for seed in seeds:
+      readout = make_readout(ds, sweep_cfg, seed)
+      state = inner.init_task(jax.random.split(jax.random.PRNGKey(seed), 3)[0], ds.input_dim,
+                              cfg)
+      (_, trained), = unroll_checkpoints(learned.theta, cfg, state, task_data, (sw.steps,))
+      for method, params, step in (("random_init", state.params, 0),
+                                   ("rule", trained, sw.steps)):
+        for (s, h), a in readout.score_network(params, act).items():
+          records.append({"sweep": kind, "value": value, "widths": list(widths),
+                          "activation": act, "dataset": spec, "method": method,
+                          "step": step, "seed": seed, "shots": s, "head": h,
+                          "accuracy": float(a)})
+    log(f"  sweep {kind}={value}: {time.time() - t0:.0f} s")
+  return records
+
+
+def summarize(records: list[dict], keys: tuple) -> list[dict]:
+  """Mean and standard error over seeds of every group of `keys`."""
+  groups: dict = {}
+  for r in records:
+    groups.setdefault(tuple(r[k] for k in keys), []).append(r["accuracy"])
+  out = []
+  for group, accs in sorted(groups.items(), key=lambda g: tuple(map(str, g[0]))):
+    mean, sem = evaluation.mean_sem(accs)
+    out.append(dict(zip(keys, group), mean=mean, sem=sem, n=len(accs)))
+  return out
+
+
+def check_config(config) -> None:
+  """One-line errors for bad evaluation configs, before anything is loaded or compiled."""
+  for field in ("datasets", "methods", "checkpoints", "shots", "heads", "widths"):
+    if isinstance(config[field], str) or not config[field]:
+      raise ValueError(f"config.{field} must be a non-empty list, got {config[field]!r}")
+  unknown = set(config.methods) - set(METHODS)
+  if unknown:
+    raise ValueError(f"config.methods has {sorted(unknown)}; choose from {METHODS}")
+  if set(config.heads) - set(HEADS):
+    raise ValueError(f"config.heads must be a subset of {HEADS}, got {tuple(config.heads)}")
+  for field in ("checkpoints", "shots", "widths"):
+    low = 0 if field == "checkpoints" else 1
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in config[field]):
+      raise ValueError(f"config.{field} must hold integers >= {low}, got {tuple(config[field])}")
+  if config.num_seeds < 1 or config.batch_size < 2:
+    raise ValueError("config.num_seeds must be >= 1 and config.batch_size >= 2")
+  base_model.get_activation(config.activation)
+  for spec in config.datasets:
+    DataSpec.parse(spec)
+  for spec, cap in config.step_caps.items():
+    if spec not in config.datasets or isinstance(cap, bool) or not isinstance(cap, int):
+      raise ValueError(f"config.step_caps[{spec!r}] = {cap!r}: keys must be entries of "
+                       "config.datasets and values integer step counts")
+  if config.sweep.enabled:
+    DataSpec.parse(config.sweep.dataset)
+    for a in config.sweep.activations:
+      base_model.get_activation(a)
+
+
+def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
+  """The whole evaluation; returns the results dict also written to OUT/results.json."""
+  from metaunsup import eval_figures, eval_report
+  check_config(config)
+  learned = api.load_rule(rule_path)
+  out = pathlib.Path(out)
+  out.mkdir(parents=True, exist_ok=True)
+  seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
+  t0 = time.time()
+  records, extras, first_layers = [], {}, {}
+  for spec in config.datasets:
+    ds = DataSpec.parse(spec).load(config.seed)
+    log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
+        f"{len(ds.train_x)} unlabeled training examples")
+    recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, log)
+    records += recs
+    side = image_side(ds)
+    if side and not DataSpec.parse(spec).permuted and not first_layers:
+      first_layers = {"dataset": spec, "side": side, **ext.pop("first_layer")}
+    ext.pop("first_layer", None)
+    extras[spec] = ext
+  sweep_records = []
+  if config.sweep.enabled:
+    sweep_seeds = seeds[:config.sweep.num_seeds]
+    sweep_records = run_sweeps(learned, config, sweep_seeds, log)
+  results = {
+      "rule": {"path": str(rule_path), "meta": learned.meta,
+               "config": dataclasses.asdict(learned.config)},
+      "config": json.loads(config.to_json()),
+      "seeds": seeds,
+      "environment": {"jax": jax.__version__, "backend": jax.default_backend(),
+                      "devices": len(jax.devices()), "python": platform.python_version()},
+      "seconds": round(time.time() - t0, 1),
+      "summary": summarize(records, ("dataset", "method", "step", "shots", "head")),
+      "sweep_summary": summarize(sweep_records, ("sweep", "value", "method", "shots", "head")),
+      "records": records, "sweep_records": sweep_records, "extras": extras,
+  }
+  checkpointing.atomic_write_json(out / "results.json", results)
+  (out / "results.md").write_text(eval_report.markdown(results))
+  if first_layers:
+    np.savez(out / "first_layer.npz", **{k: v for k, v in first_layers.items()})
+  eval_figures.write_all(results, first_layers, out)
+  log(f"wrote {out}/results.json, results.md and figures in {time.time() - t0:.0f} s")
+  return results
+
+
+def main(argv):
+  del argv
+  import sys
+  from absl import flags, logging
+  logging.set_verbosity(logging.WARNING)
+  try:
+    run(flags.FLAGS.rule, flags.FLAGS.config, flags.FLAGS.out)
+  except (ValueError, FileNotFoundError, data.DataNotFoundError) as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  from absl import app, flags
+  from ml_collections import config_flags
+  config_flags.DEFINE_config_file("config", "experiments/configs/eval_quick.py",
+                                  "Evaluation config (ml_collections).")
+  flags.DEFINE_string("rule", "experiments/results/fmnist_relu/rule.msgpack",
+                      "A rule file or a meta-training workdir.")
+  flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
+  app.run(main)
