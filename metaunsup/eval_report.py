@@ -44,6 +44,8 @@ def per_seed(results: dict, dataset: str, method: str, shots: int, head: str,
 def _cell(values) -> str:
   if not values:
     return "—"
+  if not np.all(np.isfinite(list(values))):
+    return "diverged"  # some seed's features were non-finite at this step
   mean, sem = evaluation.mean_sem(list(values))
   return f"{mean:.3f} ± {sem:.3f}" if np.isfinite(sem) else f"{mean:.3f}"
 
@@ -56,7 +58,7 @@ def paired(a: dict, b: dict) -> tuple[float, float]:
 
 def verdict(diff: float, sem: float) -> str:
   if not np.isfinite(diff):
-    return "n/a"
+    return "n/a (diverged)"
   if not np.isfinite(sem) or sem == 0:
     return "wins" if diff > 0 else "loses" if diff < 0 else "level"
   if abs(diff) < 2 * sem:
