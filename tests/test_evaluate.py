@@ -76,6 +76,9 @@ def test_verdicts_follow_the_paired_difference():
   assert eval_report.verdict(0.1, 0.02) == "**wins**"
   assert eval_report.verdict(-0.1, 0.02) == "**loses**"
   assert eval_report.verdict(0.01, 0.02) == "level"
+  # A seed whose features went non-finite is reported, never averaged away.
+  assert eval_report._cell([0.5, float("nan")]) == "diverged"
+  assert eval_report.verdict(float("nan"), float("nan")) == "n/a (diverged)"
   assert eval_report.paired({0: 0.5, 1: 0.7}, {0: 0.4, 1: 0.5, 2: 0.9}) == pytest.approx(
       (0.15, 0.05))
 
