@@ -54,6 +54,7 @@ def curves(results: dict, path: pathlib.Path) -> None:
         ax.axhline(mean, color=COLORS[m], ls="--", lw=1, label=NAMES[m])
         ax.axhspan(mean - sem, mean + sem, color=COLORS[m], alpha=0.15, lw=0)
     ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(-1, 1.5 * max(steps))  # symlog would otherwise show negative steps
     ax.set_xlabel("unsupervised inner steps")
     ax.set_ylabel(f"test accuracy ({shots}/class, {head})")
     ax.set_title(ds)
