@@ -66,6 +66,12 @@ class TrainedModel:
   stats: list
   activation: str
 
+  @classmethod
+  def from_reference(cls, params: base_model.BaseParams, x_ref, activation: str):
+    """A trained network whose features normalise with the statistics of x_ref [N, D]."""
+    return cls(params=params, stats=_features_stats(params, jnp.asarray(x_ref), activation),
+               activation=activation)
+
   def features(self, x) -> np.ndarray:
     x = _check_inputs(x, "x", self.params.input_dim)
     return np.asarray(_features(self.params, jnp.asarray(x), self.stats, self.activation))
@@ -77,7 +83,8 @@ def _features(params, x, stats, activation):
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "k"))
-def _unroll(theta, cfg, state, data, k):
+def jitted_unroll(theta, cfg, state, data, k):
+  """`inner.unroll` compiled once per (config, shapes, k): apply_rule and evaluation."""
   return inner.unroll(theta, cfg, state, data, k)
 
 
@@ -113,11 +120,10 @@ def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 1
   done = 0
   while done < steps:
     k = min(chunk, steps - done)
-    state = _unroll(rule_.theta, cfg, state, data, k)
+    state = jitted_unroll(rule_.theta, cfg, state, data, k)
     done += k
   ref = x[np.asarray(jax.random.choice(key_ref, len(x), (min(len(x), 1024),), replace=False))]
-  stats = _features_stats(state.params, jnp.asarray(ref), activation)
-  return TrainedModel(params=state.params, stats=stats, activation=activation)
+  return TrainedModel.from_reference(state.params, ref, activation)
 
 
 @functools.partial(jax.jit, static_argnames="activation")

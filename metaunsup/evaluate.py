@@ -14,14 +14,12 @@ compare the rule with random init. Writes OUT/results.json, OUT/results.md and P
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import pathlib
 import platform
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -69,17 +67,6 @@ def image_side(ds: data.Dataset) -> int | None:
 
 # --- representations ------------------------------------------------------------------
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _features(params, ref_x, xs, activation):
-  stats = base_model.apply(params, ref_x, activation).stats
-  return [base_model.features(params, x, activation, stats) for x in xs]
-
-
-@functools.partial(jax.jit, static_argnames=("cfg", "k"))
-def _unroll(theta, cfg, state, task_data, k):
-  return inner.unroll(theta, cfg, state, task_data, k)
-
-
 def unroll_checkpoints(theta, cfg: inner.InnerConfig, state: inner.TaskState,
                        task_data: inner.TaskData, checkpoints):
   """(step, params) at every checkpoint of one run. Steps advance in scans of 1000, 100,
@@ -88,7 +75,7 @@ def unroll_checkpoints(theta, cfg: inner.InnerConfig, state: inner.TaskState,
   for target in checkpoints:
     while done < target:
       k = next(c for c in (1000, 100, 10, 1) if c <= target - done)
-      state = _unroll(theta, cfg, state, task_data, k)
+      state = api.jitted_unroll(theta, cfg, state, task_data, k)
       done += k
     yield target, state.params
 
@@ -133,11 +120,9 @@ class Readout:
     return out
 
   def score_network(self, params, activation: str, only_shots=None) -> dict:
-    ds = self.ds
-    u_s, u_q = _features(params, jnp.asarray(ds.train_x[self.ref]),
-                         [jnp.asarray(ds.train_x[self.support.reshape(-1)]),
-                          jnp.asarray(ds.test_x[self.query])], activation)
-    u_s, u_q = np.asarray(u_s), np.asarray(u_q)
+    model = api.TrainedModel.from_reference(params, self.ds.train_x[self.ref], activation)
+    u_s = model.features(self.ds.train_x[self.support.reshape(-1)])
+    u_q = model.features(self.ds.test_x[self.query])
     if not (np.all(np.isfinite(u_s)) and np.all(np.isfinite(u_q))):
       return {(s, h): float("nan") for s in self.shots for h in self.heads}
     return self.score(u_s, u_q, only_shots)

@@ -6,7 +6,6 @@ loops over a batch of tasks. Reads top to bottom: config -> data -> tasks -> loo
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import os

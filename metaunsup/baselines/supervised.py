@@ -12,6 +12,7 @@ import numpy as np
 import optax
 
 from metaunsup import base_model
+from metaunsup.baselines.checks import check_differentiable, is_int
 
 
 def init_params(key: jax.Array, encoder: base_model.BaseParams, num_classes: int) -> dict:
@@ -70,26 +71,19 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_supp
     raise ValueError("x_support contains NaN or inf values; clean or impute them first")
   if len(x) < 2:
     raise ValueError(f"x_support needs at least 2 examples (batch norm), got {len(x)}")
-  if not _is_int(num_classes) or num_classes < 2:
+  if not is_int(num_classes) or num_classes < 2:
     raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
   if (y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer)
       or y.min() < 0 or y.max() >= num_classes):
     raise ValueError(f"y_support must be {len(x)} integer labels in [0, {num_classes}), "
                      f"got shape {y.shape}, dtype {y.dtype}")
-  if not _is_int(steps) or steps < 0:
+  if not is_int(steps) or steps < 0:
     raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
   if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
     raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-  if activation == "step":
-    raise ValueError("activation 'step' has zero gradient everywhere; backprop baselines "
-                     "need a differentiable activation")
-  base_model.get_activation(activation)
+  check_differentiable(activation)
   params, acc = _fit(init_params(key, encoder_init, num_classes), encoder_init,
                      jnp.asarray(x), jnp.asarray(y, jnp.int32),
                      jnp.asarray(steps, jnp.int32), jnp.asarray(learning_rate, jnp.float32),
                      activation=activation)
   return trunk_params(params, encoder_init), float(acc)
-
-
-def _is_int(v) -> bool:
-  return isinstance(v, (int, np.integer)) and not isinstance(v, bool)

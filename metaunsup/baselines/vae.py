@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 from metaunsup import base_model
+from metaunsup.baselines.checks import check_differentiable, is_int
 
 # Examples held aside from training to score the ELBO at each checkpoint; at most a quarter
 # of the data so small data sets keep most of it for training.
@@ -31,16 +32,16 @@ class VAEConfig:
   decoder_widths: Optional[tuple] = None   # None: the encoder's widths mirrored
 
   def __post_init__(self):
-    if not _is_int(self.latent) or self.latent < 1:
+    if not is_int(self.latent) or self.latent < 1:
       raise ValueError(f"VAEConfig.latent must be a positive integer, got {self.latent!r}")
     if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
       raise ValueError(f"VAEConfig.learning_rate must be positive, got {self.learning_rate!r}")
-    if not _is_int(self.batch_size) or self.batch_size < 2:
+    if not is_int(self.batch_size) or self.batch_size < 2:
       raise ValueError(f"VAEConfig.batch_size must be an integer >= 2 (batch norm), "
                        f"got {self.batch_size!r}")
     if self.decoder_widths is not None and (
         not isinstance(self.decoder_widths, tuple)
-        or not all(_is_int(w) and w >= 1 for w in self.decoder_widths)):
+        or not all(is_int(w) and w >= 1 for w in self.decoder_widths)):
       raise ValueError(f"VAEConfig.decoder_widths must be None or a tuple of positive "
                        f"integers, got {self.decoder_widths!r}")
 
@@ -126,7 +127,7 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.n
   noise, so checkpoints are compared on the same estimate."""
   x = _check_inputs(x_unlabeled, encoder_init.input_dim)
   steps = _check_checkpoints(checkpoints)
-  _check_differentiable(activation)
+  check_differentiable(activation)
   n_eval = min(EVAL_SIZE, len(x) // 4)
   if n_eval < 2 or len(x) - n_eval < cfg.batch_size:
     raise ValueError(f"x_unlabeled has {len(x)} examples; need at least 8 and enough for "
@@ -148,10 +149,6 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.n
   return out
 
 
-def _is_int(v) -> bool:
-  return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
 def _check_inputs(x, dim: int) -> np.ndarray:
   x = np.asarray(x, np.float32)
   if x.ndim != 2 or x.shape[1] != dim:
@@ -167,10 +164,3 @@ def _check_checkpoints(checkpoints) -> list[int]:
     raise ValueError(f"checkpoints must be a non-empty sorted list of step counts >= 0, "
                      f"got {list(checkpoints)}")
   return steps
-
-
-def _check_differentiable(activation: str) -> None:
-  base_model.get_activation(activation)
-  if activation == "step":
-    raise ValueError("activation 'step' has zero gradient everywhere; backprop baselines "
-                     "need a differentiable activation")
