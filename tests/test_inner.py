@@ -95,9 +95,10 @@ def test_remat_meta_gradient_equals_plain_one():
   plain, remat = (jax.jit(lambda th, c=c: estimators.truncated_bptt(th, c, states, per_task(data, 2), 7))(
       theta) for c in (cfg, tiny_inner_config(remat=True)))
   np.testing.assert_allclose(plain.loss, remat.loss, rtol=1e-6)
+  # float32 rounding differs between the two programs: tolerances relative to each leaf.
   for a, b in zip(jax.tree_util.tree_leaves((plain.grads, plain.states)),
                   jax.tree_util.tree_leaves((remat.grads, remat.states))):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(np.max(np.abs(a))) + 1e-7)
 
 
 def test_remat_memory_grows_sublinearly_with_truncation():

@@ -28,16 +28,48 @@ def test_one_theta_drives_any_architecture(widths, activation):
   assert all(b1.shape == b0.shape for b0, b1 in zip(params.b, new.b))
 
 
-def test_update_never_shrinks_receptive_fields():
+def test_stabilized_update_never_shrinks_receptive_fields():
+  W = jax.random.normal(jax.random.PRNGKey(4), (9, 12))
+  for seed in range(5):
+    dW = rule.stabilize(jax.random.normal(jax.random.PRNGKey(seed), W.shape), W, 0.05)
+    assert bool(jnp.all(jnp.linalg.norm(W - 0.05 * dW, axis=0)
+                        >= jnp.linalg.norm(W, axis=0) - 1e-5))
+
+
+def test_update_ignores_weight_scales_and_fixes_them():
+  # The forward pass and the rule read W per column direction and V up to one scale, so
+  # rescaling them must not change the step; and the step resets the scales (no overflow).
   cfg = tiny_rule_config()
-  theta = rule.init_theta(jax.random.PRNGKey(3), cfg)
-  params = base_model.init(jax.random.PRNGKey(4), 9, (12, 6))
-  x = jax.random.normal(jax.random.PRNGKey(5), (16, 9))
-  for _ in range(5):
-    new = _update(theta, cfg, params, x)
-    for w0, w1 in zip(params.W, new.W):
-      assert bool(jnp.all(jnp.linalg.norm(w1, axis=0) >= jnp.linalg.norm(w0, axis=0) - 1e-5))
-    params = new
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  params = base_model.init(jax.random.PRNGKey(1), 10, (9, 7, 4))
+  x = jax.random.normal(jax.random.PRNGKey(2), (16, 10))
+  scales = [jnp.exp(jax.random.uniform(jax.random.PRNGKey(3 + l), (w.shape[1],), minval=-2,
+                                       maxval=4)) for l, w in enumerate(params.W)]
+  scaled = params.replace(W=[w * s for w, s in zip(params.W, scales)],
+                          V=[v * 30.0 for v in params.V])
+  a, b = _update(theta, cfg, params, x), _update(theta, cfg, scaled, x)
+  for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_allclose(u, v, rtol=1e-3, atol=1e-4)
+  for w, v in zip(b.W, b.V):
+    np.testing.assert_allclose(jnp.sqrt(jnp.mean(w ** 2, axis=0)), 1.0, rtol=1e-4)
+    np.testing.assert_allclose(jnp.sqrt(jnp.mean(v ** 2)), 1.0, rtol=1e-4)
+
+
+def test_leading_mean_and_batch_norm_match_plain_jax():
+  # Both are rewritten for XLA's CPU backend (matrix-vector means, a hand-written batch-norm
+  # gradient); values and gradients must equal the plain formulas.
+  h = jax.random.normal(jax.random.PRNGKey(0), (12, 5, 3)) * 3 + 1
+  g = jax.random.normal(jax.random.PRNGKey(1), h.shape)
+  np.testing.assert_allclose(base_model.leading_mean(h), jnp.mean(h, 0), rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(jax.grad(lambda h: jnp.sum(base_model.leading_mean(h) * g[0]))(h),
+                             jax.grad(lambda h: jnp.sum(jnp.mean(h, 0) * g[0]))(h), rtol=1e-5)
+
+  def plain(h):
+    return (h - jnp.mean(h, 0)) * jax.lax.rsqrt(jnp.var(h, 0) + 1e-3)
+
+  np.testing.assert_allclose(rule._bn_batch(h), plain(h), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(jax.grad(lambda h: jnp.sum(rule._bn_batch(h) * g))(h),
+                             jax.grad(lambda h: jnp.sum(plain(h) * g))(h), rtol=1e-4, atol=1e-5)
 
 
 def test_inner_step_size_is_capped():
