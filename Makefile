@@ -28,7 +28,7 @@ meta-train: venv data
 	$(PY) -m metaunsup.train --config=$(CONFIG) --workdir=$(WORKDIR)
 
 test: venv data
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=12 tests
 
 # A rule against random init, a VAE, supervised training, Oja's rule, PCA and raw inputs on
 # held-out data, plus architecture sweeps: OUT/results.{json,md} and figures.

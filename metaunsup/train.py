@@ -71,10 +71,10 @@ def meta_step(theta, opt_state, tasks, task_data, key, *, cfgs, opt, k):
   """One meta-update from every bucket (one vmapped program per bucket shape, all in one
   jitted step). The meta-gradient is the mean over all tasks of all buckets."""
   grads, new_tasks, dones, losses, accs = [], [], [], [], []
-  for cfg, states, data, k_reset in zip(cfgs, tasks, task_data,
-                                        jax.random.split(key, len(cfgs))):
-    mg = estimators.truncated_bptt(theta, cfg, states, data, k)
-    states, done = _reset_finished(k_reset, cfg, mg, data.x.shape[-1])
+  for cfg, states, bucket_data, k_reset in zip(cfgs, tasks, task_data,
+                                               jax.random.split(key, len(cfgs))):
+    mg = estimators.truncated_bptt(theta, cfg, states, bucket_data, k)
+    states, done = _reset_finished(k_reset, cfg, mg, bucket_data.x.shape[-1])
     weight = done.shape[0]
     grads.append(jax.tree_util.tree_map(lambda g: g * weight, mg.grads))
     new_tasks.append(states)

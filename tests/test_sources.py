@@ -7,7 +7,6 @@ import gzip
 import json
 import pathlib
 import re
-import shutil
 import time
 
 import numpy as np
