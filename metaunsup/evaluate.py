@@ -334,13 +334,14 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
   t0 = time.time()
   records, extras, first_layers = [], {}, {}
   for spec in config.datasets:
-    ds = DataSpec.parse(spec).load(config.seed)
+    data_spec = DataSpec.parse(spec)
+    ds = data_spec.load(config.seed)
     log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
         f"{len(ds.train_x)} unlabeled training examples")
     recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, log)
     records += recs
     side = image_side(ds)
-    if side and not DataSpec.parse(spec).permuted and not first_layers:
+    if side and not data_spec.permuted and not first_layers:
       first_layers = {"dataset": spec, "side": side, **ext.pop("first_layer")}
     ext.pop("first_layer", None)
     extras[spec] = ext

@@ -129,8 +129,6 @@ def _rms_normalize(x, axis):
   return x * jax.lax.rsqrt(jnp.mean(x ** 2, axis=axis, keepdims=True) + EPS)
 
 
-
-
 def _weight_stats(w, axis):
   """mean |w|, rms, mean, std of each unit's weights along `axis`: [units, 4]."""
   if axis == 0:  # reduce along the minor axis: XLA's CPU backend is slow on a leading one
@@ -266,10 +264,6 @@ def inner_lrs(theta, cfg: RuleConfig):
 # and V only through rms-normalised signals -- so resetting W's column rms and V's overall
 # rms to 1 after each step leaves every activation and update as it was.
 
-def _fixed_scale_W(W):
-  return W / column_rms(W)
-
-
 def _fixed_scale_V(V):
   return V * jax.lax.rsqrt(jnp.mean(V ** 2) + EPS)
 
@@ -285,7 +279,7 @@ def apply_update(theta, cfg: RuleConfig, params: base_model.BaseParams,
     terms = weight_update_terms(theta, cfg, W, acts.xs[l], acts.xs[l + 1],
                                 states[l], states[l + 1])
     dW = stabilize(jnp.tensordot(theta["mix"], terms, axes=1), W, cfg.anti_collapse)
-    new_W.append(_fixed_scale_W(W - lr * column_rms(W) * dW))
+    new_W.append(base_model.unit_columns(W - lr * column_rms(W) * dW))
     new_V.append(_fixed_scale_V(V - lr * column_rms(V) * dW))
     new_b.append(b - bias_lr * bias_update(theta, states[l + 1]))
   return params.replace(W=new_W, b=new_b, V=new_V)
