@@ -7,6 +7,8 @@ examples; PCA and the raw inputs are reference points. Each representation is re
 `shots` labelled training examples per class (ridge head and logistic probe) and scored on a
 random subset of the test split. Generalisation sweeps over widths, depths and activations
 compare the rule with random init. Writes OUT/results.json, OUT/results.md and PNG figures.
+Each data set and seed, and each sweep point, is kept in OUT/partial/ as soon as it is done,
+so the same command resumes an interrupted run (eval_store.py).
 
   python -m metaunsup.evaluate --rule=experiments/results/fmnist_relu/rule.msgpack \
       --config=experiments/configs/eval_quick.py --out=runs/eval_quick
@@ -14,6 +16,7 @@ compare the rule with random init. Writes OUT/results.json, OUT/results.md and P
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import pathlib
 import platform
@@ -23,7 +26,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from metaunsup import api, base_model, checkpointing, data, evaluation, heads, inner
+from metaunsup import (api, base_model, checkpointing, data, eval_store, evaluation, heads,
+                       inner)
 from metaunsup.baselines import linear, oja, supervised, vae
 
 METHODS = ("rule", "random_init", "vae", "supervised", "oja", "pca", "raw")
@@ -160,76 +164,95 @@ def dataset_checkpoints(config, spec: str) -> tuple:
                       if cap is None or c <= cap))
 
 
-def evaluate_dataset(learned: api.Rule, spec: str, ds: data.Dataset, config, seeds,
-                     log=print) -> tuple[list[dict], dict]:
-  """Every method on one data set over all seeds: (accuracy records, extras) where extras
-  holds the VAE's ELBO curve, supervised training accuracy and first-layer weights."""
+def evaluate_seed(learned: api.Rule, spec: str, ds: data.Dataset, config, seed: int,
+                  pca, keep_first_layer: bool) -> tuple[dict, dict]:
+  """Every method on one data set and seed: (result, first-layer weights by method). The
+  result holds the accuracy records, the VAE's ELBO curve, supervised training accuracy and
+  each method's seconds."""
   methods = tuple(config.methods)
   checkpoints = dataset_checkpoints(config, spec)
   widths, act = tuple(config.widths), config.activation
   cfg_rule = inner_config(learned.config, widths, act, config.batch_size)
   cfg_oja = inner_config(oja.OjaConfig(**config.oja.to_dict()), widths, act, config.batch_size)
   task_data = inner.unlabeled_data(ds.train_x)
-  pca = linear.fit_pca(ds.train_x, widths[-1]) if "pca" in methods else None
+  readout = make_readout(ds, config, seed)
+  k_init, k_vae, k_sup = jax.random.split(jax.random.PRNGKey(seed), 3)
+  state = inner.init_task(k_init, ds.input_dim, cfg_rule)  # one init shared by all methods
+  result = {"records": [], "vae_elbo": [], "supervised_train_accuracy": [], "seconds": {}}
+  first_layer = {}
+
+  def add(method, step, scores):
+    result["records"].extend(_records(spec, method, step, seed, scores))
+
+  def random_init():
+    add("random_init", 0, readout.score_network(state.params, act))
+    if keep_first_layer:
+      first_layer["random_init"] = _first_layer(state.params)
+
+  def local_rule(method, theta, cfg):
+    for step, params in unroll_checkpoints(theta, cfg, state, task_data, checkpoints):
+      add(method, step, readout.score_network(params, act))
+      if keep_first_layer and step == checkpoints[-1]:
+        first_layer[method] = _first_layer(params)
+
+  def train_vae():
+    for step, params, elbo in vae.train(k_vae, state.params, ds.train_x, activation=act,
+                                        cfg=vae.VAEConfig(**config.vae.to_dict()),
+                                        checkpoints=checkpoints):
+      add("vae", step, readout.score_network(params, act))
+      result["vae_elbo"].append({"seed": seed, "step": step, "elbo": float(elbo)})
+      if keep_first_layer and step == checkpoints[-1]:
+        first_layer["vae"] = _first_layer(params)
+
+  def train_supervised():
+    for s, k in zip(readout.shots, jax.random.split(k_sup, len(readout.shots))):
+      idx = readout.support_idx(s)
+      params, train_acc = supervised.train(k, state.params, ds.train_x[idx], ds.train_y[idx],
+                                           activation=act, num_classes=ds.num_classes,
+                                           **config.supervised.to_dict())
+      add("supervised", config.supervised.steps, readout.score_network(params, act, s))
+      result["supervised_train_accuracy"].append(
+          {"seed": seed, "shots": int(s), "accuracy": float(train_acc)})
+
+  def reference(method, transform):
+    add(method, 0, readout.score(transform(ds.train_x[readout.support.reshape(-1)]),
+                                 transform(ds.test_x[readout.query])))
+
+  run_method = {
+      "random_init": random_init,
+      "rule": lambda: local_rule("rule", learned.theta, cfg_rule),
+      "oja": lambda: local_rule("oja", {}, cfg_oja),
+      "vae": train_vae, "supervised": train_supervised,
+      "pca": lambda: reference("pca", pca().transform),
+      "raw": lambda: reference("raw", lambda x: x)}
+  for method in methods:
+    t0 = time.time()
+    run_method[method]()
+    result["seconds"][method] = round(time.time() - t0, 2)
+  return result, first_layer
+
+
+def evaluate_dataset(learned: api.Rule, spec: str, ds: data.Dataset, config, seeds,
+                     store: eval_store.PartialResults, log=print) -> tuple[list[dict], dict]:
+  """Every method on one data set over all seeds, each seed stored as soon as it is done:
+  (accuracy records, extras) where extras holds the VAE's ELBO curve, supervised training
+  accuracy, seconds per seed and method, and the first seed's first-layer weights."""
+  pca = functools.cache(lambda: linear.fit_pca(ds.train_x, config.widths[-1]))
   records, extras = [], {"vae_elbo": [], "supervised_train_accuracy": [], "first_layer": {},
                          "seconds": {}}
   for seed in seeds:
-    readout = make_readout(ds, config, seed)
-    k_init, k_vae, k_sup = jax.random.split(jax.random.PRNGKey(seed), 3)
-    state = inner.init_task(k_init, ds.input_dim, cfg_rule)  # one init shared by all methods
     first = seed == seeds[0]
-
-    def add(method, step, scores):
-      records.extend(_records(spec, method, step, seed, scores))
-
-    def random_init():
-      add("random_init", 0, readout.score_network(state.params, act))
-      if first:
-        extras["first_layer"]["random_init"] = _first_layer(state.params)
-
-    def local_rule(method, theta, cfg):
-      for step, params in unroll_checkpoints(theta, cfg, state, task_data, checkpoints):
-        add(method, step, readout.score_network(params, act))
-        if first and step == checkpoints[-1]:
-          extras["first_layer"][method] = _first_layer(params)
-
-    def train_vae():
-      for step, params, elbo in vae.train(k_vae, state.params, ds.train_x, activation=act,
-                                          cfg=vae.VAEConfig(**config.vae.to_dict()),
-                                          checkpoints=checkpoints):
-        add("vae", step, readout.score_network(params, act))
-        extras["vae_elbo"].append({"seed": seed, "step": step, "elbo": float(elbo)})
-        if first and step == checkpoints[-1]:
-          extras["first_layer"]["vae"] = _first_layer(params)
-
-    def train_supervised():
-      for s, k in zip(readout.shots, jax.random.split(k_sup, len(readout.shots))):
-        idx = readout.support_idx(s)
-        params, train_acc = supervised.train(k, state.params, ds.train_x[idx], ds.train_y[idx],
-                                             activation=act, num_classes=ds.num_classes,
-                                             **config.supervised.to_dict())
-        add("supervised", config.supervised.steps, readout.score_network(params, act, s))
-        extras["supervised_train_accuracy"].append(
-            {"seed": seed, "shots": int(s), "accuracy": float(train_acc)})
-
-    def reference(method, transform):
-      add(method, 0, readout.score(transform(ds.train_x[readout.support.reshape(-1)]),
-                                   transform(ds.test_x[readout.query])))
-
-    run_method = {
-        "random_init": random_init,
-        "rule": lambda: local_rule("rule", learned.theta, cfg_rule),
-        "oja": lambda: local_rule("oja", {}, cfg_oja),
-        "vae": train_vae, "supervised": train_supervised,
-        "pca": lambda: reference("pca", pca.transform),
-        "raw": lambda: reference("raw", lambda x: x)}
-    seconds = {}
-    for method in methods:
-      t0 = time.time()
-      run_method[method]()
-      seconds[method] = round(time.time() - t0, 2)
-    extras["seconds"][seed] = seconds
-    log(f"  {spec} seed {seed}: " + ", ".join(f"{m} {t:.0f} s" for m, t in seconds.items()))
+    result, first_layer = store.get_or_compute(
+        f"{spec}-seed{seed}",
+        lambda: evaluate_seed(learned, spec, ds, config, seed, pca, first), log)
+    records += result["records"]
+    extras["vae_elbo"] += result["vae_elbo"]
+    extras["supervised_train_accuracy"] += result["supervised_train_accuracy"]
+    extras["seconds"][str(seed)] = result["seconds"]
+    if first:
+      extras["first_layer"] = first_layer
+    log(f"  {spec} seed {seed}: " +
+        ", ".join(f"{m} {t:.0f} s" for m, t in result["seconds"].items()))
   return records, extras
 
 
@@ -254,32 +277,45 @@ def sweep_architectures(config) -> list[tuple[str, object, tuple, str]]:
   return out
 
 
-def run_sweeps(learned: api.Rule, config, seeds, log=print) -> list[dict]:
-  """The rule against random init on one data set for each width, depth and activation."""
+def sweep_point(learned: api.Rule, ds: data.Dataset, config, kind: str, value, widths,
+                act: str, seeds) -> dict:
+  """The rule against random init at one architecture of the sweeps, over `seeds`."""
   sw = config.sweep
-  spec = sw.dataset
-  ds = DataSpec.parse(spec).load(config.seed)
   task_data = inner.unlabeled_data(ds.train_x)
   sweep_cfg = ml_collections.ConfigDict(dict(config.to_dict(), shots=(sw.shots,),
                                              heads=(sw.head,)))
+  t0 = time.time()
+  cfg = inner_config(learned.config, widths, act, config.batch_size)
   records = []
+  for seed in seeds:
+    readout = make_readout(ds, sweep_cfg, seed)
+    state = inner.init_task(jax.random.split(jax.random.PRNGKey(seed), 3)[0], ds.input_dim,
+                            cfg)
+    (_, trained), = unroll_checkpoints(learned.theta, cfg, state, task_data, (sw.steps,))
+    for method, params, step in (("random_init", state.params, 0),
+                                 ("rule", trained, sw.steps)):
+      for (s, h), a in readout.score_network(params, act).items():
+        records.append({"sweep": kind, "value": value, "widths": list(widths),
+                        "activation": act, "dataset": sw.dataset, "method": method,
+                        "step": step, "seed": seed, "shots": s, "head": h,
+                        "accuracy": float(a)})
+  return {"records": records, "seconds": round(time.time() - t0, 2)}
+
+
+def run_sweeps(learned: api.Rule, config, seeds, store: eval_store.PartialResults,
+               log=print) -> tuple[list[dict], float]:
+  """The rule against random init on one data set for each width, depth and activation:
+  (records, seconds), each point stored as soon as it is done."""
+  ds = DataSpec.parse(config.sweep.dataset).load(config.seed)
+  records, seconds = [], 0.0
   for kind, value, widths, act in sweep_architectures(config):
-    t0 = time.time()
-    cfg = inner_config(learned.config, widths, act, config.batch_size)
-    for seed in seeds:
-      readout = make_readout(ds, sweep_cfg, seed)
-      state = inner.init_task(jax.random.split(jax.random.PRNGKey(seed), 3)[0], ds.input_dim,
-                              cfg)
-      (_, trained), = unroll_checkpoints(learned.theta, cfg, state, task_data, (sw.steps,))
-      for method, params, step in (("random_init", state.params, 0),
-                                   ("rule", trained, sw.steps)):
-        for (s, h), a in readout.score_network(params, act).items():
-          records.append({"sweep": kind, "value": value, "widths": list(widths),
-                          "activation": act, "dataset": spec, "method": method,
-                          "step": step, "seed": seed, "shots": s, "head": h,
-                          "accuracy": float(a)})
-    log(f"  sweep {kind}={value}: {time.time() - t0:.0f} s")
-  return records
+    result, _ = store.get_or_compute(
+        f"sweep-{kind}={value}",
+        lambda: (sweep_point(learned, ds, config, kind, value, widths, act, seeds), {}), log)
+    records += result["records"]
+    seconds += result["seconds"]
+    log(f"  sweep {kind}={value}: {result['seconds']:.0f} s")
+  return records, seconds
 
 
 def summarize(records: list[dict], keys: tuple) -> list[dict]:
@@ -331,6 +367,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
   out = pathlib.Path(out)
   out.mkdir(parents=True, exist_ok=True)
   seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
+  store = eval_store.PartialResults.open(out, config.to_json(), learned)
   t0 = time.time()
   records, extras, first_layers = [], {}, {}
   for spec in config.datasets:
@@ -338,17 +375,21 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
     ds = data_spec.load(config.seed)
     log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
         f"{len(ds.train_x)} unlabeled training examples")
-    recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, log)
+    recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, store, log)
     records += recs
     side = image_side(ds)
     if side and not data_spec.permuted and not first_layers:
       first_layers = {"dataset": spec, "side": side, **ext.pop("first_layer")}
     ext.pop("first_layer", None)
     extras[spec] = ext
-  sweep_records = []
+  sweep_records, sweep_seconds = [], 0.0
   if config.sweep.enabled:
-    sweep_seeds = seeds[:config.sweep.num_seeds]
-    sweep_records = run_sweeps(learned, config, sweep_seeds, log)
+    sweep_records, sweep_seconds = run_sweeps(learned, config, seeds[:config.sweep.num_seeds],
+                                              store, log)
+  # The compute behind the results, including pieces done by earlier, interrupted runs.
+  seconds = sweep_seconds + sum(t for ext in extras.values()
+                                for per_seed in ext["seconds"].values()
+                                for t in per_seed.values())
   results = {
       "rule": {"path": str(rule_path), "meta": learned.meta,
                "config": dataclasses.asdict(learned.config)},
@@ -356,7 +397,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
       "seeds": seeds,
       "environment": {"jax": jax.__version__, "backend": jax.default_backend(),
                       "devices": len(jax.devices()), "python": platform.python_version()},
-      "seconds": round(time.time() - t0, 1),
+      "seconds": round(seconds, 1),
       "summary": summarize(records, ("dataset", "method", "step", "shots", "head")),
       "sweep_summary": summarize(sweep_records, ("sweep", "value", "method", "shots", "head")),
       "records": records, "sweep_records": sweep_records, "extras": extras,
@@ -366,7 +407,8 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
   if first_layers:
     np.savez(out / "first_layer.npz", **{k: v for k, v in first_layers.items()})
   eval_figures.write_all(results, first_layers, out)
-  log(f"wrote {out}/results.json, results.md and figures in {time.time() - t0:.0f} s")
+  log(f"wrote {out}/results.json, results.md and figures ({seconds:.0f} s of compute, "
+      f"{time.time() - t0:.0f} s in this run)")
   return results
 
 

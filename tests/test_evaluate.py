@@ -88,8 +88,21 @@ def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   (An untrained rule: this checks plumbing, not whether the rule is any good.)"""
   tiny_rule.save(tmp_path / "rule.msgpack")
   config = eval_quick.get_config()
-  results = evaluate.run(tmp_path / "rule.msgpack", config, tmp_path / "out", log=lambda _: None)
   out = tmp_path / "out"
+
+  class Interrupt(Exception):
+    pass
+
+  def stop_after_first_seed(line):
+    if line.startswith("  digits@8 seed "):
+      raise Interrupt
+  with pytest.raises(Interrupt):
+    evaluate.run(tmp_path / "rule.msgpack", config, out, log=stop_after_first_seed)
+  # The same command resumes: the finished seed is read back, nothing else is.
+  logs = []
+  results = evaluate.run(tmp_path / "rule.msgpack", config, out, log=logs.append)
+  assert [line.split(":")[0].strip() for line in logs if "done before" in line] == [
+      f"digits@8-seed{config.seed * 1000}"]
   for name in ("results.json", "results.md", "curves.png", "shots.png", "sweeps.png",
                "receptive_fields.png", "first_layer.npz"):
     assert (out / name).stat().st_size > 0, name
@@ -112,6 +125,12 @@ def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   # must see that (0.1 is chance).
   raw = eval_report.per_seed(saved, "digits@8", "raw", 10, "ridge")
   assert np.mean(list(raw.values())) > 0.6
+  # Rerunning a finished evaluation computes nothing and reports the same numbers.
+  logs = []
+  again = evaluate.run(tmp_path / "rule.msgpack", config, out, log=logs.append)
+  units = len(config.datasets) * config.num_seeds + len(sweep_points)
+  assert sum("done before" in line for line in logs) == units
+  assert again["records"] == results["records"] and again["seconds"] == results["seconds"]
 
 
 def test_cli_errors_are_one_line(tmp_path):

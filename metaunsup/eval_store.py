@@ -1,0 +1,73 @@
+"""Finished pieces of an evaluation on disk, so an interrupted run resumes where it stopped.
+
+Each unit of work (one data set and seed, or one sweep point) is written atomically to
+OUT/partial/<fingerprint>/ the moment it finishes: its arrays first (.npz), then its JSON,
+whose presence marks the unit done. The fingerprint hashes the evaluation config and the
+rule's parameters, so results of another config or rule are never mixed in (they stay in
+their own folder). Rerunning a finished evaluation only rewrites the reports.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import pathlib
+import re
+
+import jax
+import numpy as np
+
+from metaunsup import checkpointing
+
+
+def fingerprint(config_json: str, learned) -> str:
+  """12 hex digits naming one (evaluation config, rule) pair."""
+  h = hashlib.sha256(json.dumps(json.loads(config_json), sort_keys=True).encode())
+  h.update(json.dumps(dataclasses.asdict(learned.config), sort_keys=True).encode())
+  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(learned.theta),
+                           key=lambda p: jax.tree_util.keystr(p[0])):
+    h.update(jax.tree_util.keystr(path).encode())
+    h.update(np.ascontiguousarray(leaf, dtype=np.float32).tobytes())
+  return h.hexdigest()[:12]
+
+
+@dataclasses.dataclass(frozen=True)
+class PartialResults:
+  folder: pathlib.Path
+
+  @classmethod
+  def open(cls, out, config_json: str, learned) -> "PartialResults":
+    return cls(pathlib.Path(out) / "partial" / fingerprint(config_json, learned))
+
+  def _path(self, unit: str, suffix: str) -> pathlib.Path:
+    return self.folder / (re.sub(r"[^A-Za-z0-9@+.=_-]", "_", unit) + suffix)
+
+  def load(self, unit: str) -> tuple[dict, dict] | None:
+    """(result, arrays) of a finished unit, or None."""
+    path = self._path(unit, ".json")
+    if not path.exists():
+      return None
+    arrays_path = self._path(unit, ".npz")
+    arrays = {}
+    if arrays_path.exists():
+      with np.load(arrays_path) as z:
+        arrays = dict(z)
+    return json.loads(path.read_text()), arrays
+
+  def save(self, unit: str, result: dict, arrays: dict) -> None:
+    if arrays:
+      buf = io.BytesIO()
+      np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+      checkpointing.atomic_write_bytes(self._path(unit, ".npz"), buf.getvalue())
+    checkpointing.atomic_write_json(self._path(unit, ".json"), result)
+
+  def get_or_compute(self, unit: str, compute, log=print) -> tuple[dict, dict]:
+    """The stored (result, arrays) of `unit`, or compute() -> (result, arrays), stored."""
+    done = self.load(unit)
+    if done is not None:
+      log(f"  {unit}: done before, read from {self.folder}")
+      return done
+    result, arrays = compute()
+    self.save(unit, result, arrays)
+    return result, arrays
