@@ -17,7 +17,8 @@ parser.add_argument("--process-id", type=int)
 parser.add_argument("--num-processes", type=int)
 parser.add_argument("--coordinator")
 args = parser.parse_args()
-os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.devices}"
+os.environ["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={args.devices} "
+                           "--xla_backend_optimization_level=0")  # as conftest.py
 
 import jax  # noqa: E402  (after XLA_FLAGS)
 from jax.experimental import multihost_utils  # noqa: E402
@@ -34,7 +35,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_meta_training import tiny_config  # noqa: E402
 
 c = tiny_config()
-c.family.tasks_per_bucket = 4
+c.family.num_buckets, c.family.tasks_per_bucket = 1, 4  # one program to compile per run
 family = train.task_family.TaskFamily(c, train.inner_config(c))
 cfgs = tuple(b.cfg for b in family.buckets)
 opt = train.make_optimizer(c.meta)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
@@ -88,13 +90,13 @@ def test_meta_gradient_matches_finite_differences():
 
 def test_remat_meta_gradient_equals_plain_one():
   # k = 7: chunks of 2 and a remainder of 1, so both scans of the decomposition run.
-  cfg = tiny_inner_config()
+  cfg = tiny_inner_config(widths=(6, 5))  # two compiles: the smallest network
   data = synthetic_task_data()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = _tasks(cfg, 2, 10)
   plain, remat = (jax.jit(lambda th, c=c: estimators.truncated_bptt(th, c, states, per_task(data, 2), 7))(
-      theta) for c in (cfg, tiny_inner_config(remat=True)))
-  np.testing.assert_allclose(plain.loss, remat.loss, rtol=1e-6)
+      theta) for c in (cfg, dataclasses.replace(cfg, remat=True)))
+  np.testing.assert_allclose(plain.loss, remat.loss, rtol=1e-5)
   # float32 rounding differs between the two programs: tolerances relative to each leaf.
   for a, b in zip(jax.tree_util.tree_leaves((plain.grads, plain.states)),
                   jax.tree_util.tree_leaves((remat.grads, remat.states))):
@@ -102,7 +104,7 @@ def test_remat_meta_gradient_equals_plain_one():
 
 
 def test_remat_memory_grows_sublinearly_with_truncation():
-  cfg = tiny_inner_config(remat=True)
+  cfg = tiny_inner_config(remat=True, widths=(6, 5))  # four compiles: the smallest network
   data = synthetic_task_data()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = _tasks(cfg, 2, 10)
@@ -112,7 +114,8 @@ def test_remat_memory_grows_sublinearly_with_truncation():
                                                         k).grads)
     return grad.lower(theta).compile().memory_analysis().temp_size_in_bytes
 
-  plain = temp_bytes(tiny_inner_config(), 100) / temp_bytes(tiny_inner_config(), 4)
+  plain_cfg = dataclasses.replace(cfg, remat=False)
+  plain = temp_bytes(plain_cfg, 100) / temp_bytes(plain_cfg, 4)
   remat = temp_bytes(cfg, 100) / temp_bytes(cfg, 4)
   assert plain > 5 and remat < 3, (plain, remat)
 
