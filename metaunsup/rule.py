@@ -166,6 +166,11 @@ def unit_network(theta, cfg: RuleConfig, x, z, d, static):
   w_example = theta["unit_example"]  # rows: x, z, then d's channels
   # Three products, not one on a concatenation: the [B, n, 2 + C] copy costs more than them.
   example = x[..., None] * w_example[0] + z[..., None] * w_example[1] + d @ w_example[2:]
+  # The barrier keeps `static` a tensor of its own: without it XLA pushes this K = 13
+  # product through the concatenation that built `static`, as multiply-adds, and fuses
+  # them, sines and cosines of the unit ids included, into every [B, n, H] consumer; the
+  # whole inner step was 2-2.7x slower for it (bench/results.md, 'Utilisation').
+  static = jax.lax.optimization_barrier(static)
   h1 = jax.nn.relu(_bn_batch(example) + static @ theta["unit_static"])
   pooled = base_model.leading_mean(h1)                              # [n, H]
   pre = h1 @ theta["unit_self"] + (pooled @ theta["unit_pool"])[None]

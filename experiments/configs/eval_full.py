@@ -1,9 +1,8 @@
 """The full evaluation (`make evaluate`): the paper's protocol on held-out data, every
 method on the same 64-64-32 relu network, 5 seeds, inner steps log-spaced up to 10^4,
 1/5/10/50 labels per class, and the generalisation sweeps up to width 2048 and depth 10.
-Sized for an accelerator: on a 2-core CPU the learned rule's inner step takes about 25 ms at
-784 inputs and 60 ms on Reuters' 1000, so this is roughly 3-4 hours there; eval_cpu.py is the
-CPU-sized run.
+Sized for an accelerator: on a 2-core CPU it takes hours (the learned rule's 10^4 inner
+steps dominate); eval_cpu.py is the CPU-sized run.
 
   python -m metaunsup.evaluate --rule=RULE --config=experiments/configs/eval_full.py --out=OUT
 """
