@@ -169,7 +169,7 @@ def unit_network(theta, cfg: RuleConfig, x, z, d, static):
   # The barrier keeps `static` a tensor of its own: without it XLA pushes this K = 13
   # product through the concatenation that built `static`, as multiply-adds, and fuses
   # them, sines and cosines of the unit ids included, into every [B, n, H] consumer; the
-  # whole inner step was 2-2.7x slower for it (bench/results.md, 'Utilisation').
+  # inner step took 154 ms instead of 64 at widths 256-256-256 (`make bench`, 'Utilisation').
   static = jax.lax.optimization_barrier(static)
   h1 = jax.nn.relu(_bn_batch(example) + static @ theta["unit_static"])
   pooled = base_model.leading_mean(h1)                              # [n, H]
