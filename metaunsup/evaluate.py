@@ -8,7 +8,8 @@ examples; PCA and the raw inputs are reference points. Each representation is re
 random subset of the test split. Generalisation sweeps over widths, depths and activations
 compare the rule with random init. Writes OUT/results.json, OUT/results.md and PNG figures.
 Each data set and seed, and each sweep point, is kept in OUT/partial/ as soon as it is done,
-so the same command resumes an interrupted run (eval_store.py).
+so the same command resumes an interrupted run (eval_store.py), and a second process with
+--reverse on the same OUT shares the work.
 
   python -m metaunsup.evaluate --rule=experiments/results/fmnist_relu/rule.msgpack \
       --config=experiments/configs/eval_quick.py --out=runs/eval_quick
@@ -233,14 +234,16 @@ def evaluate_seed(learned: api.Rule, spec: str, ds: data.Dataset, config, seed: 
 
 
 def evaluate_dataset(learned: api.Rule, spec: str, ds: data.Dataset, config, seeds,
-                     store: eval_store.PartialResults, log=print) -> tuple[list[dict], dict]:
-  """Every method on one data set over all seeds, each seed stored as soon as it is done:
-  (accuracy records, extras) where extras holds the VAE's ELBO curve, supervised training
-  accuracy, seconds per seed and method, and the first seed's first-layer weights."""
+                     store: eval_store.PartialResults, log=print,
+                     reverse=False) -> tuple[list[dict], dict]:
+  """Every method on one data set over all seeds (last seed first if `reverse`), each seed
+  stored as soon as it is done: (accuracy records, extras) where extras holds the VAE's ELBO
+  curve, supervised training accuracy, seconds per seed and method, and the first seed's
+  first-layer weights."""
   pca = functools.cache(lambda: linear.fit_pca(ds.train_x, config.widths[-1]))
   records, extras = [], {"vae_elbo": [], "supervised_train_accuracy": [], "first_layer": {},
                          "seconds": {}}
-  for seed in seeds:
+  for seed in (seeds[::-1] if reverse else seeds):
     first = seed == seeds[0]
     result, first_layer = store.get_or_compute(
         f"{spec}-seed{seed}",
@@ -303,12 +306,14 @@ def sweep_point(learned: api.Rule, ds: data.Dataset, config, kind: str, value, w
 
 
 def run_sweeps(learned: api.Rule, config, seeds, store: eval_store.PartialResults,
-               log=print) -> tuple[list[dict], float]:
-  """The rule against random init on one data set for each width, depth and activation:
-  (records, seconds), each point stored as soon as it is done."""
+               log=print, reverse=False) -> tuple[list[dict], float]:
+  """The rule against random init on one data set for each width, depth and activation
+  (last point first if `reverse`): (records, seconds), each point stored as soon as it is
+  done."""
   ds = DataSpec.parse(config.sweep.dataset).load(config.seed)
   records, seconds = [], 0.0
-  for kind, value, widths, act in sweep_architectures(config):
+  points = sweep_architectures(config)
+  for kind, value, widths, act in (points[::-1] if reverse else points):
     result, _ = store.get_or_compute(
         f"sweep-{kind}={value}",
         lambda: (sweep_point(learned, ds, config, kind, value, widths, act, seeds), {}), log)
@@ -359,8 +364,39 @@ def check_config(config) -> None:
       base_model.get_activation(a)
 
 
-def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
-  """The whole evaluation; returns the results dict also written to OUT/results.json."""
+def evaluate_all(learned: api.Rule, config, seeds, store: eval_store.PartialResults,
+                 log=print, reverse=False):
+  """Every data set, then the sweeps, each piece stored as soon as it is done; `reverse`
+  goes last piece first. (records, extras per data set, first-layer weights, sweep records,
+  sweep seconds)."""
+  records, extras, first_layers = [], {}, {}
+  sweep_records, sweep_seconds = [], 0.0
+  if config.sweep.enabled and reverse:
+    run_sweeps(learned, config, seeds[:config.sweep.num_seeds], store, log, reverse=True)
+  for spec in (config.datasets[::-1] if reverse else config.datasets):
+    data_spec = DataSpec.parse(spec)
+    ds = data_spec.load(config.seed)
+    log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
+        f"{len(ds.train_x)} unlabeled training examples")
+    recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, store, log, reverse)
+    records += recs
+    side = image_side(ds)
+    if side and not data_spec.permuted and not first_layers:
+      first_layers = {"dataset": spec, "side": side, **ext.pop("first_layer")}
+    ext.pop("first_layer", None)
+    extras[spec] = ext
+  if config.sweep.enabled and not reverse:
+    sweep_records, sweep_seconds = run_sweeps(learned, config, seeds[:config.sweep.num_seeds],
+                                              store, log)
+  return records, extras, first_layers, sweep_records, sweep_seconds
+
+
+def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=False) -> dict:
+  """The whole evaluation; returns the results dict also written to OUT/results.json.
+
+  With `reverse`, the pieces are computed last first before the report is assembled: a
+  second process started so on the same OUT shares the work with the first (each reads
+  what the other has stored; the two can overlap on at most the piece where they meet)."""
   from metaunsup import eval_figures, eval_report
   check_config(config)
   learned = api.load_rule(rule_path)
@@ -369,23 +405,10 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print) -> dict:
   seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
   store = eval_store.PartialResults.open(out, config.to_json(), learned)
   t0 = time.time()
-  records, extras, first_layers = [], {}, {}
-  for spec in config.datasets:
-    data_spec = DataSpec.parse(spec)
-    ds = data_spec.load(config.seed)
-    log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
-        f"{len(ds.train_x)} unlabeled training examples")
-    recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, store, log)
-    records += recs
-    side = image_side(ds)
-    if side and not data_spec.permuted and not first_layers:
-      first_layers = {"dataset": spec, "side": side, **ext.pop("first_layer")}
-    ext.pop("first_layer", None)
-    extras[spec] = ext
-  sweep_records, sweep_seconds = [], 0.0
-  if config.sweep.enabled:
-    sweep_records, sweep_seconds = run_sweeps(learned, config, seeds[:config.sweep.num_seeds],
-                                              store, log)
+  if reverse:
+    evaluate_all(learned, config, seeds, store, log, reverse=True)
+  records, extras, first_layers, sweep_records, sweep_seconds = evaluate_all(
+      learned, config, seeds, store, log)
   # The compute behind the results, including pieces done by earlier, interrupted runs.
   seconds = sweep_seconds + sum(t for ext in extras.values()
                                 for per_seed in ext["seconds"].values()
@@ -418,7 +441,7 @@ def main(argv):
   from absl import flags, logging
   logging.set_verbosity(logging.WARNING)
   try:
-    run(flags.FLAGS.rule, flags.FLAGS.config, flags.FLAGS.out)
+    run(flags.FLAGS.rule, flags.FLAGS.config, flags.FLAGS.out, reverse=flags.FLAGS.reverse)
   except (ValueError, FileNotFoundError, data.DataNotFoundError) as e:
     sys.exit(f"error: {e}")
 
@@ -431,4 +454,6 @@ if __name__ == "__main__":
   flags.DEFINE_string("rule", "experiments/results/fmnist_relu/rule.msgpack",
                       "A rule file or a meta-training workdir.")
   flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
+  flags.DEFINE_bool("reverse", False, "Compute the pieces last first: a second process "
+                    "started with it on the same --out shares the work with the first.")
   app.run(main)

@@ -93,16 +93,19 @@ def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   class Interrupt(Exception):
     pass
 
-  def stop_after_first_seed(line):
-    if line.startswith("  digits@8 seed "):
+  def stop_after_first_piece(line):
+    if line.startswith("  sweep "):
       raise Interrupt
+  # A --reverse process (the second of two sharing OUT) starts from the last piece.
   with pytest.raises(Interrupt):
-    evaluate.run(tmp_path / "rule.msgpack", config, out, log=stop_after_first_seed)
-  # The same command resumes: the finished seed is read back, nothing else is.
+    evaluate.run(tmp_path / "rule.msgpack", config, out, log=stop_after_first_piece,
+                 reverse=True)
+  # The plain command resumes: the finished piece is read back, nothing else is.
   logs = []
   results = evaluate.run(tmp_path / "rule.msgpack", config, out, log=logs.append)
+  last_kind, last_value = evaluate.sweep_architectures(config)[-1][:2]
   assert [line.split(":")[0].strip() for line in logs if "done before" in line] == [
-      f"digits@8-seed{config.seed * 1000}"]
+      f"sweep-{last_kind}={last_value}"]
   for name in ("results.json", "results.md", "curves.png", "shots.png", "sweeps.png",
                "receptive_fields.png", "first_layer.npz"):
     assert (out / name).stat().st_size > 0, name
