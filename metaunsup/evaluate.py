@@ -236,26 +236,28 @@ def evaluate_seed(learned: api.Rule, spec: str, ds: data.Dataset, config, seed: 
 def evaluate_dataset(learned: api.Rule, spec: str, ds: data.Dataset, config, seeds,
                      store: eval_store.PartialResults, log=print,
                      reverse=False) -> tuple[list[dict], dict]:
-  """Every method on one data set over all seeds (last seed first if `reverse`), each seed
-  stored as soon as it is done: (accuracy records, extras) where extras holds the VAE's ELBO
-  curve, supervised training accuracy, seconds per seed and method, and the first seed's
-  first-layer weights."""
+  """Every method on one data set over all seeds (computed last seed first if `reverse`),
+  each seed stored as soon as it is done: (accuracy records, extras) where extras holds the
+  VAE's ELBO curve, supervised training accuracy, seconds per seed and method, and the first
+  seed's first-layer weights."""
   pca = functools.cache(lambda: linear.fit_pca(ds.train_x, config.widths[-1]))
+  done = {}
+  for seed in _in_order(seeds, reverse):
+    done[seed] = store.get_or_compute(
+        f"{spec}-seed{seed}",
+        lambda: evaluate_seed(learned, spec, ds, config, seed, pca, seed == seeds[0]), log)
+    log(f"  {spec} seed {seed}: " +
+        ", ".join(f"{m} {t:.0f} s" for m, t in done[seed][0]["seconds"].items()))
   records, extras = [], {"vae_elbo": [], "supervised_train_accuracy": [], "first_layer": {},
                          "seconds": {}}
-  for seed in (seeds[::-1] if reverse else seeds):
-    first = seed == seeds[0]
-    result, first_layer = store.get_or_compute(
-        f"{spec}-seed{seed}",
-        lambda: evaluate_seed(learned, spec, ds, config, seed, pca, first), log)
+  for seed in seeds:
+    result, first_layer = done[seed]
     records += result["records"]
     extras["vae_elbo"] += result["vae_elbo"]
     extras["supervised_train_accuracy"] += result["supervised_train_accuracy"]
     extras["seconds"][str(seed)] = result["seconds"]
-    if first:
+    if seed == seeds[0]:
       extras["first_layer"] = first_layer
-    log(f"  {spec} seed {seed}: " +
-        ", ".join(f"{m} {t:.0f} s" for m, t in result["seconds"].items()))
   return records, extras
 
 
@@ -308,18 +310,20 @@ def sweep_point(learned: api.Rule, ds: data.Dataset, config, kind: str, value, w
 def run_sweeps(learned: api.Rule, config, seeds, store: eval_store.PartialResults,
                log=print, reverse=False) -> tuple[list[dict], float]:
   """The rule against random init on one data set for each width, depth and activation
-  (last point first if `reverse`): (records, seconds), each point stored as soon as it is
-  done."""
+  (computed last point first if `reverse`): (records, seconds), each point stored as soon as
+  it is done."""
   ds = DataSpec.parse(config.sweep.dataset).load(config.seed)
-  records, seconds = [], 0.0
   points = sweep_architectures(config)
-  for kind, value, widths, act in (points[::-1] if reverse else points):
-    result, _ = store.get_or_compute(
+  done = {}
+  for kind, value, widths, act in _in_order(points, reverse):
+    done[kind, value], _ = store.get_or_compute(
         f"sweep-{kind}={value}",
         lambda: (sweep_point(learned, ds, config, kind, value, widths, act, seeds), {}), log)
-    records += result["records"]
-    seconds += result["seconds"]
-    log(f"  sweep {kind}={value}: {result['seconds']:.0f} s")
+    log(f"  sweep {kind}={value}: {done[kind, value]['seconds']:.0f} s")
+  records, seconds = [], 0.0
+  for kind, value, *_ in points:
+    records += done[kind, value]["records"]
+    seconds += done[kind, value]["seconds"]
   return records, seconds
 
 
@@ -364,37 +368,46 @@ def check_config(config) -> None:
       base_model.get_activation(a)
 
 
+def _in_order(items, reverse: bool):
+  return items[::-1] if reverse else items
+
+
 def evaluate_all(learned: api.Rule, config, seeds, store: eval_store.PartialResults,
                  log=print, reverse=False):
-  """Every data set, then the sweeps, each piece stored as soon as it is done; `reverse`
-  goes last piece first. (records, extras per data set, first-layer weights, sweep records,
-  sweep seconds)."""
-  records, extras, first_layers = [], {}, {}
-  sweep_records, sweep_seconds = [], 0.0
-  if config.sweep.enabled and reverse:
-    run_sweeps(learned, config, seeds[:config.sweep.num_seeds], store, log, reverse=True)
-  for spec in (config.datasets[::-1] if reverse else config.datasets):
+  """Every data set, then the sweeps, each piece stored as soon as it is done and computed
+  last first if `reverse`; the results are assembled in config order either way. (records,
+  extras per data set, first-layer weights, sweep records, sweep seconds)."""
+  def dataset(spec):
     data_spec = DataSpec.parse(spec)
     ds = data_spec.load(config.seed)
     log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
         f"{len(ds.train_x)} unlabeled training examples")
-    recs, ext = evaluate_dataset(learned, spec, ds, config, seeds, store, log, reverse)
-    records += recs
     side = image_side(ds)
-    if side and not data_spec.permuted and not first_layers:
+    return (*evaluate_dataset(learned, spec, ds, config, seeds, store, log, reverse),
+            side if side and not data_spec.permuted else None)
+  parts = [functools.partial(dataset, spec) for spec in config.datasets]
+  if config.sweep.enabled:
+    parts.append(lambda: run_sweeps(learned, config, seeds[:config.sweep.num_seeds], store,
+                                    log, reverse))
+  done = {}
+  for i in _in_order(range(len(parts)), reverse):
+    done[i] = parts[i]()
+  records, extras, first_layers = [], {}, {}
+  for i, spec in enumerate(config.datasets):
+    recs, ext, side = done[i]
+    records += recs
+    if side and not first_layers:
       first_layers = {"dataset": spec, "side": side, **ext.pop("first_layer")}
     ext.pop("first_layer", None)
     extras[spec] = ext
-  if config.sweep.enabled and not reverse:
-    sweep_records, sweep_seconds = run_sweeps(learned, config, seeds[:config.sweep.num_seeds],
-                                              store, log)
+  sweep_records, sweep_seconds = done.get(len(config.datasets), ([], 0.0))
   return records, extras, first_layers, sweep_records, sweep_seconds
 
 
 def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=False) -> dict:
   """The whole evaluation; returns the results dict also written to OUT/results.json.
 
-  With `reverse`, the pieces are computed last first before the report is assembled: a
+  With `reverse`, the pieces are computed last first and the same report is assembled: a
   second process started so on the same OUT shares the work with the first (each reads
   what the other has stored; the two can overlap on at most the piece where they meet)."""
   from metaunsup import eval_figures, eval_report
@@ -405,10 +418,8 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
   store = eval_store.PartialResults.open(out, config.to_json(), learned)
   t0 = time.time()
-  if reverse:
-    evaluate_all(learned, config, seeds, store, log, reverse=True)
   records, extras, first_layers, sweep_records, sweep_seconds = evaluate_all(
-      learned, config, seeds, store, log)
+      learned, config, seeds, store, log, reverse)
   # The compute behind the results, including pieces done by earlier, interrupted runs.
   seconds = sweep_seconds + sum(t for ext in extras.values()
                                 for per_seed in ext["seconds"].values()
