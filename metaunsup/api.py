@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import base_model, checkpointing, inner, rule
+from metaunsup import base_model, checkpointing, inner, preprocess, rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,15 +89,13 @@ def jitted_unroll(theta, cfg, state, data, k):
 
 
 def _check_inputs(x, name: str, dim: int | None = None) -> np.ndarray:
-  x = np.asarray(x, dtype=np.float32)
+  x = np.asarray(x)
   if x.ndim != 2:
     raise ValueError(f"{name} must be a 2-D array [examples, features], got shape {x.shape}; "
                      "flatten images first")
   if dim is not None and x.shape[1] != dim:
     raise ValueError(f"{name} has {x.shape[1]} features, the model expects {dim}")
-  if not np.all(np.isfinite(x)):
-    raise ValueError(f"{name} contains NaN or inf values; clean or impute them first")
-  return x
+  return preprocess.finite_float32(x, name)
 
 
 def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 128, 128, 32),
@@ -108,6 +106,8 @@ def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 1
   x = _check_inputs(x_unlabeled, "x_unlabeled")
   if int(steps) < 0:
     raise ValueError(f"steps must be >= 0, got {steps}")
+  if len(x) < 2:
+    raise ValueError(f"x_unlabeled needs at least 2 examples (batch norm), got {len(x)}")
   if not 2 <= batch_size <= len(x):
     raise ValueError(f"batch_size must be in [2, {len(x)}] (the number of examples), "
                      f"got {batch_size}")

@@ -9,7 +9,24 @@ from metaunsup.data import Dataset
 
 def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: int,
                         num_classes: int):
-  """Class-balanced support (shots per class) and a disjoint random query set."""
+  """Class-balanced support (shots per class) and a disjoint random query set.
+
+  Args: labels [N] in 0..num_classes-1. Returns: (support [num_classes * shots], query)
+  indices. Raises: ValueError (one line) naming a class with fewer than `shots` examples.
+  """
+  labels = np.asarray(labels)
+  counts = np.bincount(labels[(labels >= 0) & (labels < num_classes)].astype(np.int64),
+                       minlength=num_classes)
+  outside = np.unique(labels[(labels < 0) | (labels >= num_classes)])
+  if outside.size:
+    raise ValueError(f"labels {outside[:10].tolist()} are outside 0..{num_classes - 1} "
+                     f"(num_classes={num_classes}); labels must be 0..num_classes-1")
+  short = np.flatnonzero(counts < shots)
+  if short.size:
+    c = int(short[0])
+    raise ValueError(f"class {c} has {counts[c]} examples, fewer than shots={shots}"
+                     + (f" ({short.size} classes are short)" if short.size > 1 else "")
+                     + "; lower shots or use more labelled data")
   rng = np.random.default_rng(seed)
   support = np.concatenate([rng.choice(np.flatnonzero(labels == c), shots, replace=False)
                             for c in range(num_classes)])

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from metaunsup import preprocess
+
 
 def ridge_targets(labels: jax.Array, num_classes: int) -> jax.Array:
   """One-hot rows, centred, scaled to unit mean squared row norm."""
@@ -53,11 +55,47 @@ def ridge_meta_objective(u_support, labels_support, u_query, labels_query, num_c
   return loss, acc
 
 
+def ridge_fit_float64(u: np.ndarray, y: np.ndarray, lam: float):
+  """The same ridge as `ridge_fit` (bias unpenalised), solved on the host for evaluation:
+  float64 and an SVD of the centred inputs, w = V diag(s / (s^2 + lam)) U^T (y - mean y),
+  so lam keeps its effect at any input scale (a float32 normal-equation solve loses it on
+  e.g. raw 0..255 pixels, 784-d, 100 examples) and D > N costs an N x N problem.
+
+  Args: u [N, D] features, y [N, C] targets, lam >= 0.
+  Returns: (w [D, C], b [C]) float64, predictions u @ w + b.
+  """
+  u, y = np.asarray(u, np.float64), np.asarray(y, np.float64)
+  mu, my = u.mean(axis=0), y.mean(axis=0)
+  left, s, right_t = np.linalg.svd(u - mu, full_matrices=False)
+  w = right_t.T @ ((s / (s ** 2 + lam))[:, None] * (left.T @ (y - my)))
+  return w, my - mu @ w
+
+
 def ridge_accuracy(u_support, labels_support, u_query, labels_query, num_classes: int,
                    lam: float = 0.1) -> float:
-  return float(ridge_meta_objective(jnp.asarray(u_support), jnp.asarray(labels_support),
-                                    jnp.asarray(u_query), jnp.asarray(labels_query),
-                                    num_classes, lam)[1])
+  """Accuracy of the ridge readout (targets one-hot; the meta-objective's centred, scaled
+  targets are an affine map of them with the same argmax). Labels in 0..num_classes-1."""
+  w, b = ridge_fit_float64(u_support, np.eye(num_classes)[labels_support], lam)
+  pred = np.asarray(u_query, np.float64) @ w + b
+  return float(np.mean(np.argmax(pred, axis=1) == labels_query))
+
+
+def _class_indices(support_y, query_y, num_classes: int | None):
+  """(support, query, K) with labels as 0..K-1. Without num_classes any labels are mapped
+  to their rank among those present; with it, labels must already lie in 0..K-1."""
+  labels = np.concatenate([support_y, query_y])
+  if labels.dtype.kind not in "iub" and not np.all(labels == np.round(labels)):
+    raise ValueError(f"labels must be integers, got {np.unique(labels)[:5].tolist()}")
+  if num_classes is None:
+    classes = np.unique(labels)
+    return (np.searchsorted(classes, support_y), np.searchsorted(classes, query_y),
+            max(len(classes), 2))
+  bad = np.unique(labels[(labels < 0) | (labels >= num_classes)])
+  if bad.size:
+    raise ValueError(f"labels {bad[:10].tolist()} are outside 0..{num_classes - 1} "
+                     f"(num_classes={num_classes}); pass labels 0..num_classes-1, or omit "
+                     "num_classes to map any labels to classes")
+  return support_y.astype(np.int64), query_y.astype(np.int64), int(num_classes)
 
 
 def logistic_probe_accuracy(u_support, labels_support, u_query, labels_query,
@@ -74,21 +112,29 @@ def logistic_probe_accuracy(u_support, labels_support, u_query, labels_query,
 def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge",
                      num_classes: int | None = None) -> float:
   """Accuracy of a few-shot readout fitted on (support_x, support_y), scored on the query.
-  Inputs are feature matrices [N, D] and integer labels [N]."""
-  support_x, query_x = np.asarray(support_x, np.float32), np.asarray(query_x, np.float32)
-  support_y, query_y = np.asarray(support_y), np.asarray(query_y)
+
+  Args:
+    support_x, query_x: feature matrices [N, D], [M, D].
+    support_y, query_y: integer labels [N], [M]; any values (mapped to classes) unless
+      num_classes is given, in which case they must lie in 0..num_classes-1.
+    head: "ridge" (float64 closed form, lambda 0.1) or "logistic" (scikit-learn).
+  Returns: the fraction of query rows classified correctly.
+  Raises: ValueError (one line) for bad shapes, NaN/inf, values beyond float32, bad labels.
+  """
+  support_x, query_x = np.asarray(support_x), np.asarray(query_x)
+  support_y, query_y = np.asarray(support_y).reshape(-1), np.asarray(query_y).reshape(-1)
   for name, a in (("support_x", support_x), ("query_x", query_x)):
     if a.ndim != 2:
       raise ValueError(f"{name} must be a [N, D] feature matrix, got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-      raise ValueError(f"{name} contains NaN or inf; check the features you pass")
+  support_x = preprocess.finite_float32(support_x, "support_x")
+  query_x = preprocess.finite_float32(query_x, "query_x")
   if support_x.shape[1] != query_x.shape[1]:
     raise ValueError(f"support has {support_x.shape[1]} features, query {query_x.shape[1]}")
   if len(support_y) != len(support_x) or len(query_y) != len(query_x):
     raise ValueError("labels must have one entry per row of features")
+  s_idx, q_idx, k = _class_indices(support_y, query_y, num_classes)
   if head == "ridge":
-    k = int(num_classes or max(support_y.max(), query_y.max()) + 1)
-    return ridge_accuracy(support_x, support_y, query_x, query_y, k)
+    return ridge_accuracy(support_x, s_idx, query_x, q_idx, k)
   if head == "logistic":
     return logistic_probe_accuracy(support_x, support_y, query_x, query_y)
   raise ValueError(f"unknown head {head!r}; use 'ridge' or 'logistic'")

@@ -11,7 +11,22 @@ import jax.numpy as jnp
 import numpy as np
 
 IMAGE_SIZES = (8, 14, 16, 28)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 AUGMENTATIONS = ("shift", "rotation", "noise")
+
+
+def finite_float32(x, name: str) -> np.ndarray:
+  """x as float32; ValueError (one line) for NaN or inf, and for finite values beyond
+  float32's range (which the cast would silently turn into inf)."""
+  raw = np.asarray(x)
+  if raw.dtype.kind == "f" and raw.dtype.itemsize > 4 and np.all(np.isfinite(raw)) and \
+      raw.size and np.max(np.abs(raw)) > _FLOAT32_MAX:
+    raise ValueError(f"{name} has values up to {np.max(np.abs(raw)):.3g}, which overflow "
+                     f"float32 (max {_FLOAT32_MAX:.3g}); rescale them first")
+  x = raw.astype(np.float32)
+  if not np.all(np.isfinite(x)):
+    raise ValueError(f"{name} contains NaN or inf values; clean or impute them first")
+  return x
 
 
 def resize_matrix(src: int, dst: int) -> np.ndarray:

@@ -65,6 +65,8 @@ def test_rule_file_round_trip(tmp_path, tiny_rule):
     (np.ones((10, 4)), {"batch_size": 64}, "batch_size"),
     (np.ones((10, 4)), {"activation": "nope"}, "unknown activation"),
     (np.ones((10, 4)), {"widths": (0,)}, "widths"),
+    (np.ones((1, 4)), {"batch_size": 2}, "needs at least 2 examples"),
+    (np.full((10, 4), 1e39), {}, "overflow float32"),
 ])
 def test_apply_rule_rejects_bad_input(tiny_rule, x, kwargs, match):
   args = dict(widths=(4,), steps=1, batch_size=4)

@@ -76,3 +76,65 @@ def test_probes_agree_with_scikit_learn():
   lr = LogisticRegression(C=1.0, max_iter=5000).fit(scaler.transform(u_s), y_s)
   assert heads.fewshot_accuracy(u_s, y_s, u_q, y_q, "logistic") == pytest.approx(
       lr.score(scaler.transform(u_q), y_q), abs=1e-6)
+
+
+def _blobs(labels_s, labels_q, seed=0):
+  rng = np.random.default_rng(seed)
+  classes = np.unique(np.concatenate([labels_s, labels_q]))
+  centres = {c: 6.0 * rng.normal(size=5) for c in classes}
+  xs = np.stack([centres[c] for c in labels_s]) + rng.normal(size=(len(labels_s), 5))
+  xq = np.stack([centres[c] for c in labels_q]) + rng.normal(size=(len(labels_q), 5))
+  return xs, xq
+
+
+@pytest.mark.parametrize("head", ["ridge", "logistic"])
+@pytest.mark.parametrize("pair", [(-1, 1), (0, 5), (3, 7)])
+def test_any_two_labels_are_mapped_to_classes(head, pair):
+  """Labels that are not 0..K-1 read out as well as 0/1 (on main, ridge gave 0.500)."""
+  ys, yq = np.repeat(pair, 10), np.repeat(pair, 50)
+  xs, xq = _blobs(ys, yq)
+  assert heads.fewshot_accuracy(xs, ys, xq, yq, head=head) == 1.0
+
+
+def test_labels_outside_num_classes_are_a_one_line_error():
+  ys, yq = np.repeat([0, 5], 10), np.repeat([0, 5], 50)
+  xs, xq = _blobs(ys, yq)
+  with pytest.raises(ValueError, match=r"labels \[5\] are outside 0\.\.1") as e:
+    heads.fewshot_accuracy(xs, ys, xq, yq, head="ridge", num_classes=2)
+  assert "\n" not in str(e.value)
+
+
+def _numpy_ridge_accuracy(xs, ys, xq, yq, k, lam=0.1):
+  """Reference: ridge with an unpenalised bias as float64 least squares (numpy lstsq)."""
+  A = np.hstack([xs, np.ones((len(xs), 1))]).astype(np.float64)
+  reg = np.sqrt(lam) * np.hstack([np.eye(xs.shape[1]), np.zeros((xs.shape[1], 1))])
+  w = np.linalg.lstsq(np.vstack([A, reg]), np.vstack([np.eye(k)[ys], np.zeros((xs.shape[1], k))]),
+                      rcond=None)[0]
+  pred = np.hstack([xq, np.ones((len(xq), 1))]) @ w
+  return float(np.mean(pred.argmax(1) == yq))
+
+
+def test_ridge_head_is_stable_on_raw_pixels():
+  """Raw 0..255 MNIST pixels, 784-d, 10 labels per class: float32 normal equations lost the
+  regulariser (0.116 on main); the float64 SVD solve matches numpy's float64 least squares."""
+  from metaunsup import evaluation, sources
+  src = sources.get("mnist", "test")
+  s_idx, q_idx = evaluation.support_query_split(src.labels, 10, 500, 0, 10)
+  xs = np.round(src.read(s_idx).reshape(len(s_idx), -1) * 255)
+  xq = np.round(src.read(q_idx).reshape(len(q_idx), -1) * 255)
+  ys, yq = src.labels[s_idx], src.labels[q_idx]
+  expected = _numpy_ridge_accuracy(xs, ys, xq, yq, 10)
+  assert expected > 0.5
+  got = heads.fewshot_accuracy(xs, ys, xq, yq, head="ridge", num_classes=10)
+  assert got == pytest.approx(expected, abs=1e-9)
+  # The same at a far larger scale (where float64 normal equations would lose lam too).
+  w = heads.ridge_fit_float64(xs, np.eye(10)[ys], 0.1)[0]
+  scaled = heads.ridge_fit_float64(xs * 1e8, np.eye(10)[ys], 0.1 * 1e16)[0] * 1e8
+  np.testing.assert_allclose(scaled, w, atol=1e-6 * np.abs(w).max())
+
+
+def test_values_beyond_float32_are_named_as_overflow():
+  x = np.ones((4, 3))
+  with pytest.raises(ValueError, match="overflow float32") as e:
+    heads.fewshot_accuracy(np.full((4, 3), 1e39), [0, 1, 0, 1], x, [0, 1, 0, 1])
+  assert "\n" not in str(e.value)

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from metaunsup import base_model
+from metaunsup import base_model, preprocess
 from metaunsup.baselines.checks import check_differentiable, is_int
 
 
@@ -62,13 +62,12 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_supp
   """Full-batch Adam on cross-entropy over the support set [N, D] / [N]. Returns the
   trained trunk and its final training accuracy (steps=0: the initial trunk and the
   accuracy of the random head on it)."""
-  x = np.asarray(x_support, np.float32)
+  x = np.asarray(x_support)
   y = np.asarray(y_support)
   if x.ndim != 2 or x.shape[1] != encoder_init.input_dim:
     raise ValueError(f"x_support must be [examples, {encoder_init.input_dim}], "
                      f"got shape {x.shape}")
-  if not np.all(np.isfinite(x)):
-    raise ValueError("x_support contains NaN or inf values; clean or impute them first")
+  x = preprocess.finite_float32(x, "x_support")
   if len(x) < 2:
     raise ValueError(f"x_support needs at least 2 examples (batch norm), got {len(x)}")
   if not is_int(num_classes) or num_classes < 2:

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from metaunsup import base_model
+from metaunsup import base_model, preprocess
 from metaunsup.baselines.checks import check_differentiable, is_int
 
 # Examples held aside from training to score the ELBO at each checkpoint; at most a quarter
@@ -150,12 +150,10 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.n
 
 
 def _check_inputs(x, dim: int) -> np.ndarray:
-  x = np.asarray(x, np.float32)
+  x = np.asarray(x)
   if x.ndim != 2 or x.shape[1] != dim:
     raise ValueError(f"x_unlabeled must be [examples, {dim}], got shape {x.shape}")
-  if not np.all(np.isfinite(x)):
-    raise ValueError("x_unlabeled contains NaN or inf values; clean or impute them first")
-  return x
+  return preprocess.finite_float32(x, "x_unlabeled")
 
 
 def _check_checkpoints(checkpoints) -> list[int]:
