@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
+import sys
 import tempfile
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import serialization
+
+from metaunsup import file_faults
 
 RULE_FILE = "rule.msgpack"
 
@@ -25,40 +29,69 @@ def manager(workdir: str | os.PathLike, max_to_keep: int = 2) -> ocp.CheckpointM
 
 
 def save_state(mgr: ocp.CheckpointManager, step: int, state) -> None:
-  mgr.save(step, args=ocp.args.StandardSave(state), force=True)
-  mgr.wait_until_finished()
+  """Raises WriteFailedError (one line) when the disk is full; orbax writes into a temporary
+  folder first, so the previous checkpoint stays the latest and intact."""
+  try:
+    mgr.save(step, args=ocp.args.StandardSave(state), force=True)
+    mgr.wait_until_finished()
+  except OSError as e:
+    previous = [s for s in mgr.all_steps() if s < step]
+    keeps = (f"the checkpoint of step {max(previous)} is intact: free space and rerun the "
+             "same command to resume from it" if previous else "no earlier checkpoint")
+    raise file_faults.write_failed(pathlib.Path(mgr.directory) / str(step), e, keeps) from None
 
 
 def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
-  """(step, state) of the newest complete checkpoint, or (None, None) when there is none.
-  With `partial`, `like` may name only some top-level entries (e.g. just theta)."""
-  step = mgr.latest_step()
-  if step is None:
-    return None, None
+  """(step, state) of the newest checkpoint that reads back, or (None, None) when there is
+  none. A damaged newer one (e.g. a disk fault) is moved aside to `checkpoints.damaged/`,
+  kept, and the previous one used, with a warning. With `partial`, `like` may name only
+  some top-level entries (e.g. just theta). Raises DamagedFileError when none reads back."""
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
-  if partial:
-    args = ocp.args.PyTreeRestore(
-        abstract, partial_restore=True,
-        restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
-  else:
-    args = ocp.args.StandardRestore(abstract)
-  return step, mgr.restore(step, args=args)
+  steps = sorted(mgr.all_steps(), reverse=True)
+  for step in steps:
+    if partial:
+      args = ocp.args.PyTreeRestore(
+          abstract, partial_restore=True,
+          restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
+    else:
+      args = ocp.args.StandardRestore(abstract)
+    try:
+      return step, mgr.restore(step, args=args)
+    except Exception as e:  # noqa: BLE001 - any failure to read it back means "damaged"
+      err = e
+      folder = pathlib.Path(mgr.directory) / str(step)
+      if step == steps[-1]:
+        raise file_faults.damaged(folder, err, "no earlier checkpoint reads back; delete the "
+                                  "checkpoints folder to start over") from None
+      aside = folder.parent.with_name("checkpoints.damaged") / str(step)
+      print(f"warning: {file_faults.damaged(folder, err, f'moved to {aside}')}; "
+            f"resuming from an earlier checkpoint", file=sys.stderr)
+      aside.parent.mkdir(exist_ok=True)
+      shutil.rmtree(aside, ignore_errors=True)
+      folder.rename(aside)
+      mgr.reload()
+  return None, None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+  """Write to a temporary sibling, then rename: a reader (or a kill -9) sees the old file or
+  the new one, never half of one. Raises WriteFailedError (one line) on a full disk."""
   path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+  tmp = None
   try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
       f.write(data)
       f.flush()
       os.fsync(f.fileno())
     os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
+  except OSError as e:
+    keeps = "its previous version is intact" if path.exists() else "nothing was written"
+    raise file_faults.write_failed(path, e, keeps + "; free space and rerun") from None
+  finally:
+    if tmp is not None and os.path.exists(tmp):
       os.unlink(tmp)
-    raise
 
 
 def atomic_write_json(path, obj) -> None:
@@ -66,6 +99,9 @@ def atomic_write_json(path, obj) -> None:
 
 
 def save_rule_file(path, theta: dict, rule_config: dict, meta: dict | None = None) -> None:
+  """Raises ValueError, writing nothing, when theta holds a NaN or inf."""
+  if not all(np.all(np.isfinite(np.asarray(l))) for l in jax.tree_util.tree_leaves(theta)):
+    raise ValueError(f"refusing to write {path}: theta holds NaN or inf")
   payload = {"theta": jax.tree_util.tree_map(np.asarray, theta),
              "rule_config": json.dumps(rule_config), "meta": json.dumps(meta or {})}
   atomic_write_bytes(path, serialization.msgpack_serialize(payload))
@@ -76,4 +112,7 @@ def load_rule_file(path) -> tuple[dict, dict, dict]:
     payload = serialization.msgpack_restore(pathlib.Path(path).read_bytes())
     return (payload["theta"], json.loads(payload["rule_config"]), json.loads(payload["meta"]))
   except Exception as e:  # any decoding failure means the same thing to the user
-    raise ValueError(f"{path} is not a metaunsup rule file ({type(e).__name__}: {e})") from e
+    raise file_faults.damaged(
+        path, e, "not a metaunsup rule file that reads back; rerun the `make meta-train` command that "
+        "wrote it (it rewrites the file from the run's last checkpoint), or pass the run's "
+        "workdir without its rule file") from None

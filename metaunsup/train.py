@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import pathlib
+import sys
 import time
 
 import jax
@@ -19,8 +20,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from metaunsup import (api, checkpointing, data, estimators, evaluation, inner, rule,
-                       sharding, task_family)
+from metaunsup import (api, checkpointing, data, estimators, evaluation, file_faults, inner,
+                       rule, sharding, task_family)
 from metaunsup.config_checks import validate
 
 
@@ -38,10 +39,41 @@ def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
 
 
 def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  # apply_if_finite skips (and counts) any meta-gradient holding a NaN or inf.
+  """clip + adam behind apply_if_finite, which skips (and counts) any meta-gradient holding
+  a NaN or inf. Its `max_consecutive_errors` would *apply* the update after that many skips
+  in a row; set out of reach here, so a non-finite update never reaches theta. The loop
+  stops the run after `meta.max_consecutive_skips` in a row instead (`_check_skips`)."""
   return optax.apply_if_finite(
       optax.chain(optax.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
-      max_consecutive_errors=meta.max_consecutive_skips)
+      max_consecutive_errors=np.iinfo(np.int32).max)
+
+
+class NonFiniteMetaGradientError(ValueError):
+  """meta.max_consecutive_skips meta-gradients in a row held a NaN or inf."""
+
+
+def _check_skips(opt_state, step: int, limit: int, workdir: pathlib.Path) -> None:
+  """Stop, before this step's state is saved anywhere, after `limit` skips in a row."""
+  in_a_row = int(opt_state.notfinite_count)
+  if in_a_row >= limit:
+    raise NonFiniteMetaGradientError(
+        f"{in_a_row} non-finite meta-gradients in a row (up to step {step}, "
+        f"config.meta.max_consecutive_skips={limit}); theta was never updated with them and "
+        f"the last good checkpoint in {workdir / 'checkpoints'} is kept: lower "
+        "meta.learning_rate or meta.clip_norm, or check the data, then rerun to resume")
+
+
+def _finite_or_null(v):
+  """Strict JSON has no NaN or inf: written as null, read back as NaN."""
+  if isinstance(v, float) and not np.isfinite(v):
+    return None
+  if isinstance(v, list):
+    return [_finite_or_null(x) for x in v]
+  return v
+
+
+def _metrics_line(row: dict) -> str:
+  return json.dumps({k: _finite_or_null(v) for k, v in row.items()}, allow_nan=False) + "\n"
 
 
 def init_tasks(key, input_dim: int, cfg: inner.InnerConfig, num_tasks: int):
@@ -95,11 +127,35 @@ def meta_step(theta, opt_state, tasks, task_data, key, *, cfgs, opt, k):
 
 
 def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
-  """Logged metrics of steps already covered by the restored checkpoint."""
+  """Logged metrics of steps already covered by the restored checkpoint (null -> NaN).
+  A line that does not read back (a kill -9 mid-write, a disk fault) is dropped with a
+  warning: the log is rewritten from the rest and the run goes on."""
   if not path.exists():
     return []
-  rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-  return [r for r in rows if r["step"] < below_step]
+  rows, bad = [], 0
+  for line in path.read_bytes().decode("utf-8", "replace").splitlines():
+    try:
+      r = json.loads(line) if line.strip() else None
+      if r is not None:
+        rows.append({k: (float("nan") if v is None else v) for k, v in r.items()})
+    except json.JSONDecodeError:
+      bad += 1
+  if bad:
+    print(f"warning: {path}: dropped {bad} damaged line(s); the log is rewritten without "
+          "them", file=sys.stderr)
+  return [r for r in rows if isinstance(r.get("step"), int) and r["step"] < below_step]
+
+
+def _changed_fields(previous: dict, current: dict, prefix: str = "") -> list[str]:
+  """Dotted names of the config fields that differ."""
+  out = []
+  for k in sorted(set(previous) | set(current)):
+    a, b = previous.get(k, "<missing>"), current.get(k, "<missing>")
+    if isinstance(a, dict) and isinstance(b, dict):
+      out += _changed_fields(a, b, f"{prefix}{k}.")
+    elif a != b:
+      out.append(f"{prefix}{k} ({a!r} -> {b!r})")
+  return out
 
 
 def _check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> None:
@@ -107,12 +163,18 @@ def _check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> 
   saved = workdir / "config.json"
   current = json.loads(config.to_json())
   if saved.exists():
-    previous = json.loads(saved.read_text())
-    comparable = [dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
-                  for c in (previous, current)]
-    if comparable[0] != comparable[1]:
-      raise ValueError(f"{workdir} holds a run with a different config; pass a new --workdir "
-                       "or delete the old one to start over")
+    try:
+      previous = json.loads(saved.read_text())
+      comparable = [dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
+                    for c in (previous, current)]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+      raise file_faults.damaged(saved, e, "if you resume with the same config, delete it "
+                                "(it is rewritten from --config); else pass a new --workdir") from None
+    changed = _changed_fields(*comparable)
+    if changed:
+      raise ValueError(f"{workdir} holds a run with a different config "
+                       f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
+                       "pass a new --workdir or delete the old one to start over")
   if write:
     checkpointing.atomic_write_json(saved, current)
 
@@ -206,8 +268,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   metrics_path = workdir / "metrics.jsonl"
   history = _read_metrics(metrics_path, start)
   if writer:
-    checkpointing.atomic_write_bytes(
-        metrics_path, "".join(json.dumps(r) + "\n" for r in history).encode())
+    checkpointing.atomic_write_bytes(metrics_path, "".join(map(_metrics_line, history)).encode())
 
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)
@@ -226,13 +287,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                                                      state["tasks"], task_data, k_step,
                                                      cfgs=cfgs, opt=opt, k=k)
         m = jax.device_get(m)
+        _check_skips(opt_state, step, config.meta.max_consecutive_skips, workdir)
         row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
                "data_seconds": round(data_seconds, 4),
                "step_seconds": round(time.perf_counter() - t_step, 4),
                **{name: float(v) for name, v in m.items() if name != "bucket_loss"},
                "bucket_loss": [round(float(v), 4) for v in m["bucket_loss"]]}
         history.append(row)
-        log.write(json.dumps(row) + "\n")
+        log.write(_metrics_line(row))
         log.flush()
         datasets = sharding.replicate(family.reassign(
             step, sharding.to_host(state["datasets"]), sharding.to_host(done)), mesh)
@@ -269,7 +331,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 def main(argv):
   del argv
   import signal
-  import sys
   from absl import flags, logging
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
 
@@ -280,7 +341,7 @@ def main(argv):
   sharding.initialize_distributed()
   try:
     _, _, workdir = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, file_faults.WriteFailedError) as e:
     sys.exit(f"error: {e}")
   except KeyboardInterrupt:
     sys.exit(f"interrupted; rerun the same command to resume from {flags.FLAGS.workdir}")

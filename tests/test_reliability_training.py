@@ -1,0 +1,138 @@
+"""Meta-training under faults: non-finite meta-gradients, damaged or unwritable files.
+Tiny configs on real data (scikit-learn digits), as in test_meta_training."""
+import errno
+import json
+import pathlib
+import shutil
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import metaunsup
+from conftest import tiny_rule_config
+from metaunsup import checkpointing, file_faults, rule, train
+from test_meta_training import tiny_config
+
+
+def _strict_rows(path: pathlib.Path) -> list[dict]:
+  def reject(c):
+    raise ValueError(f"bare {c} in {path}")
+  return [json.loads(l, parse_constant=reject) for l in path.read_text().splitlines()]
+
+
+def test_optimizer_never_applies_a_non_finite_update():
+  """51 all-NaN meta-gradients in a row (one more than max_consecutive_skips=50): theta is
+  unchanged (on main, optax.apply_if_finite applied the 51st and theta became NaN)."""
+  c = tiny_config(max_consecutive_skips=50)
+  opt = train.make_optimizer(c.meta)
+  theta = {"a": jax.numpy.ones(3)}
+  state, update = opt.init(theta), jax.jit(opt.update)
+  for _ in range(51):
+    updates, state = update({"a": jax.numpy.full(3, np.nan)}, state, theta)
+    theta = jax.tree_util.tree_map(lambda p, u: p + u, theta, updates)
+  np.testing.assert_array_equal(theta["a"], np.ones(3))
+  assert int(state.notfinite_count) == 51
+
+
+def test_streak_of_non_finite_meta_gradients_stops_before_saving(tmp_path, monkeypatch):
+  """NaN inputs (hence NaN meta-gradients) from the third meta-step on, max 2 skips in a
+  row: the run stops with one line after the fourth step; the newest checkpoint holds the
+  finite theta of step 2 and no rule.msgpack is written."""
+  real_step, calls = train.meta_step, []
+
+  def nan_from_third_call(theta, opt_state, tasks, task_data, key, **kw):
+    calls.append(1)
+    if len(calls) >= 3:
+      task_data = tuple(d.replace(x=d.x * np.nan) for d in task_data)
+    return real_step(theta, opt_state, tasks, task_data, key, **kw)
+
+  monkeypatch.setattr(train, "meta_step", nan_from_third_call)
+  c = tiny_config(steps=6, checkpoint_every=1, max_consecutive_skips=2)
+  with pytest.raises(train.NonFiniteMetaGradientError, match="2 non-finite meta-gradients "
+                     "in a row") as e:
+    train.train_and_evaluate(c, tmp_path)
+  assert "\n" not in str(e.value) and len(calls) == 4
+  assert not (tmp_path / checkpointing.RULE_FILE).exists()
+  newest = metaunsup.load_rule(tmp_path)
+  assert newest.meta["checkpoint_step"] == 3  # step 3 (one skip) saved, step 4 not
+  leaves = jax.tree_util.tree_leaves(newest.theta)
+  assert all(np.all(np.isfinite(l)) for l in leaves)
+  rows = _strict_rows(tmp_path / "metrics.jsonl")  # the skipped step's NaN loss is null
+  assert [r["step"] for r in rows] == [0, 1, 2] and rows[2]["meta_loss"] is None
+  with pytest.raises(ValueError, match="NaN or inf"):
+    checkpointing.save_rule_file(tmp_path / "x.msgpack", {"a": np.array([np.nan])}, {})
+
+
+def test_metrics_write_null_for_nan_and_read_it_back(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  row = {"step": 0, "meta_loss": float("nan"), "bucket_loss": [1.0, float("inf")]}
+  path.write_text(train._metrics_line(row) + '{"step": 1, "meta_lo')  # then a torn line
+  assert json.loads(train._metrics_line(row))["meta_loss"] is None
+  back = train._read_metrics(path, below_step=10)
+  assert len(back) == 1 and np.isnan(back[0]["meta_loss"])
+
+
+def test_changed_config_refusal_names_the_field(tmp_path):
+  train._check_workdir_config(tmp_path, tiny_config(steps=2))
+  other = tiny_config(steps=2)
+  other.family.batch_sizes = (16,)
+  with pytest.raises(ValueError, match=r"family\.batch_sizes \(\[32\] -> \[16\]\)") as e:
+    train._check_workdir_config(tmp_path, other)
+  assert "\n" not in str(e.value)
+
+
+def test_damaged_config_json_is_a_one_line_error(tmp_path):
+  (tmp_path / "config.json").write_text('{"seed": 0, "fam')
+  with pytest.raises(file_faults.DamagedFileError, match="config.json: damaged") as e:
+    train._check_workdir_config(tmp_path, tiny_config())
+  assert "\n" not in str(e.value) and "delete it" in str(e.value)
+
+
+def test_full_disk_during_a_checkpoint_save_keeps_the_previous_one(tmp_path, monkeypatch):
+  real_save = ocp.CheckpointManager.save
+
+  def no_space_at_step_4(self, step, *args, **kwargs):
+    if step == 4:
+      raise OSError(errno.ENOSPC, "No space left on device")
+    return real_save(self, step, *args, **kwargs)
+
+  monkeypatch.setattr(ocp.CheckpointManager, "save", no_space_at_step_4)
+  with pytest.raises(file_faults.WriteFailedError, match="no space left on device") as e:
+    train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2), tmp_path)
+  assert "\n" not in str(e.value) and "step 2 is intact" in str(e.value)
+  assert metaunsup.load_rule(tmp_path).meta["checkpoint_step"] == 2
+  with monkeypatch.context() as m:
+    m.setattr(checkpointing.os, "replace", lambda *a: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, "No space left on device")))
+    with pytest.raises(file_faults.WriteFailedError, match="no space left") as e:
+      checkpointing.atomic_write_json(tmp_path / "config.json", {})
+  assert json.loads((tmp_path / "config.json").read_text())["seed"] == 0  # intact
+  assert not [p for p in tmp_path.iterdir() if p.name.startswith(".config.json")]
+
+
+def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
+  full = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2), tmp_path / "a")[0]
+  shutil.copytree(tmp_path / "a", tmp_path / "b")
+  (tmp_path / "b" / checkpointing.RULE_FILE).unlink()
+  for f in (tmp_path / "b" / "checkpoints" / "4").rglob("*"):
+    if f.is_file():
+      f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+  resumed = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2),
+                                     tmp_path / "b")[0]
+  assert "resuming from an earlier checkpoint" in capsys.readouterr().err
+  assert (tmp_path / "b" / "checkpoints.damaged" / "4").is_dir()  # kept, not deleted
+  for a, b in zip(jax.tree_util.tree_leaves(full.theta), jax.tree_util.tree_leaves(resumed.theta)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_damaged_rule_file_is_a_one_line_error(tmp_path):
+  cfg = tiny_rule_config()
+  tiny_rule = metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+  tiny_rule.save(tmp_path / "rule.msgpack")
+  data = (tmp_path / "rule.msgpack").read_bytes()
+  (tmp_path / "rule.msgpack").write_bytes(data[: len(data) // 2])
+  with pytest.raises(file_faults.DamagedFileError, match="rule.msgpack: damaged") as e:
+    metaunsup.load_rule(tmp_path / "rule.msgpack")
+  assert "\n" not in str(e.value) and "make meta-train" in str(e.value)
