@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import io
+import os
 import pathlib
 import sys
 from typing import Any
 
 import numpy as np
 
-from metaunsup.sources._common import (CorruptDataError, DataNotFoundError, data_dir, raw_dir,
-                                       tfds_dir)
+from metaunsup.sources._common import (CorruptDataError, DataNotFoundError, corrupt, data_dir,
+                                       raw_dir, tfds_dir)
 
 __all__ = ["NAMES", "Source", "DataNotFoundError", "CorruptDataError", "data_dir", "raw_dir",
            "tfds_dir", "get", "builder", "prepare", "is_prepared"]
@@ -48,6 +50,8 @@ class Source:
   _data: Any = dataclasses.field(default=None, repr=False)  # tfds random-access data source
   _key: str = dataclasses.field(default="image", repr=False)
   _scale: float = dataclasses.field(default=1.0, repr=False)
+  _files: str = dataclasses.field(default="", repr=False)  # the split's shards, for errors
+  _fix: str = dataclasses.field(default="", repr=False)
 
   def __len__(self) -> int:
     return len(self.labels)
@@ -61,7 +65,10 @@ class Source:
     out = np.empty((idx.size, *self.example_shape), np.float32)
     for s in range(0, idx.size, _READ_CHUNK):
       part = idx[s:s + _READ_CHUNK].tolist()
-      recs = self._data.__getitems__(part)
+      try:
+        recs = self._data.__getitems__(part)
+      except Exception as e:  # noqa: BLE001 - the reader's errors do not name the file
+        raise corrupt(self._files, e, self._fix) from None
       out[s:s + len(part)] = np.stack([r[self._key] for r in recs]).reshape(
           (len(part), *self.example_shape))
     if self._scale != 1.0:
@@ -105,11 +112,54 @@ def _unwrap(err: BaseException) -> BaseException | None:
   return None
 
 
+def _folder(name: str) -> pathlib.Path:
+  from metaunsup.sources import builders
+  return tfds_dir() / builders.BUILDERS[name].name
+
+
+def _make_data_fix(folder) -> str:
+  return f"delete {folder} and rerun `make data`"
+
+
+def _open_builder(name: str, alphabet_spec=None):
+  """builder(), naming a damaged dataset_info.json (read when the builder is made)."""
+  try:
+    return builder(name, alphabet_spec)
+  except (DataNotFoundError, CorruptDataError):
+    raise
+  except Exception as e:  # noqa: BLE001 - TFDS's parse errors do not name the file
+    infos = sorted(_folder(name).glob("*/dataset_info.json"))
+    if not infos:
+      raise
+    raise corrupt(infos[0], e, _make_data_fix(_folder(name))) from None
+
+
+@contextlib.contextmanager
+def _preparing_lock(name: str):
+  """One process at a time prepares a source: another one waits, then finds it prepared."""
+  tfds_dir().mkdir(parents=True, exist_ok=True)
+  with open(tfds_dir() / f".{name}.lock", "w") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def prepare(name: str, alphabet_spec=None):
-  """Prepares project source `name` if needed (local files only); returns its builder."""
+  """Prepares project source `name` if needed (local files only); returns its builder.
+  Safe to call from several processes at once (a lock file in <data_dir>/tfds)."""
+  b = _open_builder(name, alphabet_spec)
+  if is_prepared(b):
+    return b
+  with _preparing_lock(name):
+    return _prepare_locked(name, alphabet_spec)
+
+
+def _prepare_locked(name: str, alphabet_spec=None):
   import tensorflow_datasets as tfds
   from metaunsup.sources import builders
-  b = builder(name, alphabet_spec)
+  b = _open_builder(name, alphabet_spec)
   if is_prepared(b):
     return b
   builders.BUILDERS[name].check_raw()
@@ -124,29 +174,35 @@ def prepare(name: str, alphabet_spec=None):
     if inner is not None:
       raise inner from None
     raise
-  return builder(name, alphabet_spec)
+  return _open_builder(name, alphabet_spec)
 
 
-def _cache_labels(b, split: str) -> np.ndarray:
+def _cache_labels(b, split: str, fix: str) -> np.ndarray:
   """All labels of a split: saved while preparing (project builders), else read once and
   kept beside the data when the folder is writable."""
   from metaunsup.sources.builders import labels_file
   path = pathlib.Path(b.data_dir) / labels_file(split)
   if path.is_file():
-    return np.load(path)
+    try:
+      return np.load(path)
+    except Exception as e:  # noqa: BLE001
+      raise corrupt(path, e, fix) from None
   ds = b.as_data_source(split=split)
   labels = np.empty(len(ds), np.int32)
   for s in range(0, len(ds), _READ_CHUNK):
     part = list(range(s, min(s + _READ_CHUNK, len(ds))))
     labels[s:s + len(part)] = [r["label"] for r in ds.__getitems__(part)]
-  try:
-    np.save(path, labels)
+  tmp = path.with_name(f".{path.name}.{os.getpid()}")
+  try:  # written whole, then renamed: a concurrent reader never sees half of it
+    np.save(tmp, labels)
+    os.replace(tmp, path)
   except OSError:
-    pass  # read-only data dir: recompute next time
+    tmp.unlink(missing_ok=True)  # read-only data dir: recompute next time
   return labels
 
 
-def _source_from_builder(name: str, b, split: str) -> Source:
+def _source_from_builder(name: str, b, split: str, fix: str) -> Source:
+  """Raises CorruptDataError (one line, naming the file and `fix`) for a damaged file."""
   import tensorflow_datasets as tfds
   if split not in b.info.splits:
     raise ValueError(f"{name}: no split {split!r}; available: {sorted(b.info.splits)}")
@@ -168,9 +224,18 @@ def _source_from_builder(name: str, b, split: str) -> Source:
   if "label" not in feats or not isinstance(feats["label"], tfds.features.ClassLabel):
     raise ValueError(f"{name}: has no ClassLabel feature 'label'; cannot use it as a source")
   num_classes = int(feats["label"].num_classes)
+  shards = [pathlib.Path(str(f)) for f in b.info.splits[split].filepaths]
+  files = ", ".join(map(str, shards))
+  try:
+    missing = [f.name for f in shards if not f.is_file()]
+    if missing:
+      raise FileNotFoundError(f"missing {', '.join(missing)}")
+    data_source = b.as_data_source(split=split)
+  except Exception as e:  # noqa: BLE001 - the reader's errors do not name the file
+    raise corrupt(files, e, fix) from None
   return Source(name=name, split=split, kind=kind, example_shape=shape,
-                num_classes=num_classes, labels=_cache_labels(b, split), metadata=metadata,
-                _data=b.as_data_source(split=split), _key=key, _scale=scale)
+                num_classes=num_classes, labels=_cache_labels(b, split, fix), metadata=metadata,
+                _data=data_source, _key=key, _scale=scale, _files=files, _fix=fix)
 
 
 # --------------------------------------------------------------------------- any TFDS data set
@@ -191,7 +256,8 @@ def _tfds_passthrough(name: str, split: str) -> Source:
     first = " ".join(str(e).split())[:200]
     raise DataNotFoundError(f"{name}: cannot open it from {tfds_dir()} "
                             f"({type(e).__name__}: {first}); {hint}") from None
-  return _source_from_builder(name, b, split)
+  return _source_from_builder(name, b, split, f"delete {tfds_dir() / base} and prepare or "
+                              "copy it there again")
 
 
 def get(name: str, split: str) -> Source:
@@ -201,5 +267,5 @@ def get(name: str, split: str) -> Source:
   if name in NAMES:
     if split not in SPLITS:
       raise ValueError(f"{name}: split must be one of {SPLITS}, got {split!r}")
-    return _source_from_builder(name, prepare(name), split)
+    return _source_from_builder(name, prepare(name), split, _make_data_fix(_folder(name)))
   return _tfds_passthrough(name, split)

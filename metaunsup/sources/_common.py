@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import pathlib
 
+from metaunsup import file_faults
+
 ENV_VAR = "METAUNSUP_DATA"
 
 
@@ -11,8 +13,9 @@ class DataNotFoundError(FileNotFoundError):
   """A data set is neither prepared nor available as local raw files (message: one line)."""
 
 
-class CorruptDataError(ValueError):
-  """A raw file exists but cannot be read (message: one line, naming the file)."""
+class CorruptDataError(file_faults.DamagedFileError):
+  """A raw or prepared file exists but cannot be read (message: one line, naming the file
+  and the fix)."""
 
 
 def data_dir() -> pathlib.Path:
@@ -29,10 +32,8 @@ def tfds_dir() -> pathlib.Path:
   return data_dir() / "tfds"
 
 
-def corrupt(path, err) -> CorruptDataError:
-  detail = " ".join(str(err).split())[:160]
-  return CorruptDataError(f"{path}: corrupt or truncated ({type(err).__name__}: {detail}); "
-                          f"delete it and rerun `make data`")
+def corrupt(path, err, fix: str = "delete it and rerun `make data`") -> CorruptDataError:
+  return CorruptDataError(str(file_faults.damaged(path, err, fix)))
 
 
 def missing(name: str, what: str) -> DataNotFoundError:
