@@ -18,7 +18,7 @@ import re
 import jax
 import numpy as np
 
-from metaunsup import checkpointing
+from metaunsup import checkpointing, file_faults
 
 
 def fingerprint(config_json: str, learned) -> str:
@@ -43,17 +43,24 @@ class PartialResults:
   def _path(self, unit: str, suffix: str) -> pathlib.Path:
     return self.folder / (re.sub(r"[^A-Za-z0-9@+.=_-]", "_", unit) + suffix)
 
-  def load(self, unit: str) -> tuple[dict, dict] | None:
-    """(result, arrays) of a finished unit, or None."""
+  def load(self, unit: str, log=print) -> tuple[dict, dict] | None:
+    """(result, arrays) of a finished unit, or None. A piece that does not read back (a
+    disk fault; writes are atomic, so not a kill) is logged and computed again."""
     path = self._path(unit, ".json")
     if not path.exists():
       return None
     arrays_path = self._path(unit, ".npz")
-    arrays = {}
-    if arrays_path.exists():
-      with np.load(arrays_path) as z:
-        arrays = dict(z)
-    return json.loads(path.read_text()), arrays
+    reading, arrays = path, {}
+    try:
+      result = json.loads(path.read_text())
+      reading = arrays_path
+      if arrays_path.exists():
+        with np.load(arrays_path) as z:
+          arrays = dict(z)
+    except Exception as e:  # noqa: BLE001 - any failure to read it back means "damaged"
+      log(f"  warning: {file_faults.damaged(reading, e, 'computing this piece again')}")
+      return None
+    return result, arrays
 
   def save(self, unit: str, result: dict, arrays: dict) -> None:
     if arrays:
@@ -64,7 +71,7 @@ class PartialResults:
 
   def get_or_compute(self, unit: str, compute, log=print) -> tuple[dict, dict]:
     """The stored (result, arrays) of `unit`, or compute() -> (result, arrays), stored."""
-    done = self.load(unit)
+    done = self.load(unit, log)
     if done is not None:
       log(f"  {unit}: done before, read from {self.folder}")
       return done

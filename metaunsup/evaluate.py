@@ -27,8 +27,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from metaunsup import (api, base_model, checkpointing, data, eval_store, evaluation, heads,
-                       inner)
+from metaunsup import (api, base_model, checkpointing, data, eval_store, evaluation,
+                       file_faults, heads, inner)
 from metaunsup.baselines import linear, oja, supervised, vae
 
 METHODS = ("rule", "random_init", "vae", "supervised", "oja", "pca", "raw")
@@ -437,7 +437,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
       "records": records, "sweep_records": sweep_records, "extras": extras,
   }
   checkpointing.atomic_write_json(out / "results.json", results)
-  (out / "results.md").write_text(eval_report.markdown(results))
+  checkpointing.atomic_write_bytes(out / "results.md", eval_report.markdown(results).encode())
   if first_layers:
     np.savez(out / "first_layer.npz", **{k: v for k, v in first_layers.items()})
   eval_figures.write_all(results, first_layers, out)
@@ -453,7 +453,8 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)
   try:
     run(flags.FLAGS.rule, flags.FLAGS.config, flags.FLAGS.out, reverse=flags.FLAGS.reverse)
-  except (ValueError, FileNotFoundError, data.DataNotFoundError) as e:
+  except (ValueError, FileNotFoundError, data.DataNotFoundError,
+          file_faults.WriteFailedError) as e:
     sys.exit(f"error: {e}")
 
 
