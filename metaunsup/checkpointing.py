@@ -43,12 +43,12 @@ def save_state(mgr: ocp.CheckpointManager, step: int, state) -> None:
 
 def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
   """(step, state) of the newest checkpoint that reads back, or (None, None) when there is
-  none. A damaged newer one (e.g. a disk fault) is moved aside to `checkpoints.damaged/`,
-  kept, and the previous one used, with a warning. With `partial`, `like` may name only
-  some top-level entries (e.g. just theta). Raises DamagedFileError when none reads back."""
+  none. Newer ones that do not (a disk fault) are moved aside to `checkpoints.damaged/`,
+  kept, with a warning. With `partial`, `like` may name only some top-level entries (e.g.
+  just theta). Raises DamagedFileError (one line) when none reads back; then nothing moves."""
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
-  steps = sorted(mgr.all_steps(), reverse=True)
-  for step in steps:
+  failed = []
+  for step in sorted(mgr.all_steps(), reverse=True):
     if partial:
       args = ocp.args.PyTreeRestore(
           abstract, partial_restore=True,
@@ -56,20 +56,24 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
     else:
       args = ocp.args.StandardRestore(abstract)
     try:
-      return step, mgr.restore(step, args=args)
+      restored = mgr.restore(step, args=args)
     except Exception as e:  # noqa: BLE001 - any failure to read it back means "damaged"
-      err = e
-      folder = pathlib.Path(mgr.directory) / str(step)
-      if step == steps[-1]:
-        raise file_faults.damaged(folder, err, "no earlier checkpoint reads back; delete the "
-                                  "checkpoints folder to start over") from None
-      aside = folder.parent.with_name("checkpoints.damaged") / str(step)
-      print(f"warning: {file_faults.damaged(folder, err, f'moved to {aside}')}; "
-            f"resuming from an earlier checkpoint", file=sys.stderr)
+      failed.append((pathlib.Path(mgr.directory) / str(step), e))
+      continue
+    for folder, e in failed:
+      aside = folder.parent.with_name("checkpoints.damaged") / folder.name
+      print(f"warning: {file_faults.damaged(folder, e, f'moved to {aside}')}; resuming from "
+            f"the checkpoint of step {step}", file=sys.stderr)
       aside.parent.mkdir(exist_ok=True)
       shutil.rmtree(aside, ignore_errors=True)
       folder.rename(aside)
+    if failed:
       mgr.reload()
+    return step, restored
+  if failed:
+    raise file_faults.damaged(*failed[0], "no checkpoint reads back (or another version of "
+                              "metaunsup wrote them); pass a new --workdir, or delete "
+                              f"{failed[0][0].parent} to start over")
   return None, None
 
 

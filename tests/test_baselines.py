@@ -174,3 +174,14 @@ def test_bad_train_arguments_raise(digits):
   with pytest.raises(ValueError, match="y_support"):
     supervised.train(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20] + 10,
                      activation="relu", num_classes=10)
+
+
+def test_values_beyond_float32_are_named_as_overflow(digits):
+  enc = base_model.init(jax.random.PRNGKey(0), digits.input_dim, (8,))
+  x = digits.train_x[:200].astype(np.float64) * 1e40
+  with pytest.raises(ValueError, match="x_unlabeled .* overflow float32"):
+    vae.train(jax.random.PRNGKey(0), enc, x, activation="relu", cfg=vae.VAEConfig(),
+              checkpoints=[0])
+  with pytest.raises(ValueError, match="x_support .* overflow float32"):
+    supervised.train(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20],
+                     activation="relu", num_classes=10)

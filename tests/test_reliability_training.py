@@ -112,16 +112,28 @@ def test_full_disk_during_a_checkpoint_save_keeps_the_previous_one(tmp_path, mon
   assert not [p for p in tmp_path.iterdir() if p.name.startswith(".config.json")]
 
 
+def _truncate_all(folder: pathlib.Path) -> None:
+  for f in folder.rglob("*"):
+    if f.is_file():
+      f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+
+
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
   full = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2), tmp_path / "a")[0]
   shutil.copytree(tmp_path / "a", tmp_path / "b")
   (tmp_path / "b" / checkpointing.RULE_FILE).unlink()
-  for f in (tmp_path / "b" / "checkpoints" / "4").rglob("*"):
-    if f.is_file():
-      f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+  shutil.copytree(tmp_path / "b", tmp_path / "c")
+  for folder in ("b/checkpoints/4", "c/checkpoints/4", "c/checkpoints/2"):
+    _truncate_all(tmp_path / folder)
+  # None reads back: one line, and nothing is moved.
+  with pytest.raises(file_faults.DamagedFileError, match="no checkpoint reads back") as e:
+    metaunsup.load_rule(tmp_path / "c")
+  assert "\n" not in str(e.value)
+  assert sorted(p.name for p in (tmp_path / "c" / "checkpoints").iterdir()
+                if not p.name.startswith(".")) == ["2", "4"]
   resumed = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2),
                                      tmp_path / "b")[0]
-  assert "resuming from an earlier checkpoint" in capsys.readouterr().err
+  assert "resuming from the checkpoint of step 2" in capsys.readouterr().err
   assert (tmp_path / "b" / "checkpoints.damaged" / "4").is_dir()  # kept, not deleted
   for a, b in zip(jax.tree_util.tree_leaves(full.theta), jax.tree_util.tree_leaves(resumed.theta)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
