@@ -1,7 +1,9 @@
 # ---
 # jupyter:
+#   accelerator: TPU
 #   jupytext:
 #     formats: ipynb,py:percent
+#     notebook_metadata_filter: accelerator
 #     text_representation:
 #       extension: .py
 #       format_name: percent

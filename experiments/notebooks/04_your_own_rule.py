@@ -137,9 +137,10 @@ print(family.describe(), f"on {mesh.size} device(s)")
 cfgs = tuple(b.cfg for b in family.buckets)
 opt = train.make_optimizer(config.meta)
 key, k_tasks = jax.random.split(jax.random.PRNGKey(0))
-theta = my_rule.init_theta()
-theta0 = theta
-opt_state = opt.init(theta)
+theta0 = my_rule.init_theta()
+# Placed as train.py places them (theta and Adam state replicated, tasks sharded), so the
+# meta-step's inputs look alike at every step and it compiles once.
+theta, opt_state, key = sharding.replicate((theta0, opt.init(theta0), key), mesh)
 tasks = tuple(sharding.shard_tasks(t, mesh) for t in train.init_family_tasks(k_tasks, family))
 ids = family.initial_datasets()
 history = []
