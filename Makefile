@@ -33,7 +33,8 @@ test: venv data
 # A rule against random init, a VAE, supervised training, Oja's rule, PCA and raw inputs on
 # held-out data, plus architecture sweeps: OUT/results.{json,md} and figures.
 #   make evaluate RULE=runs/default CONFIG=experiments/configs/eval_quick.py OUT=runs/eval_quick
-RULE ?= experiments/results/fmnist_relu/rule.msgpack
+# RULE: a rule file, a workdir, or "pretrained" (the rule shipped in the package).
+RULE ?= pretrained
 OUT ?= runs/eval
 evaluate: EVAL_CONFIG := $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),experiments/configs/eval_full.py)
 evaluate: venv data

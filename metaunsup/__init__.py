@@ -2,7 +2,8 @@
 
 Public API:
   train_rule(config=None, workdir=None, **overrides) -> TrainResult
-  load_rule(path) -> Rule
+  load_rule(path) -> Rule              (path "pretrained": the rule shipped in the package)
+  pretrained_rule(name=DEFAULT) -> Rule
   apply_rule(rule, x_unlabeled, *, widths, activation, steps, batch_size, seed) -> TrainedModel
   fewshot_accuracy(support_x, support_y, query_x, query_y, head="ridge") -> float
 """
@@ -12,10 +13,10 @@ import dataclasses
 import pathlib
 import tempfile
 
-from metaunsup.api import Rule, TrainedModel, apply_rule, load_rule
+from metaunsup.api import Rule, TrainedModel, apply_rule, load_rule, pretrained_rule
 from metaunsup.heads import fewshot_accuracy
 
-__all__ = ["train_rule", "load_rule", "apply_rule", "fewshot_accuracy", "Rule",
+__all__ = ["train_rule", "load_rule", "pretrained_rule", "apply_rule", "fewshot_accuracy", "Rule",
            "TrainedModel", "TrainResult"]
 
 

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import base_model, checkpointing, inner, preprocess, rule
+from metaunsup import base_model, checkpointing, inner, preprocess, pretrained, rule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +27,11 @@ class Rule:
 
 def load_rule(path) -> Rule:
   """A rule from a meta-training workdir (its rule.msgpack, or the newest checkpoint of a
-  run that has not finished) or from a rule file."""
+  run that has not finished), a rule file, or a rule shipped in the package: "pretrained"
+  (the default one) or "pretrained:NAME" (see `metaunsup.pretrained`). To load a local
+  folder called "pretrained", write "./pretrained"."""
+  if isinstance(path, str) and (path == "pretrained" or path.startswith("pretrained:")):
+    return pretrained_rule(path.partition(":")[2] or pretrained.DEFAULT)
   p = pathlib.Path(path)
   if p.is_dir() and not (p / checkpointing.RULE_FILE).exists():
     return _rule_from_checkpoint(p)
@@ -41,6 +45,12 @@ def load_rule(path) -> Rule:
   theta = jax.tree_util.tree_map(jnp.asarray, theta)
   rule.check_theta(theta, cfg)
   return Rule(theta=theta, config=cfg, meta=meta)
+
+
+def pretrained_rule(name: str = pretrained.DEFAULT) -> Rule:
+  """A rule shipped inside the package; `metaunsup.pretrained.provenance(name)` says how it
+  was trained and how it evaluates. Raises FileNotFoundError for an unknown name."""
+  return load_rule(pretrained.path(name))
 
 
 def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:

@@ -463,8 +463,8 @@ if __name__ == "__main__":
   from ml_collections import config_flags
   config_flags.DEFINE_config_file("config", "experiments/configs/eval_quick.py",
                                   "Evaluation config (ml_collections).")
-  flags.DEFINE_string("rule", "experiments/results/fmnist_relu/rule.msgpack",
-                      "A rule file or a meta-training workdir.")
+  flags.DEFINE_string("rule", "pretrained", "A rule file, a meta-training workdir, or "
+                      "'pretrained' (the rule shipped in the package).")
   flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
   flags.DEFINE_bool("reverse", False, "Compute the pieces last first: a second process "
                     "started with it on the same --out shares the work with the first.")

@@ -21,7 +21,7 @@ import optax
 from tqdm.auto import tqdm
 
 from metaunsup import (api, checkpointing, data, estimators, evaluation, file_faults, inner,
-                       rule, sharding, task_family)
+                       monitoring, rule, sharding, task_family)
 from metaunsup.config_checks import validate
 
 
@@ -272,6 +272,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)
+  board = monitoring.MetricsWriter(workdir, start, enabled=writer)  # WORKDIR/tensorboard
   with open(metrics_path if writer else os.devnull, "a") as log, \
        tqdm(total=config.meta.steps, initial=start, desc="meta-train", unit="step",
             disable=not writer) as bar:
@@ -296,6 +297,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         history.append(row)
         log.write(_metrics_line(row))
         log.flush()
+        board.write(row)
         datasets = sharding.replicate(family.reassign(
             step, sharding.to_host(state["datasets"]), sharding.to_host(done)), mesh)
         # `state` changes only here, whole, so an interrupt never sees half a step.
@@ -312,6 +314,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       if done_steps > (mgr.latest_step() or 0):
         checkpointing.save_state(mgr, done_steps, state)
       raise
+    finally:
+      board.close()
 
   # Host copy: evaluation runs on each process's own devices, off the global mesh.
   theta = jax.tree_util.tree_map(np.asarray, state["theta"])
@@ -320,6 +324,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                            "data": list(config.family.datasets)})
   if writer:
     learned.save(workdir / checkpointing.RULE_FILE)
+    monitoring.write_curves(history, workdir)
   evals = evaluate(learned, config)
   if writer:
     checkpointing.atomic_write_json(workdir / "summary.json",

@@ -82,6 +82,11 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
   assert len(summary["fewshot_acc_rule_per_seed"]) == 2
   assert len(summary["rule_mix"]) == rule.RuleConfig(readout_rank=2).num_terms
   assert (tmp_path / "split" / "rule.msgpack").exists()
+  # Watching the run: TensorBoard events of every step across the resume, and curves.png.
+  from test_monitoring import read_scalars
+  board = read_scalars(tmp_path / "split" / "tensorboard")
+  assert board["meta/meta_loss"] == pytest.approx({r["step"]: r["meta_loss"] for r in rows})
+  assert (tmp_path / "split" / "curves.png").stat().st_size > 5000
   assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()
                 if not p.name.startswith(".")) == ["2", "4"]
 

@@ -1,0 +1,99 @@
+"""Watching a meta-training run: TensorBoard event files written while it runs, and a figure
+of the meta-loss and the family's query accuracy over meta-steps at its end.
+
+Event files go through tensorboardX, which needs only numpy and protobuf (clu's metric
+writers and `tf.summary` need TensorFlow, which this project otherwise does without):
+
+  tensorboard --logdir WORKDIR/tensorboard
+"""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+
+TENSORBOARD_DIR = "tensorboard"
+CURVES_FILE = "curves.png"
+SCALARS = ("meta_loss", "query_accuracy", "grad_norm", "truncation", "tasks_reset",
+           "skipped", "data_seconds", "step_seconds")
+
+
+class MetricsWriter:
+  """One scalar per metric and meta-step (and one per bucket's loss) into
+  WORKDIR/tensorboard. `start` is the first step of this run: events a previous,
+  interrupted run logged from that step on are discarded by TensorBoard (purge_step), so
+  a resumed run shows one clean curve."""
+
+  def __init__(self, workdir, start: int = 0, enabled: bool = True):
+    self._writer = None
+    if enabled:
+      from tensorboardX import SummaryWriter
+      # The suffix keeps a quickly resumed run (same second, same host) from overwriting
+      # the previous run's event file, whose name is otherwise the same.
+      self._writer = SummaryWriter(logdir=str(pathlib.Path(workdir) / TENSORBOARD_DIR),
+                                   purge_step=start or None, flush_secs=10,
+                                   filename_suffix=f".from{start:09d}")
+
+  def write(self, row: dict) -> None:
+    """row: one metrics.jsonl entry (a dict with `step`)."""
+    if self._writer is None:
+      return
+    for name in SCALARS:
+      if name in row:
+        self._writer.add_scalar(f"meta/{name}", float(row[name]), row["step"])
+    for i, loss in enumerate(row.get("bucket_loss", ())):
+      self._writer.add_scalar(f"bucket_loss/{i}", float(loss), row["step"])
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.close()
+
+
+def smooth(values, window: int) -> np.ndarray:
+  """Trailing moving average over at most `window` values (shorter at the start)."""
+  v = np.asarray(values, dtype=np.float64)
+  c = np.cumsum(np.insert(v, 0, 0.0))
+  idx = np.arange(1, len(v) + 1)
+  lo = np.maximum(idx - window, 0)
+  return (c[idx] - c[lo]) / (idx - lo)
+
+
+def write_curves(history: list[dict], workdir) -> None:
+  """WORKDIR/curves.png at the end of a run (the figure is closed, not shown); nothing for
+  a run without steps."""
+  if not history:
+    return
+  import matplotlib.pyplot as plt
+  plt.close(plot_curves(history, pathlib.Path(workdir) / CURVES_FILE))
+
+
+def plot_curves(history: list[dict], path=None, title: str = ""):
+  """Meta-loss and query accuracy against meta-step (raw and a moving average over about 5%
+  of the run). history: metrics.jsonl rows. Saves a PNG at `path` if given; returns the
+  matplotlib figure (shown inline in a notebook).
+
+  Raises:
+    ValueError: history is empty.
+  """
+  if not history:
+    raise ValueError("no meta-steps to plot: the run has not logged any step yet")
+  import matplotlib.pyplot as plt
+  steps = np.array([r["step"] for r in history])
+  window = max(1, len(history) // 20)
+  fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+  for ax, name, label in ((axes[0], "meta_loss", "meta-loss"),
+                          (axes[1], "query_accuracy", "query accuracy (family's own tasks)")):
+    values = np.array([r[name] for r in history], dtype=np.float64)
+    ax.plot(steps, values, color="tab:blue", alpha=0.3, lw=0.8, label="per step")
+    ax.plot(steps, smooth(values, window), color="tab:blue", lw=1.8,
+            label=f"mean of last {window}")
+    ax.set_xlabel("meta-step")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=8)
+  if title:
+    fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  if path is not None:
+    fig.savefig(path, dpi=110)
+  return fig

@@ -1,0 +1,43 @@
+"""Rules shipped inside the package (package data), with their provenance.
+
+`metaunsup.load_rule("pretrained")` or `metaunsup.pretrained_rule()` loads the default one.
+Each rule NAME is NAME.msgpack here, described in provenance.json (config, commit, meta-steps,
+hardware, hours and its held-out evaluation), written by experiments/make_pretrained.py.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+
+DEFAULT = "fmnist_relu"
+
+
+def _dir() -> pathlib.Path:
+  return pathlib.Path(__file__).resolve().parent
+
+
+def names() -> tuple[str, ...]:
+  return tuple(sorted(p.stem for p in _dir().glob("*.msgpack")))
+
+
+def path(name: str = DEFAULT) -> pathlib.Path:
+  """The rule file of a shipped rule.
+
+  Raises:
+    FileNotFoundError: no shipped rule of that name (the message lists those there are), or
+      the package was installed without its data files.
+  """
+  p = _dir() / f"{name}.msgpack"
+  if not p.exists():
+    have = names()
+    raise FileNotFoundError(
+        f"no shipped rule {name!r}; the package has {list(have)}" if have else
+        f"the package at {_dir().parent} was installed without its pretrained rules; "
+        "reinstall it with `pip install` from a full clone")
+  return p
+
+
+def provenance(name: str = DEFAULT) -> dict:
+  """Where a shipped rule comes from and how it evaluates (provenance.json's entry)."""
+  path(name)
+  return json.loads((_dir() / "provenance.json").read_text())[name]
