@@ -168,6 +168,8 @@ def _pes_config(steps):
   c = tiny_config(steps=steps, estimator="pes", es_pairs=2)
   c.family.num_buckets = 1
   c.inner.advance_steps = 1
+  # Tasks long enough not to be reset in 4 meta-steps: their accumulators stay non-zero.
+  c.inner.min_total_steps, c.inner.max_total_steps = 40, 60
   return c
 
 

@@ -1,11 +1,14 @@
 """Issue 15's long-horizon setting: horizon_baseline.py with tasks log-uniformly 30 to
 10^4 inner steps long. After each scored truncation (5 or 10 steps, truncated BPTT) every
-task takes 40 forward-only inner steps with theta (`inner.advance_steps`, about a quarter
-of a gradient step each: README), so tasks reach every age up to 10^4 and meta-training
+task takes 40 forward-only inner steps with theta (`inner.advance_steps`, each about 0.08
+of a gradient step: README), so tasks reach every age up to 10^4 and meta-training
 scores the rule on old networks as often as on young ones. Each truncation is scored at 2
 points and any increase of the meta-loss from the start of the truncation on is penalised
 (`meta.worsening_penalty`), against the late decay of today's rule. Fewer meta-steps than
-the baseline for the same CPU time (measured s/meta-step in the README):
+the baseline for the same CPU time: meta.steps is estimated from measured step costs
+(about 8 s per baseline meta-step, 40 x 0.13 s of advance and two more meta-loss
+evaluations here); check `step_seconds` in metrics.jsonl after a few steps and set
+--config.meta.steps so that both runs take 90 minutes:
 
   python -m metaunsup.train --config=experiments/configs/horizon_long.py \
       --workdir=runs/horizon_long
@@ -25,5 +28,5 @@ def get_config():
   c.meta.objective = "mean_over_truncation"
   c.meta.objective_points = 2
   c.meta.worsening_penalty = 1.0
-  c.meta.steps = 400
+  c.meta.steps = 360
   return c
