@@ -1,5 +1,6 @@
-"""Meta-training: improve the rule's theta by truncated backprop through unrolled inner
-loops over a batch of tasks. Reads top to bottom: config -> data -> tasks -> loop -> eval.
+"""Meta-training: improve the rule's theta with a meta-gradient estimator (truncated backprop
+through unrolled inner loops by default; PES or ES) over a batch of tasks. Reads top to
+bottom: config -> data -> tasks -> loop -> eval.
 
   python -m metaunsup.train --config=experiments/configs/default.py --workdir=runs/default \
       --config.meta.steps=500
