@@ -105,6 +105,30 @@ def test_remat_meta_gradient_equals_plain_one():
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=5e-3 * float(np.max(np.abs(a))) + 1e-7)
 
 
+def test_meta_gradient_per_task_batches_equal_the_vmapped_one():
+  # truncated_bptt differentiates tasks a batch at a time (lax.map) and averages: the same
+  # loss, gradient and new states as the gradient of the vmapped mean, up to float rounding.
+  # Three tasks in batches of 2: a full batch and a remainder.
+  cfg = tiny_inner_config(widths=(6, 5))
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  states, data = _tasks(cfg, 3, 10), per_task(synthetic_task_data(), 3)
+
+  def vmapped_mean(th):
+    losses, (new, accs) = jax.vmap(lambda s, d: inner.truncated_loss(th, cfg, s, d, 3))(
+        states, data)
+    return jnp.mean(losses), (new, losses)
+
+  (loss, (new, losses)), grads = jax.jit(jax.value_and_grad(vmapped_mean, has_aux=True))(theta)
+  for batch in (1, 2):
+    mg = jax.jit(lambda th, b=batch: estimators.truncated_bptt(th, cfg, states, data, 3, b))(
+        theta)
+    np.testing.assert_allclose(mg.loss, loss, rtol=1e-5)
+    np.testing.assert_allclose(mg.task_losses, losses, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves((grads, new)),
+                    jax.tree_util.tree_leaves((mg.grads, mg.states))):
+      np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.max(np.abs(a))) + 1e-7)
+
+
 def test_remat_memory_grows_sublinearly_with_truncation():
   cfg = tiny_inner_config(remat=True, widths=(6, 5))  # four compiles: the smallest network
   data = synthetic_task_data()
