@@ -50,6 +50,12 @@ def main(argv=None) -> dict:
     results.update(headlines)
     results["benchmarks"][name] = details
     print(name, json.dumps(headlines), f"({details['wall_seconds']:.0f} s)", flush=True)
+  write(results, out)
+  return results
+
+
+def write(results: dict, out: pathlib.Path) -> None:
+  """results.json, and results.md: the headlines, then each benchmark's table."""
   sections = [f"## {TITLES.get(name, name)}\n\n"
               f"{importlib.import_module(f'experiments.benchmarks.{name}').markdown(details)}\n"
               for name, details in results["benchmarks"].items()]
@@ -64,7 +70,6 @@ def main(argv=None) -> dict:
       "results.json.\n\n"
       + "".join(f"- `{k}`: {v:.3g}\n" for k, v in head.items()) + "\n"
       + "\n".join(sections))
-  return results
 
 
 if __name__ == "__main__":
