@@ -30,9 +30,10 @@ def truncated_bptt(theta, cfg: inner.InnerConfig, states: inner.TaskState,
   Tasks are differentiated `tasks_per_batch` at a time (vmapped within a batch, batches in
   a `lax.map`) and their gradients averaged, which equals the gradient of the mean loss up
   to float rounding. None: one at a time on a CPU, where a task's backward pass then keeps
-  its stored intermediates (about 28 MB per inner step at 64-64-32, batch 64) in cache and
-  the meta-gradient costs 3.3x the forward computation instead of 5.5x (`make bench`,
-  'Meta-gradient cost'); all at once on accelerators, which one task cannot fill.
+  its stored intermediates (about 28 MB per inner step at 64-64-32, batch 64) closer to
+  the cache: 3.3-4.2x the forward computation instead of 5.5-5.7x in paired runs, less
+  when other jobs share the cache (README, 'Meta-gradient cost'); all at once on
+  accelerators, which one task cannot fill.
   """
   num_tasks = jax.tree_util.tree_leaves(states)[0].shape[0]
   if tasks_per_batch is None:
