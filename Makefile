@@ -8,7 +8,7 @@ WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: meta-train test bench evaluate data venv clean
+.PHONY: meta-train test bench bench-device evaluate data venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ evaluate: venv data
 # Throughput, utilisation, meta-gradient memory and data loading; writes bench/results.{json,md}.
 bench: venv data
 	$(PY) -m experiments.benchmarks.run --out bench
+
+# On a machine with an NVIDIA GPU: installs jax's CUDA build into .venv, runs the benchmarks,
+# the multi-task sweep T = 1..1024 and a short meta-training; writes bench/device/<device>/.
+bench-device: venv data
+	experiments/benchmarks/device.sh
 
 clean:
 	rm -rf $(VENV) .cache runs

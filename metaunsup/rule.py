@@ -125,6 +125,33 @@ def _bn_batch_bwd(res, g):
 _bn_batch.defvjp(_bn_batch_fwd, _bn_batch_bwd)
 
 
+@jax.custom_vjp
+def _centred_norm_relu(pre):
+  """relu of pre centred and rms-normalised over its last axis (channels)."""
+  return _centred_norm_relu_fwd(pre)[0]
+
+
+def _centred_norm_relu_fwd(pre):
+  centred = pre - jnp.mean(pre, -1, keepdims=True)
+  inv_rms = jax.lax.rsqrt(jnp.mean(centred ** 2, -1, keepdims=True) + EPS)
+  normed = centred * inv_rms
+  return jax.nn.relu(normed), (normed, inv_rms)
+
+
+def _centred_norm_relu_bwd(res, g):
+  # Keeps one [B, n, H] tensor for the backward pass where autodiff keeps two (the centred
+  # input and the relu's input); the stored intermediates bound the meta-gradient's time
+  # on a CPU (README, 'Meta-gradient cost'). The rms norm's gradient with eps included is
+  # inv_rms (g - y mean(g y)), y the normalised value; centring subtracts the mean.
+  normed, inv_rms = res
+  g = jnp.where(normed > 0, g, 0.0)
+  u = inv_rms * (g - normed * jnp.mean(g * normed, -1, keepdims=True))
+  return (u - jnp.mean(u, -1, keepdims=True),)
+
+
+_centred_norm_relu.defvjp(_centred_norm_relu_fwd, _centred_norm_relu_bwd)
+
+
 def _rms_normalize(x, axis):
   return x * jax.lax.rsqrt(jnp.mean(x ** 2, axis=axis, keepdims=True) + EPS)
 
@@ -179,7 +206,7 @@ def unit_network(theta, cfg: RuleConfig, x, z, d, static):
     pre = pre + (neighbours @ theta["unit_neighbours"])[None]
   # Channel norm, not batch norm, here: the pooled terms are constant over the batch and a
   # batch norm would erase them.
-  return jax.nn.relu(_rms_normalize(pre - jnp.mean(pre, -1, keepdims=True), axis=-1))
+  return _centred_norm_relu(pre)
 
 
 def _static_features(cfg, bias, w_in, w_out, n):

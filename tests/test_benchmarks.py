@@ -1,0 +1,62 @@
+"""The benchmark tooling runs and writes what it promises (not timings: those are
+`make bench`'s job). Tiny sizes; the device script in its CPU dry-run mode."""
+import json
+import pathlib
+import subprocess
+import sys
+
+import jax
+import numpy as np
+
+from experiments.benchmarks import meta_gradient_cost, multitask
+from conftest import synthetic_task_data, tiny_inner_config
+from metaunsup import inner, rule
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DEVICE_SH = REPO / "experiments" / "benchmarks" / "device.sh"
+
+
+def test_meta_gradient_programs_agree_on_the_loss():
+  cfg = tiny_inner_config()
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  data = jax.tree_util.tree_map(lambda a: a[None].repeat(2, 0), synthetic_task_data())
+  states = jax.vmap(lambda k: inner.init_task(k, 10, cfg))(jax.random.split(
+      jax.random.PRNGKey(1), 2))
+  grad, forward = meta_gradient_cost.programs((cfg,), k=2)
+  per_task, _ = meta_gradient_cost.programs((cfg,), k=2, tasks_per_batch=1)
+  (loss, g), plain = grad(theta, (states,), (data,)), forward(theta, (states,), (data,))
+  assert abs(float(loss) - float(plain)) < 1e-6
+  assert jax.tree_util.tree_structure(g) == jax.tree_util.tree_structure(theta)
+  # The candidate (each task differentiated alone, gradients averaged) is the same gradient.
+  loss_1, g_1 = per_task(theta, (states,), (data,))
+  assert abs(float(loss_1) - float(plain)) < 1e-6
+  for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(g_1)):
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * float(np.max(np.abs(a))) + 1e-7)
+  t = meta_gradient_cost.interleaved_seconds({"forward": forward, "gradient": grad},
+                                             (theta, (states,), (data,)), repeats=1)
+  assert t["ratio_to_forward"]["forward"] == 1.0 and t["seconds"]["gradient"] > 0
+
+
+def test_device_script_parses():
+  subprocess.run(["bash", "-n", str(DEVICE_SH)], check=True)
+
+
+def test_device_script_refuses_without_a_gpu_in_one_line(tmp_path):
+  # This CPU machine has no nvidia-smi, or one that lists no GPU: the script must stop
+  # before installing anything. (Skipped in spirit where a GPU exists: it would install.)
+  if subprocess.run(["bash", "-c", "nvidia-smi -L"], capture_output=True).returncode == 0:
+    return
+  r = subprocess.run([str(DEVICE_SH), "--out", str(tmp_path)], capture_output=True, text=True,
+                     cwd=REPO)
+  assert r.returncode == 1 and "no NVIDIA GPU" in r.stderr and "--dry-run" in r.stderr
+  assert not any(tmp_path.iterdir())
+
+
+def test_multitask_sweep_writes_results_and_figure(tmp_path):
+  details = multitask.main(["--tasks", "1,2", "--loop-max", "1", "--inner-steps", "1",
+                            "--repeats", "1", "--out", str(tmp_path)])
+  rows = json.loads((tmp_path / "multitask.json").read_text())["rows"]
+  assert [r["tasks"] for r in rows] == [1, 2] == [r["tasks"] for r in details["rows"]]
+  assert rows[0]["speedup"] > 0 and rows[1]["speedup"] is None  # loop only up to T = 1
+  assert (tmp_path / "multitask.png").stat().st_size > 0
+  assert "cpu" in (tmp_path / "multitask.md").read_text().lower()
