@@ -28,8 +28,8 @@ class TrainResult:
 
   @property
   def summary(self) -> dict:
-    import json
-    return json.loads((self.workdir / "summary.json").read_text())
+    from metaunsup import train
+    return train.read_summary(self.workdir)
 
 
 def train_rule(config=None, workdir=None, **overrides) -> TrainResult:

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import pathlib
+import sys
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import base_model, checkpointing, inner, preprocess, pretrained, rule
+from metaunsup import (base_model, checkpointing, file_faults, inner, preprocess, pretrained,
+                       rule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,17 @@ def load_rule(path) -> Rule:
   if not p.exists():
     raise FileNotFoundError(f"no rule at {path}: pass a workdir of a finished `make meta-train` "
                             f"run or a {checkpointing.RULE_FILE} file")
-  theta, cfg_dict, meta = checkpointing.load_rule_file(p)
+  try:
+    theta, cfg_dict, meta = checkpointing.load_rule_file(p)
+  except file_faults.DamagedFileError as e:
+    # The run's final checkpoint holds the same theta; a lone rule file has nothing to fall
+    # back on.
+    if not _has_checkpoints(p.parent):
+      raise
+    print(f"warning: {p}: damaged or truncated, not read; using the run's newest checkpoint "
+          f"instead (rerun the `make meta-train` command to rewrite {p.name})",
+          file=sys.stderr)
+    return _rule_from_checkpoint(p.parent)
   cfg = rule.RuleConfig.from_dict(cfg_dict)
   theta = jax.tree_util.tree_map(jnp.asarray, theta)
   rule.check_theta(theta, cfg)
@@ -53,12 +64,22 @@ def pretrained_rule(name: str = pretrained.DEFAULT) -> Rule:
   return load_rule(pretrained.path(name))
 
 
+def _has_checkpoints(workdir: pathlib.Path) -> bool:
+  return (workdir / "config.json").exists() and (workdir / "checkpoints").is_dir()
+
+
 def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
-  config_file = workdir / "config.json"
-  if not config_file.exists() or not (workdir / "checkpoints").exists():
+  if not _has_checkpoints(workdir):
     raise FileNotFoundError(f"no rule at {workdir}: pass a workdir of a `make meta-train` "
                             f"run or a {checkpointing.RULE_FILE} file")
-  cfg = rule.RuleConfig.from_dict(json.loads(config_file.read_text())["rule"])
+  config_file = workdir / "config.json"
+  fix = ("it is the run's config; rerun the `make meta-train` command that wrote it (same "
+         "--config and flags) to rewrite it")
+  saved = checkpointing.read_json(config_file, fix, keep=None)
+  try:
+    cfg = rule.RuleConfig.from_dict(saved["rule"])
+  except (KeyError, TypeError, ValueError) as e:
+    raise file_faults.damaged(config_file, e, fix) from None
   like = {"theta": jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), cfg))}
   step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like,
                                                 partial=True)

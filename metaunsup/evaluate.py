@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import pathlib
 import platform
@@ -439,7 +440,9 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   checkpointing.atomic_write_json(out / "results.json", results)
   checkpointing.atomic_write_bytes(out / "results.md", eval_report.markdown(results).encode())
   if first_layers:
-    np.savez(out / "first_layer.npz", **{k: v for k, v in first_layers.items()})
+    buf = io.BytesIO()
+    np.savez(buf, **first_layers)
+    checkpointing.atomic_write_bytes(out / "first_layer.npz", buf.getvalue())
   eval_figures.write_all(results, first_layers, out)
   log(f"wrote {out}/results.json, results.md and figures ({seconds:.0f} s of compute, "
       f"{time.time() - t0:.0f} s in this run)")

@@ -63,17 +63,9 @@ def _check_skips(opt_state, step: int, limit: int, workdir: pathlib.Path) -> Non
         "meta.learning_rate or meta.clip_norm, or check the data, then rerun to resume")
 
 
-def _finite_or_null(v):
-  """Strict JSON has no NaN or inf: written as null, read back as NaN."""
-  if isinstance(v, float) and not np.isfinite(v):
-    return None
-  if isinstance(v, list):
-    return [_finite_or_null(x) for x in v]
-  return v
-
-
 def _metrics_line(row: dict) -> str:
-  return json.dumps({k: _finite_or_null(v) for k, v in row.items()}, allow_nan=False) + "\n"
+  """Strict JSON: NaN or inf written as null (checkpointing.dumps), read back as NaN."""
+  return checkpointing.dumps(row) + "\n"
 
 
 def init_tasks(key, input_dim: int, cfg: inner.InnerConfig, num_tasks: int):
@@ -136,8 +128,10 @@ def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
   for line in path.read_bytes().decode("utf-8", "replace").splitlines():
     try:
       r = json.loads(line) if line.strip() else None
-      if r is not None:
-        rows.append({k: (float("nan") if v is None else v) for k, v in r.items()})
+      if isinstance(r, dict):
+        rows.append(checkpointing.nan_for_null(r, keep=()))
+      elif r is not None:
+        bad += 1
     except json.JSONDecodeError:
       bad += 1
   if bad:
@@ -218,6 +212,14 @@ def summarize(history: list[dict], config, family: task_family.TaskFamily, evals
   out["eval_data"] = next(iter(out["eval"]))
   out.update(out["eval"][out["eval_data"]])
   return out
+
+
+def read_summary(workdir) -> dict:
+  """WORKDIR/summary.json as written by `summarize`, NaN where an accuracy or loss was not
+  finite (strict JSON holds null there)."""
+  return checkpointing.read_json(
+      pathlib.Path(workdir) / "summary.json", "rerun the `make meta-train` command that wrote "
+      "it: it resumes from the run's last checkpoint and writes summary.json again")
 
 
 def evaluate(learned: api.Rule, config) -> dict:

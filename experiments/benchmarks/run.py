@@ -13,6 +13,7 @@ import pathlib
 import time
 
 from experiments.benchmarks import common
+from metaunsup import checkpointing
 
 BENCHMARKS = ("multitask", "utilisation", "reductions", "meta_gradient", "data")
 TITLES = {"multitask": "Multi-task throughput (vmap + scan vs a per-task Python loop)",
@@ -40,7 +41,7 @@ def main(argv=None) -> dict:
     print(name, json.dumps(headlines), f"({details['wall_seconds']:.0f} s)", flush=True)
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
-  (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+  (out / "results.json").write_text(checkpointing.dumps(results, indent=2) + "\n")
   env = results["environment"]
   head = {k: v for k, v in results.items() if k not in ("environment", "benchmarks")}
   (out / "results.md").write_text(
