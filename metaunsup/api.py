@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
+import os
 import pathlib
 import sys
 from typing import Sequence
@@ -31,6 +33,9 @@ def load_rule(path) -> Rule:
   run that has not finished), a rule file, or a rule shipped in the package: "pretrained"
   (the default one) or "pretrained:NAME" (see `metaunsup.pretrained`). To load a local
   folder called "pretrained", write "./pretrained"."""
+  if not isinstance(path, (str, os.PathLike)):
+    raise TypeError(f"load_rule takes a path (a workdir, a {checkpointing.RULE_FILE} file or "
+                    f"'pretrained'), got {type(path).__name__} {path!r}")
   if isinstance(path, str) and (path == "pretrained" or path.startswith("pretrained:")):
     return pretrained_rule(path.partition(":")[2] or pretrained.DEFAULT)
   p = pathlib.Path(path)
@@ -129,14 +134,27 @@ def _check_inputs(x, name: str, dim: int | None = None) -> np.ndarray:
   return preprocess.finite_float32(x, name)
 
 
+def _integer(value, name: str, minimum: int | None) -> int:
+  """`value` as an int, or a one-line error (a float or string count would reach a Python
+  loop or jax.random as the wrong type; a zero chunk would loop forever)."""
+  if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+      or (minimum is not None and value < minimum)):
+    raise ValueError(f"{name} must be an integer" + (f" >= {minimum}" if minimum is not None
+                                                      else "") + f", got {value!r}")
+  return int(value)
+
+
 def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 128, 128, 32),
                activation: str = "relu", steps: int = 1000, batch_size: int = 128,
                seed: int = 0, permute_inputs: bool = True, chunk: int = 100) -> TrainedModel:
   """Train a fresh base network on unlabeled data [N, D] for `steps` inner steps of the rule.
   steps=0 returns the randomly initialised network of this seed (the baseline)."""
+  if not isinstance(rule_, Rule):
+    raise TypeError(f"apply_rule takes a metaunsup.Rule (from metaunsup.load_rule), got "
+                    f"{type(rule_).__name__}")
   x = _check_inputs(x_unlabeled, "x_unlabeled")
-  if int(steps) < 0:
-    raise ValueError(f"steps must be >= 0, got {steps}")
+  steps, chunk = _integer(steps, "steps", 0), _integer(chunk, "chunk", 1)
+  batch_size, seed = _integer(batch_size, "batch_size", 2), _integer(seed, "seed", None)
   if len(x) < 2:
     raise ValueError(f"x_unlabeled needs at least 2 examples (batch norm), got {len(x)}")
   if not 2 <= batch_size <= len(x):

@@ -2,6 +2,8 @@
 the fix, raised before anything is compiled."""
 from __future__ import annotations
 
+import math
+
 from metaunsup import base_model, preprocess
 
 REQUIRED = {
@@ -24,8 +26,9 @@ def _positive_int(value, name: str, minimum: int = 1) -> None:
 
 
 def _positive(value, name: str) -> None:
-  if not isinstance(value, (int, float)) or not value > 0:
-    raise ValueError(f"config.{name} must be a positive number, got {value!r}")
+  # inf passes `> 0` and would turn theta or the data into NaN a few steps later.
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    raise ValueError(f"config.{name} must be a positive, finite number, got {value!r}")
 
 
 def _activation(name, field: str) -> None:
