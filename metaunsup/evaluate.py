@@ -415,6 +415,8 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   check_config(config)
   learned = api.load_rule(rule_path)
   out = pathlib.Path(out)
+  if out.exists() and not out.is_dir():
+    raise ValueError(f"--out {out} is a file; pass a folder (new or of this evaluation)")
   out.mkdir(parents=True, exist_ok=True)
   seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
   store = eval_store.PartialResults.open(out, config.to_json(), learned)
@@ -471,4 +473,5 @@ if __name__ == "__main__":
   flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
   flags.DEFINE_bool("reverse", False, "Compute the pieces last first: a second process "
                     "started with it on the same --out shares the work with the first.")
-  app.run(main)
+  from metaunsup.config_checks import parse_flags
+  app.run(main, flags_parser=parse_flags)

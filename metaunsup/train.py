@@ -242,6 +242,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   save the rule, and evaluate it against random initialisation on held-out data."""
   validate(config)
   workdir = pathlib.Path(workdir)
+  if workdir.exists() and not workdir.is_dir():
+    raise ValueError(f"--workdir {workdir} is a file; pass a folder (new or of this run)")
   workdir.mkdir(parents=True, exist_ok=True)
   writer = sharding.is_writer()
   _check_workdir_config(workdir, config, write=writer)
@@ -366,4 +368,5 @@ if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", "experiments/configs/default.py",
                                   "Meta-training config (ml_collections).")
   flags.DEFINE_string("workdir", "runs/default", "Where metrics, checkpoints and the rule go.")
-  app.run(main)
+  from metaunsup.config_checks import parse_flags
+  app.run(main, flags_parser=parse_flags)

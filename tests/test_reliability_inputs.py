@@ -104,3 +104,25 @@ def test_infinite_config_values_are_refused(field):
   with pytest.raises(ValueError) as e:
     config_checks.validate(c)
   _one_line(e, f"config.{field}", "finite", "inf")
+
+
+@pytest.mark.parametrize("module,flags,words", [
+    ("train", ["--config=experiments/configs/smoke.py", "--config.meta.stepz=3"],
+     ["'stepz'", "steps"]),                            # AttributeError traceback
+    ("evaluate", ["--config=experiments/configs/nope.py"],
+     ["experiments/configs/nope.py", "No such file"]),  # OSError traceback from main
+    ("train", ["--config=experiments/configs/smoke.py", "--workdir=README.md"],
+     ["README.md is a file"]),                          # FileExistsError traceback
+])
+def test_cli_bad_config_flags_are_one_line(module, flags, words):
+  import os
+  import pathlib
+  import subprocess
+  import sys
+  root = pathlib.Path(__file__).parents[1]
+  out = subprocess.run([sys.executable, "-m", f"metaunsup.{module}", *flags], cwd=root,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+  assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and all(w in last for w in words), last
