@@ -354,8 +354,11 @@ def check_config(config) -> None:
     low = 0 if field == "checkpoints" else 1
     if any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in config[field]):
       raise ValueError(f"config.{field} must hold integers >= {low}, got {tuple(config[field])}")
-  if config.num_seeds < 1 or config.batch_size < 2:
-    raise ValueError("config.num_seeds must be >= 1 and config.batch_size >= 2")
+  for field, low in (("num_seeds", 1), ("batch_size", 2), ("query_size", 1),
+                     ("reference_batch", 2), ("seed", 0)):
+    if isinstance(config[field], bool) or not isinstance(config[field], int) \
+        or config[field] < low:
+      raise ValueError(f"config.{field} must be an integer >= {low}, got {config[field]!r}")
   base_model.get_activation(config.activation)
   for spec in config.datasets:
     DataSpec.parse(spec)

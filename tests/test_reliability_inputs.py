@@ -126,3 +126,17 @@ def test_cli_bad_config_flags_are_one_line(module, flags, words):
   assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith("error: ") and all(w in last for w in words), last
+
+
+@pytest.mark.parametrize("field,value", [("reference_batch", 0), ("query_size", 0),
+                                         ("num_seeds", 0), ("batch_size", 1)])
+def test_evaluation_config_counts_are_checked_up_front(field, value):
+  """reference_batch=0 was a traceback from inside jax after data loading; query_size=0 an
+  error only once the first readout ran."""
+  from experiments.configs import eval_quick
+  from metaunsup import evaluate
+  c = eval_quick.get_config()
+  c[field] = value
+  with pytest.raises(ValueError) as e:
+    evaluate.check_config(c)
+  _one_line(e, f"config.{field}", "integer")
