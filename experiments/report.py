@@ -48,4 +48,7 @@ def table(workdir: pathlib.Path) -> str:
 
 
 if __name__ == "__main__":
-  print(table(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")))
+  try:
+    print(table(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")))
+  except (ValueError, FileNotFoundError) as e:  # a missing or damaged summary.json
+    sys.exit(f"error: {e}")

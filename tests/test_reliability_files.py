@@ -113,3 +113,28 @@ def test_damaged_config_json_of_a_workdir_is_one_line(tmp_path, content):
   with pytest.raises(file_faults.DamagedFileError, match="config.json: damaged") as e:
     metaunsup.load_rule(tmp_path)
   assert "\n" not in str(e.value) and "rewrite it" in str(e.value)
+
+
+def test_metrics_line_of_valid_json_that_is_not_a_row_is_dropped(tmp_path, capsys):
+  """A damaged line that still parses ("5", "[1]") was an AttributeError from .items()."""
+  from metaunsup import train
+  path = tmp_path / "metrics.jsonl"
+  path.write_text(train._metrics_line({"step": 0, "meta_loss": 1.0}) + "5\n[1]\nnull\n")
+  assert [r["step"] for r in train._read_metrics(path, below_step=10)] == [0]
+  assert "dropped 2 damaged line(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [None, "", '{"seed": 0, "ev'])
+def test_report_on_a_missing_or_damaged_summary_is_one_line(tmp_path, content):
+  import os
+  import subprocess
+  import sys
+  if content is not None:
+    (tmp_path / "summary.json").write_text(content)
+  root = pathlib.Path(__file__).parents[1]
+  out = subprocess.run([sys.executable, "experiments/report.py", str(tmp_path)], cwd=root,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+  assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and "summary.json" in last and "make meta-train" in last
