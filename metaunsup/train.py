@@ -21,7 +21,7 @@ import optax
 from tqdm.auto import tqdm
 
 from metaunsup import (api, checkpointing, data, estimators, evaluation, file_faults, inner,
-                       monitoring, rule, sharding, task_family)
+                       monitoring, rule, sharding, sources, task_family)
 from metaunsup.config_checks import validate
 
 
@@ -241,6 +241,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   """Meta-train on the task family (resuming from `workdir` when it holds a checkpoint),
   save the rule, and evaluate it against random initialisation on held-out data."""
   validate(config)
+  for name in config.eval.datasets:  # a missing one fails now, not after meta-training
+    sources.get(name, "test")
   workdir = pathlib.Path(workdir)
   if workdir.exists() and not workdir.is_dir():
     raise ValueError(f"--workdir {workdir} is a file; pass a folder (new or of this run)")

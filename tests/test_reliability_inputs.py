@@ -140,3 +140,15 @@ def test_evaluation_config_counts_are_checked_up_front(field, value):
   with pytest.raises(ValueError) as e:
     evaluate.check_config(c)
   _one_line(e, f"config.{field}", "integer")
+
+
+def test_missing_evaluation_data_set_fails_before_meta_training(tmp_path):
+  """config.eval.datasets=('nope',) was one line too, but only after meta-training ended."""
+  from metaunsup import sources, train
+  from test_meta_training import tiny_config
+  c = tiny_config(steps=2)
+  c.eval.datasets = ("nope",)
+  with pytest.raises(sources.DataNotFoundError) as e:
+    train.train_and_evaluate(c, tmp_path / "run")
+  _one_line(e, "nope", "not a metaunsup source")
+  assert not (tmp_path / "run").exists()
