@@ -91,6 +91,11 @@ def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
   if restored is None:
     raise FileNotFoundError(f"{workdir} has no checkpoint yet; wait for the first one "
                             "(config.meta.checkpoint_every steps)")
+  try:  # orbax restores the checkpoint's own shapes, whatever `like` says
+    rule.check_theta(restored["theta"], cfg)
+  except ValueError as e:
+    raise ValueError(f"{workdir / 'checkpoints' / str(step)} does not match the rule config in "
+                     f"{config_file} ({e}); was config.json edited? {fix}") from None
   return Rule(theta=restored["theta"], config=cfg, meta={"checkpoint_step": int(step)})
 
 

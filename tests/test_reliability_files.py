@@ -138,3 +138,17 @@ def test_report_on_a_missing_or_damaged_summary_is_one_line(tmp_path, content):
   assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith("error: ") and "summary.json" in last and "make meta-train" in last
+
+
+def test_checkpoint_that_does_not_match_config_json_is_one_line(tmp_path):
+  """An edited config.json (another rule shape) loaded the checkpoint's theta with the new
+  config, a mismatch found only deep inside the first unroll."""
+  _workdir_with_checkpoint(tmp_path)
+  (tmp_path / checkpointing.RULE_FILE).unlink()
+  saved = json.loads((tmp_path / "config.json").read_text())
+  saved["rule"]["channels"] += 2
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  with pytest.raises(ValueError) as e:
+    metaunsup.load_rule(tmp_path)
+  msg = str(e.value)
+  assert "\n" not in msg and "does not match the rule config" in msg and "config.json" in msg
