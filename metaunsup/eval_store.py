@@ -54,6 +54,8 @@ class PartialResults:
     try:
       # Strict JSON holds null where an accuracy diverged: NaN again here.
       result = checkpointing.nan_for_null(json.loads(path.read_text()), keep=())
+      if not isinstance(result, dict) or not result:
+        raise ValueError(f"holds {str(result)[:20]!r}, not a piece's results")
       reading = arrays_path
       if arrays_path.exists():
         with np.load(arrays_path) as z:

@@ -152,3 +152,14 @@ def test_checkpoint_that_does_not_match_config_json_is_one_line(tmp_path):
     metaunsup.load_rule(tmp_path)
   msg = str(e.value)
   assert "\n" not in msg and "does not match the rule config" in msg and "config.json" in msg
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", "null", "0"])
+def test_evaluation_piece_that_parses_but_is_not_a_result_is_computed_again(tmp_path, content):
+  """Was returned as the piece's result, then a KeyError/TypeError in evaluate."""
+  store = eval_store.PartialResults(tmp_path / "partial" / "abc")
+  store.save("digits-seed0", {"records": []}, {})
+  (store.folder / "digits-seed0.json").write_text(content)
+  logged = []
+  assert store.load("digits-seed0", log=logged.append) is None
+  assert len(logged) == 1 and "digits-seed0.json: damaged" in logged[0]
