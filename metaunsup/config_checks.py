@@ -72,6 +72,35 @@ def _check_family(fam, heads) -> None:
     _positive(fam[field], f"family.{field}")
 
 
+def _check_long_horizon(meta, inner) -> None:
+  """Estimator, objective, advance and warm-start fields (absent in older configs: defaults)."""
+  from metaunsup import estimators  # the estimators import the inner problem; keep this light
+  if meta.get("estimator", "truncated_bptt") not in estimators.NAMES:
+    raise ValueError(f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
+                     f"{estimators.NAMES}")
+  if "es_sigma" in meta:
+    _positive(meta.es_sigma, "meta.es_sigma")
+  if "es_pairs" in meta:
+    _positive_int(meta.es_pairs, "meta.es_pairs")
+  if "es_clip" in meta and not (isinstance(meta.es_clip, (int, float)) and meta.es_clip >= 0):
+    raise ValueError(f"config.meta.es_clip must be >= 0 (0: no clipping), got {meta.es_clip!r}")
+  if meta.get("objective", "final") not in estimators.OBJECTIVES:
+    raise ValueError(f"config.meta.objective={meta.objective!r} is unknown; choose one of "
+                     f"{estimators.OBJECTIVES}")
+  if meta.get("objective", "final") == "mean_over_truncation":
+    _positive_int(meta.get("objective_points", 1), "meta.objective_points")
+    if meta.objective_points > min(inner.truncation_lengths):
+      raise ValueError(f"config.meta.objective_points={meta.objective_points} exceeds the "
+                       f"shortest truncation ({min(inner.truncation_lengths)} steps); use at "
+                       "most that many points")
+  penalty = meta.get("worsening_penalty", 0.0)
+  if not isinstance(penalty, (int, float)) or penalty < 0:
+    raise ValueError(f"config.meta.worsening_penalty must be >= 0, got {penalty!r}")
+  _positive_int(inner.get("advance_steps", 0), "inner.advance_steps", 0)
+  if not isinstance(meta.get("init_rule", ""), str):
+    raise ValueError(f"config.meta.init_rule must be a path (or \"\"), got {meta.init_rule!r}")
+
+
 def validate(config) -> None:
   if "seed" not in config:
     raise ValueError("config.seed is missing; add an integer seed")
@@ -100,6 +129,7 @@ def validate(config) -> None:
   _positive(config.meta.clip_norm, "meta.clip_norm")
   _positive_int(config.meta.max_consecutive_skips, "meta.max_consecutive_skips")
   _positive_int(config.meta.checkpoint_every, "meta.checkpoint_every")
+  _check_long_horizon(config.meta, config.inner)
   if not config.eval.datasets:
     raise ValueError("config.eval.datasets must name at least one data set")
   if config.eval.image_size not in preprocess.IMAGE_SIZES:

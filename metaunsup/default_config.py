@@ -32,10 +32,24 @@ def get_config():
                 lr_max=0.05, bias_lr_max=0.02, anti_collapse=0.05, init_lr_logit=0.0)
   c.inner = dict(truncation_lengths=(5, 10), min_total_steps=30, max_total_steps=300,
                  reference_batch=256,
-                 remat=False)  # True: O(sqrt(k)) memory for long truncations, some recompute
+                 remat=False,  # True: O(sqrt(k)) memory for long truncations, some recompute
+                 # Forward-only, unscored inner steps of every task after each truncation:
+                 # tasks reach old ages (up to max_total_steps) at a fraction of the cost.
+                 advance_steps=0)
   c.heads = dict(shots=10, query_per_class=10, ridge_lambda=0.1)
   c.meta = dict(steps=500, learning_rate=3e-3, clip_norm=1.0, max_consecutive_skips=50,
-                checkpoint_every=50)
+                checkpoint_every=50,
+                # How the meta-gradient is formed: truncated_bptt | pes | es (estimators/).
+                # ES and PES: perturbation scale, antithetic pairs per task, and |L+ - L-|
+                # clipped to es_clip (0: unclipped).
+                estimator="truncated_bptt", es_sigma=0.01, es_pairs=1, es_clip=1.0,
+                # What a truncation is scored on: "final" (the meta-loss after it) or
+                # "mean_over_truncation" (mean over objective_points points of it); plus
+                # worsening_penalty x every increase from one scored point to the next.
+                objective="final", objective_points=2, worsening_penalty=0.0,
+                # A rule file or workdir whose theta starts meta-training (fine-tuning a
+                # shipped rule on a new task family); "" starts from a random theta.
+                init_rule="")
   # Held-out evaluation: a 64-64-32 relu network trained by the rule on each data set's
   # unlabeled train split, read out on its test split with 10 labels per class, 5 seeds.
   c.eval = dict(datasets=("fashion_mnist", "mnist"), image_size=14, widths=(64, 64, 32),

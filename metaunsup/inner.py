@@ -179,3 +179,31 @@ def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k:
   key, k_meta = jax.random.split(new_state.key)
   loss, acc = meta_loss(cfg, new_state.params, data, k_meta)
   return loss, (new_state.replace(key=key), acc)
+
+
+def trajectory_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int,
+                    points: int, worsening: float = 0.0):
+  """A k-step truncation scored at `points` evenly spaced points (the last after step k):
+  the mean of their meta-losses, plus `worsening` times the sum of every increase from one
+  point to the next, the first measured against the state the truncation starts from.
+  (loss, (new_state, accuracy at the end)); points=1, worsening=0 is `truncated_loss`."""
+  chunks = [k // points] * (points - 1) + [k - (k // points) * (points - 1)]
+  if min(chunks) < 1:
+    raise ValueError(f"cannot score {points} points in a truncation of {k} steps")
+  key, k_start = jax.random.split(state.key)
+  state = state.replace(key=key)
+  previous = meta_loss(cfg, state.params, data, k_start)[0] if worsening else None
+  scores, penalty = [], 0.0
+  for n in chunks:
+    score, (state, acc) = truncated_loss(theta, cfg, state, data, n)
+    if worsening:
+      penalty = penalty + jax.nn.relu(score - previous)
+      previous = score
+    scores.append(score)
+  return jnp.mean(jnp.stack(scores)) + worsening * penalty, (state, acc)
+
+
+def advance(theta, cfg: InnerConfig, state: TaskState, data: TaskData, n: int) -> TaskState:
+  """n forward-only inner steps: no gradient flows to theta, so nothing is stored for a
+  backward pass (the cheap way to carry a task to old ages between truncations)."""
+  return unroll(jax.lax.stop_gradient(theta), cfg, state, data, n)

@@ -77,9 +77,12 @@ def shard_tasks(tree, mesh: Mesh):
 
 
 def place_train_state(state: dict, mesh: Mesh) -> dict:
-  """The meta-training state of train.py: each bucket's tasks sharded, the rest replicated."""
-  rest = replicate({k: v for k, v in state.items() if k != "tasks"}, mesh)
-  return {**rest, "tasks": tuple(shard_tasks(bucket, mesh) for bucket in state["tasks"])}
+  """The meta-training state of train.py: each bucket's tasks (and their estimator state)
+  sharded, the rest replicated."""
+  per_task = ("tasks", "estimator")  # "estimator": an estimator's per-task state (PES)
+  rest = replicate({k: v for k, v in state.items() if k not in per_task}, mesh)
+  return {**rest, **{k: tuple(shard_tasks(bucket, mesh) for bucket in state[k])
+                     for k in per_task if k in state}}
 
 
 def to_host(tree):

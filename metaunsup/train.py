@@ -1,11 +1,13 @@
-"""Meta-training: improve the rule's theta by truncated backprop through unrolled inner
-loops over a batch of tasks. Reads top to bottom: config -> data -> tasks -> loop -> eval.
+"""Meta-training: improve the rule's theta with a meta-gradient estimator (truncated backprop
+through unrolled inner loops by default; PES or ES) over a batch of tasks. Reads top to
+bottom: config -> data -> tasks -> loop -> eval.
 
   python -m metaunsup.train --config=experiments/configs/default.py --workdir=runs/default \
       --config.meta.steps=500
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -20,8 +22,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from metaunsup import (api, checkpointing, data, estimators, evaluation, file_faults, inner,
-                       monitoring, rule, sharding, sources, task_family)
+from metaunsup import (api, checkpointing, data, default_config, estimators, evaluation,
+                       file_faults, inner, monitoring, rule, sharding, sources, task_family)
 from metaunsup.config_checks import validate
 
 
@@ -84,24 +86,34 @@ def _reset_finished(key, cfg: inner.InnerConfig, mg: estimators.MetaGradient, in
   done = (mg.states.step >= mg.states.total) | ~jnp.isfinite(mg.task_losses)
   fresh = jax.vmap(lambda k_: inner.init_task(k_, input_dim, cfg))(
       jax.random.split(key, done.shape[0]))
-  states = jax.tree_util.tree_map(
-      lambda new, old: jnp.where(done.reshape((-1,) + (1,) * (old.ndim - 1)), new, old),
-      fresh, mg.states)
-  return states, done
+  return estimators.base.tree_where(done, fresh, mg.states), done
 
 
-@functools.partial(jax.jit, static_argnames=("cfgs", "opt", "k"))
-def meta_step(theta, opt_state, tasks, task_data, key, *, cfgs, opt, k):
+def init_estimator_states(estimator, theta, tasks) -> tuple:
+  """The estimator's own state of every bucket's tasks (() for a stateless one)."""
+  return tuple(estimator.init(theta, states) for states in tasks)
+
+
+@functools.partial(jax.jit, static_argnames=("cfgs", "opt", "k", "estimator", "advance_steps",
+                                             "objective"))
+def meta_step(theta, opt_state, tasks, est_states, task_data, key, *, cfgs, opt, k,
+              estimator=estimators.TruncatedBPTT(), advance_steps: int = 0,
+              objective: estimators.Objective = estimators.Objective()):
   """One meta-update from every bucket (one vmapped program per bucket shape, all in one
-  jitted step). The meta-gradient is the mean over all tasks of all buckets."""
-  grads, new_tasks, dones, losses, accs = [], [], [], [], []
-  for cfg, states, bucket_data, k_reset in zip(cfgs, tasks, task_data,
-                                               jax.random.split(key, len(cfgs))):
-    mg = estimators.truncated_bptt(theta, cfg, states, bucket_data, k)
-    states, done = _reset_finished(k_reset, cfg, mg, bucket_data.x.shape[-1])
+  jitted step). Each task is unrolled k scored steps, then `advance_steps` forward-only
+  ones; `estimator` (static) forms the meta-gradient, the mean over all tasks of all
+  buckets. Returns (theta, opt_state, tasks, est_states, dones, metrics)."""
+  grads, new_tasks, new_est, dones, losses, accs = [], [], [], [], [], []
+  for cfg, states, est_state, bucket_data, k_bucket in zip(
+      cfgs, tasks, est_states, task_data, jax.random.split(key, len(cfgs))):
+    truncation = estimators.inner_truncation(cfg, k, advance_steps, objective)
+    mg = estimator.estimate(theta, est_state, states, bucket_data,
+                            jax.random.fold_in(k_bucket, 1), truncation)
+    states, done = _reset_finished(k_bucket, cfg, mg, bucket_data.x.shape[-1])
     weight = done.shape[0]
     grads.append(jax.tree_util.tree_map(lambda g: g * weight, mg.grads))
     new_tasks.append(states)
+    new_est.append(estimators.reset(estimator, theta, mg.estimator_state, states, done))
     dones.append(done)
     losses.append(mg.task_losses)
     accs.append(mg.task_accuracies)
@@ -115,7 +127,29 @@ def meta_step(theta, opt_state, tasks, task_data, key, *, cfgs, opt, k):
              "skipped": opt_state.total_notfinite,
              "tasks_reset": sum(jnp.sum(d) for d in dones),
              "bucket_loss": jnp.stack([jnp.mean(l) for l in losses])}
-  return theta, opt_state, tuple(new_tasks), tuple(dones), metrics
+  return theta, opt_state, tuple(new_tasks), tuple(new_est), tuple(dones), metrics
+
+
+def warm_start_theta(path, rule_cfg: rule.RuleConfig) -> dict:
+  """theta of the rule at `path` (a rule file or a meta-training workdir) to start from:
+  `meta.init_rule`, fine-tuning a shipped rule on a new task family.
+
+  Raises:
+    FileNotFoundError: nothing loadable at `path`.
+    ValueError: its theta does not have the shapes `rule_cfg` needs (one line).
+  """
+  loaded = api.load_rule(path)
+  expected = jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), rule_cfg))
+  for name in sorted(set(expected) | set(loaded.theta)):
+    got = tuple(jnp.shape(loaded.theta[name])) if name in loaded.theta else None
+    want = expected[name].shape if name in expected else None
+    if got != want:
+      theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(rule_cfg)
+      differ = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
+      raise ValueError(f"config.meta.init_rule={path}: its theta[{name!r}] has shape {got}, "
+                       f"config.rule needs {want}; set config.rule to the rule's own "
+                       f"settings {differ}")
+  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), loaded.theta)
 
 
 def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
@@ -152,13 +186,25 @@ def _changed_fields(previous: dict, current: dict, prefix: str = "") -> list[str
   return out
 
 
+def _with_added_fields(previous: dict) -> dict:
+  """A saved config with the fields added to the default config since it was written, at
+  their defaults: each new field's default reproduces the code it was saved with, so an
+  older workdir still resumes unless the new config sets a new field otherwise."""
+  out = {k: dict(v) if isinstance(v, dict) else v for k, v in previous.items()}
+  for section, fields in json.loads(default_config.get_config().to_json()).items():
+    if isinstance(fields, dict) and isinstance(out.get(section), dict):
+      for field, value in fields.items():
+        out[section].setdefault(field, value)
+  return out
+
+
 def _check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> None:
   """Resuming is only sound with the same config; meta.steps may grow (extend a run)."""
   saved = workdir / "config.json"
   current = json.loads(config.to_json())
   if saved.exists():
     try:
-      previous = json.loads(saved.read_text())
+      previous = _with_added_fields(json.loads(saved.read_text()))
       comparable = [dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
                     for c in (previous, current)]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
@@ -253,14 +299,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   family = task_family.TaskFamily(config, inner_config(config))
   cfgs = tuple(b.cfg for b in family.buckets)
   opt = make_optimizer(config.meta)
+  estimator = estimators.from_config(config.meta)
+  objective = estimators.objective_from_config(config.meta)
+  advance_steps = int(config.inner.get("advance_steps", 0))
 
   key = jax.random.PRNGKey(config.seed)
   key, k_theta, k_tasks = jax.random.split(key, 3)
   theta = rule.init_theta(k_theta, cfgs[0].rule)
-  state = {"theta": theta, "opt_state": opt.init(theta),
-           "tasks": init_family_tasks(k_tasks, family),
+  if config.meta.get("init_rule"):
+    theta = warm_start_theta(config.meta.init_rule, cfgs[0].rule)
+  tasks = init_family_tasks(k_tasks, family)
+  state = {"theta": theta, "opt_state": opt.init(theta), "tasks": tasks,
            "datasets": family.initial_datasets(),
            "key": key, "step": jnp.asarray(0, jnp.int32)}
+  est_states = init_estimator_states(estimator, theta, tasks)
+  if jax.tree_util.tree_leaves(est_states):  # PES's particles and accumulators
+    state["estimator"] = est_states
 
   # Tasks sharded over every device (and host), the rest replicated; placed before the
   # restore so that a checkpoint comes back with the same layout.
@@ -290,9 +344,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         task_data, data_seconds = family.step_data(step, sharding.to_host(state["datasets"]))
         task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
         t_step = time.perf_counter()
-        theta, opt_state, tasks, done, m = meta_step(state["theta"], state["opt_state"],
-                                                     state["tasks"], task_data, k_step,
-                                                     cfgs=cfgs, opt=opt, k=k)
+        theta, opt_state, tasks, est_states, done, m = meta_step(
+            state["theta"], state["opt_state"], state["tasks"],
+            state.get("estimator", est_states), task_data, k_step, cfgs=cfgs, opt=opt, k=k,
+            estimator=estimator, advance_steps=advance_steps, objective=objective)
         m = jax.device_get(m)
         _check_skips(opt_state, step, config.meta.max_consecutive_skips, workdir)
         row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
@@ -309,7 +364,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         # `state` changes only here, whole, so an interrupt never sees half a step.
         state = {"theta": theta, "opt_state": opt_state, "tasks": tasks,
                  "datasets": datasets, "key": key,
-                 "step": sharding.replicate(np.asarray(step + 1, np.int32), mesh)}
+                 "step": sharding.replicate(np.asarray(step + 1, np.int32), mesh),
+                 **({"estimator": est_states} if "estimator" in state else {})}
         bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:

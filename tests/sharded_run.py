@@ -58,9 +58,9 @@ losses = []
 for step in range(3):  # as train.py: host data per step, sharded by task
   key, k_step = jax.random.split(state["key"])
   task_data = tuple(sharding.shard_tasks(d, mesh) for d in family.step_data(step, datasets)[0])
-  theta, opt_state, tasks, done, m = train.meta_step(
-      state["theta"], state["opt_state"], state["tasks"], task_data, k_step, cfgs=cfgs,
-      opt=opt, k=2)
+  theta, opt_state, tasks, _, done, m = train.meta_step(
+      state["theta"], state["opt_state"], state["tasks"], tuple(() for _ in cfgs), task_data,
+      k_step, cfgs=cfgs, opt=opt, k=2)
   datasets = family.reassign(step, datasets, sharding.to_host(done))
   state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key}
   losses.append(float(m["meta_loss"]))

@@ -73,7 +73,8 @@ def test_meta_gradient_matches_finite_differences():
         _tasks(cfg, 2, 5))
 
     # One compiled function gives both the gradient and the perturbed losses.
-    estimate = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, per_task(data, 2), 2))
+    estimate = jax.jit(lambda th: estimators.truncated_bptt_gradient(
+        th, cfg, states, per_task(data, 2), 2))
     loss = lambda th: estimate(th).loss
     grads = estimate(theta).grads
     flat, unravel = ravel_pytree(theta)
@@ -94,7 +95,8 @@ def test_remat_meta_gradient_equals_plain_one():
   data = synthetic_task_data()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = _tasks(cfg, 2, 10)
-  plain, remat = (jax.jit(lambda th, c=c: estimators.truncated_bptt(th, c, states, per_task(data, 2), 7))(
+  plain, remat = (jax.jit(lambda th, c=c: estimators.truncated_bptt_gradient(
+      th, c, states, per_task(data, 2), 7))(
       theta) for c in (cfg, dataclasses.replace(cfg, remat=True)))
   np.testing.assert_allclose(plain.loss, remat.loss, rtol=1e-5)
   # float32 rounding differs between the two programs and 7 unrolled steps amplify it (up to
@@ -112,7 +114,7 @@ def test_remat_memory_grows_sublinearly_with_truncation():
   states = _tasks(cfg, 2, 10)
 
   def temp_bytes(c, k):
-    grad = jax.jit(lambda th: estimators.truncated_bptt(th, c, states, per_task(data, 2),
+    grad = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, c, states, per_task(data, 2),
                                                         k).grads)
     return grad.lower(theta).compile().memory_analysis().temp_size_in_bytes
 

@@ -45,7 +45,7 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = train.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
   # Advance the tasks first so the rule has changed the networks it is judged on.
-  loss_fn = jax.jit(lambda th: estimators.truncated_bptt(th, cfg, states, task_data, 5))
+  loss_fn = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 5))
   opt_state = opt.init(theta)
   first = float(loss_fn(theta).loss)
   for _ in range(25):
@@ -154,8 +154,9 @@ def test_meta_step_compiles_once_per_truncation_length():
   before = train.meta_step._cache_size()
   for i in range(3):
     task_data, _ = family.step_data(i, ids)
-    theta, opt_state, tasks, done, _ = train.meta_step(
-        theta, opt_state, tasks, task_data, jax.random.PRNGKey(i), cfgs=cfgs, opt=opt, k=2)
+    theta, opt_state, tasks, _, done, _ = train.meta_step(
+        theta, opt_state, tasks, tuple(() for _ in cfgs), task_data, jax.random.PRNGKey(i),
+        cfgs=cfgs, opt=opt, k=2)
     ids = family.reassign(i, ids, done)
   assert train.meta_step._cache_size() - before == 1
 

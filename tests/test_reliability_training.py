@@ -148,3 +148,18 @@ def test_damaged_rule_file_is_a_one_line_error(tmp_path):
   with pytest.raises(file_faults.DamagedFileError, match="rule.msgpack: damaged") as e:
     metaunsup.load_rule(tmp_path / "rule.msgpack")
   assert "\n" not in str(e.value) and "make meta-train" in str(e.value)
+
+
+def test_workdir_saved_before_new_config_fields_still_resumes(tmp_path):
+  """A config.json written before fields were added to the default config (here the
+  estimator and the objective) resumes while those fields keep their defaults."""
+  config = tiny_config(steps=2)
+  old = json.loads(config.to_json())
+  for field in ("estimator", "objective", "init_rule"):
+    del old["meta"][field]
+  (tmp_path / "config.json").write_text(json.dumps(old))
+  train._check_workdir_config(tmp_path, config)
+  changed = tiny_config(steps=2)
+  changed.meta.estimator = "pes"
+  with pytest.raises(ValueError, match=r"meta\.estimator \('truncated_bptt' -> 'pes'\)"):
+    train._check_workdir_config(tmp_path, changed)

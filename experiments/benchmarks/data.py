@@ -38,8 +38,8 @@ def run() -> tuple[dict, dict]:
   tasks = train.init_family_tasks(jax.random.PRNGKey(1), cached)
   ids = cached.initial_datasets()
   task_data, _ = cached.step_data(0, ids)
-  step = lambda: train.meta_step(theta, opt_state, tasks, task_data, jax.random.PRNGKey(2),
-                                 cfgs=cfgs, opt=opt, k=K)
+  step = lambda: train.meta_step(theta, opt_state, tasks, tuple(() for _ in cfgs), task_data,
+                                 jax.random.PRNGKey(2), cfgs=cfgs, opt=opt, k=K)
   jax.block_until_ready(step())
   times = []
   for _ in range(REPEATS):

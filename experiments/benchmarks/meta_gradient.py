@@ -1,5 +1,5 @@
-"""One truncated-BPTT meta-gradient (`estimators.truncated_bptt`) against the truncation
-length, with and without rematerialisation (`InnerConfig.remat`): time, and peak memory
+"""One truncated-BPTT meta-gradient (`estimators.truncated_bptt_gradient`) against the
+truncation length, with and without rematerialisation (`InnerConfig.remat`): time, and peak memory
 from XLA's compiled memory analysis (arguments + outputs + temporaries - aliased), which
 is what the program needs regardless of allocator; on GPU/TPU the device's measured
 `peak_bytes_in_use` is added."""
@@ -31,7 +31,7 @@ def run() -> tuple[dict, dict]:
     states = jax.vmap(lambda k: inner.init_task(k, common.INPUT_DIM, cfg))(
         jax.random.split(jax.random.PRNGKey(1), TASKS))
     for k in LENGTHS:
-      grad = jax.jit(lambda th, st, d, k=k, cfg=cfg: estimators.truncated_bptt(
+      grad = jax.jit(lambda th, st, d, k=k, cfg=cfg: estimators.truncated_bptt_gradient(
           th, cfg, st, d, k).grads)
       compiled = grad.lower(theta, states, data).compile()
       row = {"remat": remat, "k": k, "peak_bytes": _peak_bytes(compiled),

@@ -15,12 +15,13 @@ import time
 from experiments.benchmarks import common
 from metaunsup import checkpointing
 
-BENCHMARKS = ("multitask", "utilisation", "reductions", "meta_gradient", "data")
+BENCHMARKS = ("multitask", "utilisation", "reductions", "meta_gradient", "data", "advance")
 TITLES = {"multitask": "Multi-task throughput (vmap + scan vs a per-task Python loop)",
           "utilisation": "Utilisation of one inner step",
           "reductions": "Batch reductions: XLA's leading-axis mean vs a matrix-vector product",
           "meta_gradient": "Meta-gradient time and memory vs truncation",
-          "data": "Data loading per meta-step vs the step"}
+          "data": "Data loading per meta-step vs the step",
+          "advance": "Forward-only inner steps (advance) vs gradient inner steps"}
 
 
 def main(argv=None) -> dict:

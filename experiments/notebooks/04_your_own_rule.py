@@ -71,7 +71,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm.auto import tqdm
 import metaunsup
-from metaunsup import data, default_config, evaluation, monitoring, sharding, task_family, train
+from metaunsup import (data, default_config, estimators, evaluation, monitoring, sharding,
+                       task_family, train)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +137,7 @@ print(family.describe(), f"on {mesh.size} device(s)")
 # %%
 cfgs = tuple(b.cfg for b in family.buckets)
 opt = train.make_optimizer(config.meta)
+ESTIMATOR = estimators.TruncatedBPTT()  # or estimators.PES(...), estimators.AntitheticES(...)
 key, k_tasks = jax.random.split(jax.random.PRNGKey(0))
 theta0 = my_rule.init_theta()
 # Placed as train.py places them (theta and Adam state replicated, tasks sharded), so the
@@ -143,13 +145,15 @@ theta0 = my_rule.init_theta()
 theta, opt_state, key = sharding.replicate((theta0, opt.init(theta0), key), mesh)
 tasks = tuple(sharding.shard_tasks(t, mesh) for t in train.init_family_tasks(k_tasks, family))
 ids = family.initial_datasets()
+est_states = train.init_estimator_states(ESTIMATOR, theta, tasks)  # () for truncated BPTT
 history = []
 for step in (bar := tqdm(range(META_STEPS), desc="meta-train")):
     task_data, _ = family.step_data(step, ids)
     task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
     key, k_step = jax.random.split(key)
-    theta, opt_state, tasks, done, m = train.meta_step(theta, opt_state, tasks, task_data,
-                                                       k_step, cfgs=cfgs, opt=opt, k=TRUNCATION)
+    theta, opt_state, tasks, est_states, done, m = train.meta_step(
+        theta, opt_state, tasks, est_states, task_data, k_step, cfgs=cfgs, opt=opt,
+        k=TRUNCATION, estimator=ESTIMATOR)
     ids = family.reassign(step, ids, sharding.to_host(done))
     history.append({"step": step, "meta_loss": float(m["meta_loss"]),
                     "query_accuracy": float(m["query_accuracy"])})
