@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from metaunsup import default_config, evaluation, train
+from metaunsup import checkpointing, default_config, evaluation, train
 
 # name -> (what changes, overrides as {section: {field: value}})
 VARIANTS = {
@@ -52,8 +52,9 @@ def variant_config(name: str, steps: int, seed: int):
 
 
 def row(name: str, workdir: pathlib.Path, minutes: float) -> dict:
-  metrics = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  summary = json.loads((workdir / "summary.json").read_text())
+  metrics = [checkpointing.nan_for_null(json.loads(line), keep=())
+             for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  summary = train.read_summary(workdir)
   acc = [m["query_accuracy"] for m in metrics]
   out = {"variant": name, "change": VARIANTS[name][0], "meta_steps": len(metrics),
          "query_acc_first": float(np.mean(acc[:WINDOW])),
@@ -103,7 +104,8 @@ def main():
     raise SystemExit(f"error: unknown variants {unknown}; choose from {sorted(VARIANTS)}")
   out = pathlib.Path(args.out)
   results_path = out / "results.json"
-  done = json.loads(results_path.read_text())["rows"] if results_path.exists() else []
+  done = (checkpointing.read_json(results_path, "delete it to run every variant again")["rows"]
+          if results_path.exists() else [])
   rows = {r["variant"]: r for r in done}
   for name in names:
     if name in rows:
@@ -118,7 +120,7 @@ def main():
                "command": f"python -m experiments.ablate_family --steps={args.steps} "
                           f"--seed={args.seed}"}
     out.mkdir(parents=True, exist_ok=True)
-    results_path.write_text(json.dumps(results, indent=1))
+    checkpointing.atomic_write_bytes(results_path, checkpointing.dumps(results, indent=1).encode())
     (out / "results.md").write_text(markdown(ordered, args.steps, args.seed))
     print(markdown(ordered, args.steps, args.seed), flush=True)
 

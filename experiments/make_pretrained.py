@@ -12,7 +12,7 @@ import json
 import pathlib
 import shutil
 
-from metaunsup import checkpointing, eval_report
+from metaunsup import checkpointing, eval_report, train
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1] / "metaunsup" / "pretrained"
 BASELINES = ("random_init", "vae", "supervised", "oja", "pca", "raw")
@@ -57,9 +57,10 @@ def main(argv=None) -> None:
   ap.add_argument("--note", default="")
   args = ap.parse_args(argv)
   run, ev = pathlib.Path(args.run), pathlib.Path(args.eval)
-  summary = json.loads((run / "summary.json").read_text())
-  metrics = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if l]
-  results = json.loads((ev / "results.json").read_text())
+  summary = train.read_summary(run)
+  metrics = [checkpointing.nan_for_null(json.loads(l), keep=())
+             for l in (run / "metrics.jsonl").read_text().splitlines() if l]
+  results = checkpointing.read_json(ev / "results.json", "rerun `make evaluate` on the rule")
   _, _, meta = checkpointing.load_rule_file(run / "rule.msgpack")
 
   PACKAGE_DIR.mkdir(exist_ok=True)
@@ -90,7 +91,7 @@ def main(argv=None) -> None:
                                  "beyond 2 SE",
                          "datasets": _against_baselines(results)},
   }
-  prov_file.write_text(json.dumps(prov, indent=1, sort_keys=True) + "\n")
+  prov_file.write_text(checkpointing.dumps(prov, indent=1, sort_keys=True) + "\n")
   print(f"wrote {PACKAGE_DIR / (args.name + '.msgpack')} and {prov_file}")
 
 

@@ -2,11 +2,11 @@
 
   .venv/bin/python experiments/report.py runs/default
 """
-import json
 import pathlib
 import sys
 
 from metaunsup.evaluation import mean_sem
+from metaunsup.train import read_summary
 
 
 def _rows(acc: dict) -> list[str]:
@@ -24,7 +24,7 @@ def _rows(acc: dict) -> list[str]:
 
 
 def table(workdir: pathlib.Path) -> str:
-  s = json.loads((workdir / "summary.json").read_text())
+  s = read_summary(workdir)
   ev, fam = s["config"]["eval"], s["config"]["family"]
   lines = [
       f"Meta-trained (seed {s['seed']}, {s['meta_steps']} meta-steps) on the train splits of "
@@ -48,4 +48,7 @@ def table(workdir: pathlib.Path) -> str:
 
 
 if __name__ == "__main__":
-  print(table(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")))
+  try:
+    print(table(pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "runs/default")))
+  except (ValueError, FileNotFoundError) as e:  # a missing or damaged summary.json
+    sys.exit(f"error: {e}")

@@ -28,8 +28,8 @@ class TrainResult:
 
   @property
   def summary(self) -> dict:
-    import json
-    return json.loads((self.workdir / "summary.json").read_text())
+    from metaunsup import train
+    return train.read_summary(self.workdir)
 
 
 def train_rule(config=None, workdir=None, **overrides) -> TrainResult:
@@ -58,4 +58,8 @@ def _set(config, dotted: str, value) -> None:
     node = node[p]
   if leaf not in node:
     raise ValueError(f"unknown config field {dotted!r}; see metaunsup/default_config.py")
-  node[leaf] = value
+  try:
+    node[leaf] = value
+  except TypeError:
+    raise ValueError(f"config.{dotted} is a {type(node[leaf]).__name__}, got "
+                     f"{type(value).__name__} {value!r}; see metaunsup/default_config.py") from None

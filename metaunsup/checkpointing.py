@@ -3,6 +3,7 @@ small self-describing rule file (theta + rule config) written atomically."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -98,8 +99,63 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
       os.unlink(tmp)
 
 
+def strict_json(obj):
+  """`obj` as strict JSON can hold it: every NaN or inf float (numpy scalars and arrays
+  included) becomes None, written `null`, as JavaScript's JSON.stringify, simplejson's
+  ignore_nan and pandas write it. `nan_for_null` turns it back into NaN."""
+  if isinstance(obj, dict):
+    return {k: strict_json(v) for k, v in obj.items()}
+  if isinstance(obj, (list, tuple)):
+    return [strict_json(v) for v in obj]
+  if isinstance(obj, np.ndarray):
+    return strict_json(obj.tolist())
+  if isinstance(obj, np.generic):
+    obj = obj.item()
+  if isinstance(obj, float) and not math.isfinite(obj):
+    return None
+  return obj
+
+
+def dumps(obj, **kwargs) -> str:
+  """json.dumps of `strict_json(obj)`: never a bare NaN or Infinity, which strict readers
+  (jq, JavaScript, Go, Rust's serde) reject. Every JSON file the project writes goes through
+  here."""
+  return json.dumps(strict_json(obj), allow_nan=False, **kwargs)
+
+
+def nan_for_null(obj, keep: tuple = ("config",)):
+  """What `dumps` wrote, read back: every null becomes NaN, except under the keys in `keep`
+  (configs, where null is a setting's None, e.g. eval's report_step)."""
+  if obj is None:
+    return float("nan")
+  if isinstance(obj, dict):
+    return {k: (v if k in keep else nan_for_null(v, keep)) for k, v in obj.items()}
+  if isinstance(obj, list):
+    return [nan_for_null(v, keep) for v in obj]
+  return obj
+
+
+def read_json(path, fix: str, keep: tuple | None = ("config",)):
+  """A JSON file the project wrote, nulls back to NaN (`nan_for_null`; keep=None: a config
+  file, nulls stay None). Raises FileNotFoundError when it is missing and DamagedFileError
+  (one line: the file, the cause, `fix`) when it does not parse."""
+  path = pathlib.Path(path)
+  try:
+    text = path.read_bytes().decode("utf-8")
+  except FileNotFoundError:
+    raise FileNotFoundError(f"{path} does not exist; {fix}") from None
+  except (OSError, UnicodeDecodeError) as e:
+    raise file_faults.damaged(path, e, fix) from None
+  try:
+    obj = json.loads(text)
+  except ValueError as e:
+    raise file_faults.damaged(path, e, fix) from None
+  return obj if keep is None else nan_for_null(obj, keep)
+
+
 def atomic_write_json(path, obj) -> None:
-  atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+  """Strict JSON (`dumps`), written atomically."""
+  atomic_write_bytes(path, (dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def save_rule_file(path, theta: dict, rule_config: dict, meta: dict | None = None) -> None:
@@ -117,6 +173,5 @@ def load_rule_file(path) -> tuple[dict, dict, dict]:
     return (payload["theta"], json.loads(payload["rule_config"]), json.loads(payload["meta"]))
   except Exception as e:  # any decoding failure means the same thing to the user
     raise file_faults.damaged(
-        path, e, "not a metaunsup rule file that reads back; rerun the `make meta-train` command that "
-        "wrote it (it rewrites the file from the run's last checkpoint), or pass the run's "
-        "workdir without its rule file") from None
+        path, e, "not a metaunsup rule file that reads back; rerun the `make meta-train` "
+        "command that wrote it (it rewrites the file from the run's last checkpoint)") from None

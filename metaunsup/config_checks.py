@@ -2,6 +2,10 @@
 the fix, raised before anything is compiled."""
 from __future__ import annotations
 
+import ast
+import math
+import sys
+
 from metaunsup import base_model, preprocess
 
 REQUIRED = {
@@ -24,8 +28,9 @@ def _positive_int(value, name: str, minimum: int = 1) -> None:
 
 
 def _positive(value, name: str) -> None:
-  if not isinstance(value, (int, float)) or not value > 0:
-    raise ValueError(f"config.{name} must be a positive number, got {value!r}")
+  # inf passes `> 0` and would turn theta or the data into NaN a few steps later.
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+    raise ValueError(f"config.{name} must be a positive, finite number, got {value!r}")
 
 
 def _activation(name, field: str) -> None:
@@ -140,3 +145,24 @@ def validate(config) -> None:
   for h in config.eval.heads:
     if h not in ("ridge", "logistic"):
       raise ValueError(f"config.eval.heads has {h!r}; use 'ridge' and/or 'logistic'")
+
+
+def parse_flags(argv):
+  """absl's flag parser for the CLIs, with one line instead of a traceback for what
+  ml_collections' config flags raise outside absl's own errors: a config file that does not
+  exist or fails to import, an override of a field the config does not have."""
+  from absl import app, flags
+  try:
+    out = app.parse_flags_with_usage(argv)
+    flags.FLAGS.config.keys()  # a config file that failed to load raises only when read
+    return out
+  except (AttributeError, KeyError, OSError, ImportError, SyntaxError, TypeError) as e:
+    detail = (e.args[0] if e.args and isinstance(e.args[0], str)
+              and not isinstance(e, SyntaxError) else str(e))
+    if detail[:1] in ("'", '"') and detail[-1:] == detail[:1]:  # ml_collections quotes it
+      try:
+        detail = str(ast.literal_eval(detail))
+      except (ValueError, SyntaxError):
+        pass
+    sys.exit(f"error: cannot build the config ({' '.join(detail.split())}); check --config (a file such as experiments/configs/default.py) "
+             "and the --config.SECTION.FIELD overrides against it")

@@ -37,8 +37,10 @@ def _flat_inputs(src: sources.Source, image_size: int) -> tuple[np.ndarray, np.n
 def load(name: str, image_size: int = 14) -> Dataset:
   """Train and test split of `name` (any of `sources.NAMES` or a prepared TFDS data set).
   Images are made grayscale and resized to `image_size`; vectors ignore it."""
+  if not isinstance(name, str) or not name:
+    raise TypeError(f"data set name must be a non-empty string such as 'mnist', got {name!r}")
   if image_size not in preprocess.IMAGE_SIZES:
-    raise ValueError(f"image_size must be one of {preprocess.IMAGE_SIZES}, got {image_size}")
+    raise ValueError(f"image_size must be one of {preprocess.IMAGE_SIZES}, got {image_size!r}")
   train, test = sources.get(name, "train"), sources.get(name, "test")
   (train_x, train_y), (test_x, test_y) = (_flat_inputs(s, image_size) for s in (train, test))
   standardize = preprocess.Standardizer.fit(train_x)

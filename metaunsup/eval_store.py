@@ -52,7 +52,10 @@ class PartialResults:
     arrays_path = self._path(unit, ".npz")
     reading, arrays = path, {}
     try:
-      result = json.loads(path.read_text())
+      # Strict JSON holds null where an accuracy diverged: NaN again here.
+      result = checkpointing.nan_for_null(json.loads(path.read_text()), keep=())
+      if not isinstance(result, dict) or not result:
+        raise ValueError(f"holds {str(result)[:20]!r}, not a piece's results")
       reading = arrays_path
       if arrays_path.exists():
         with np.load(arrays_path) as z:

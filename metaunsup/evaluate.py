@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import pathlib
 import platform
@@ -353,8 +354,11 @@ def check_config(config) -> None:
     low = 0 if field == "checkpoints" else 1
     if any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in config[field]):
       raise ValueError(f"config.{field} must hold integers >= {low}, got {tuple(config[field])}")
-  if config.num_seeds < 1 or config.batch_size < 2:
-    raise ValueError("config.num_seeds must be >= 1 and config.batch_size >= 2")
+  for field, low in (("num_seeds", 1), ("batch_size", 2), ("query_size", 1),
+                     ("reference_batch", 2), ("seed", 0)):
+    if isinstance(config[field], bool) or not isinstance(config[field], int) \
+        or config[field] < low:
+      raise ValueError(f"config.{field} must be an integer >= {low}, got {config[field]!r}")
   base_model.get_activation(config.activation)
   for spec in config.datasets:
     DataSpec.parse(spec)
@@ -414,6 +418,8 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   check_config(config)
   learned = api.load_rule(rule_path)
   out = pathlib.Path(out)
+  if out.exists() and not out.is_dir():
+    raise ValueError(f"--out {out} is a file; pass a folder (new or of this evaluation)")
   out.mkdir(parents=True, exist_ok=True)
   seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
   store = eval_store.PartialResults.open(out, config.to_json(), learned)
@@ -439,7 +445,9 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   checkpointing.atomic_write_json(out / "results.json", results)
   checkpointing.atomic_write_bytes(out / "results.md", eval_report.markdown(results).encode())
   if first_layers:
-    np.savez(out / "first_layer.npz", **{k: v for k, v in first_layers.items()})
+    buf = io.BytesIO()
+    np.savez(buf, **first_layers)
+    checkpointing.atomic_write_bytes(out / "first_layer.npz", buf.getvalue())
   eval_figures.write_all(results, first_layers, out)
   log(f"wrote {out}/results.json, results.md and figures ({seconds:.0f} s of compute, "
       f"{time.time() - t0:.0f} s in this run)")
@@ -468,4 +476,5 @@ if __name__ == "__main__":
   flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
   flags.DEFINE_bool("reverse", False, "Compute the pieces last first: a second process "
                     "started with it on the same --out shares the work with the first.")
-  app.run(main)
+  from metaunsup.config_checks import parse_flags
+  app.run(main, flags_parser=parse_flags)

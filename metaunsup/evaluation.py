@@ -14,7 +14,12 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
   Args: labels [N] in 0..num_classes-1. Returns: (support [num_classes * shots], query)
   indices. Raises: ValueError (one line) naming a class with fewer than `shots` examples.
   """
-  labels = np.asarray(labels)
+  labels = np.asarray(labels).reshape(-1)
+  if labels.dtype.kind not in "iu":
+    raise ValueError(f"labels must be integers 0..num_classes-1, got dtype {labels.dtype}")
+  for name, value, low in (("shots", shots, 1), ("query_size", query_size, 0),
+                           ("num_classes", num_classes, 1)):
+    api._integer(value, name, low)
   counts = np.bincount(labels[(labels >= 0) & (labels < num_classes)].astype(np.int64),
                        minlength=num_classes)
   outside = np.unique(labels[(labels < 0) | (labels >= num_classes)])

@@ -84,7 +84,8 @@ def _class_indices(support_y, query_y, num_classes: int | None):
   """(support, query, K) with labels as 0..K-1. Without num_classes any labels are mapped
   to their rank among those present; with it, labels must already lie in 0..K-1."""
   labels = np.concatenate([support_y, query_y])
-  if labels.dtype.kind not in "iub" and not np.all(labels == np.round(labels)):
+  if labels.dtype.kind not in "iubf" or (labels.dtype.kind == "f" and
+                                         not np.all(labels == np.round(labels))):
     raise ValueError(f"labels must be integers, got {np.unique(labels)[:5].tolist()}")
   if num_classes is None:
     classes = np.unique(labels)
@@ -132,7 +133,12 @@ def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge"
     raise ValueError(f"support has {support_x.shape[1]} features, query {query_x.shape[1]}")
   if len(support_y) != len(support_x) or len(query_y) != len(query_x):
     raise ValueError("labels must have one entry per row of features")
+  if not len(query_x):
+    raise ValueError("query_x is empty; pass at least one query example")
   s_idx, q_idx, k = _class_indices(support_y, query_y, num_classes)
+  if len(np.unique(support_y)) < 2:
+    raise ValueError(f"support_y holds {len(np.unique(support_y))} class(es); a few-shot "
+                     "readout needs labelled examples of at least 2 classes")
   if head == "ridge":
     return ridge_accuracy(support_x, s_idx, query_x, q_idx, k)
   if head == "logistic":

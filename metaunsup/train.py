@@ -23,7 +23,7 @@ import optax
 from tqdm.auto import tqdm
 
 from metaunsup import (api, checkpointing, data, default_config, estimators, evaluation,
-                       file_faults, inner, monitoring, rule, sharding, task_family)
+                       file_faults, inner, monitoring, rule, sharding, sources, task_family)
 from metaunsup.config_checks import validate
 
 
@@ -65,17 +65,9 @@ def _check_skips(opt_state, step: int, limit: int, workdir: pathlib.Path) -> Non
         "meta.learning_rate or meta.clip_norm, or check the data, then rerun to resume")
 
 
-def _finite_or_null(v):
-  """Strict JSON has no NaN or inf: written as null, read back as NaN."""
-  if isinstance(v, float) and not np.isfinite(v):
-    return None
-  if isinstance(v, list):
-    return [_finite_or_null(x) for x in v]
-  return v
-
-
 def _metrics_line(row: dict) -> str:
-  return json.dumps({k: _finite_or_null(v) for k, v in row.items()}, allow_nan=False) + "\n"
+  """Strict JSON: NaN or inf written as null (checkpointing.dumps), read back as NaN."""
+  return checkpointing.dumps(row) + "\n"
 
 
 def init_tasks(key, input_dim: int, cfg: inner.InnerConfig, num_tasks: int):
@@ -170,8 +162,10 @@ def _read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
   for line in path.read_bytes().decode("utf-8", "replace").splitlines():
     try:
       r = json.loads(line) if line.strip() else None
-      if r is not None:
-        rows.append({k: (float("nan") if v is None else v) for k, v in r.items()})
+      if isinstance(r, dict):
+        rows.append(checkpointing.nan_for_null(r, keep=()))
+      elif r is not None:
+        bad += 1
     except json.JSONDecodeError:
       bad += 1
   if bad:
@@ -266,6 +260,14 @@ def summarize(history: list[dict], config, family: task_family.TaskFamily, evals
   return out
 
 
+def read_summary(workdir) -> dict:
+  """WORKDIR/summary.json as written by `summarize`, NaN where an accuracy or loss was not
+  finite (strict JSON holds null there)."""
+  return checkpointing.read_json(
+      pathlib.Path(workdir) / "summary.json", "rerun the `make meta-train` command that wrote "
+      "it: it resumes from the run's last checkpoint and writes summary.json again")
+
+
 def evaluate(learned: api.Rule, config) -> dict:
   """The learned rule against random init on each held-out evaluation data set."""
   ev = config.eval
@@ -285,7 +287,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   """Meta-train on the task family (resuming from `workdir` when it holds a checkpoint),
   save the rule, and evaluate it against random initialisation on held-out data."""
   validate(config)
+  for name in config.eval.datasets:  # a missing one fails now, not after meta-training
+    sources.get(name, "test")
   workdir = pathlib.Path(workdir)
+  if workdir.exists() and not workdir.is_dir():
+    raise ValueError(f"--workdir {workdir} is a file; pass a folder (new or of this run)")
   workdir.mkdir(parents=True, exist_ok=True)
   writer = sharding.is_writer()
   _check_workdir_config(workdir, config, write=writer)
@@ -420,4 +426,5 @@ if __name__ == "__main__":
   config_flags.DEFINE_config_file("config", "experiments/configs/default.py",
                                   "Meta-training config (ml_collections).")
   flags.DEFINE_string("workdir", "runs/default", "Where metrics, checkpoints and the rule go.")
-  app.run(main)
+  from metaunsup.config_checks import parse_flags
+  app.run(main, flags_parser=parse_flags)

@@ -90,5 +90,5 @@ def test_train_rule_overrides_and_cli_errors(tmp_path):
        f"--workdir={tmp_path / 'cli'}", "--config.meta.learning_rate=-1"],
       capture_output=True, text=True, timeout=120)
   assert result.returncode != 0
-  assert "error: config.meta.learning_rate must be a positive number" in result.stderr
+  assert "error: config.meta.learning_rate must be a positive, finite number" in result.stderr
   assert "Traceback" not in result.stderr

@@ -14,6 +14,7 @@ import pathlib
 import time
 
 from experiments.benchmarks import common
+from metaunsup import checkpointing
 
 BENCHMARKS = ("meta_gradient_cost", "multitask", "utilisation", "reductions", "meta_gradient",
               "data", "advance")
@@ -61,7 +62,7 @@ def write(results: dict, out: pathlib.Path) -> None:
               f"{importlib.import_module(f'experiments.benchmarks.{name}').markdown(details)}\n"
               for name, details in results["benchmarks"].items()]
   out.mkdir(parents=True, exist_ok=True)
-  (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+  (out / "results.json").write_text(checkpointing.dumps(results, indent=2) + "\n")
   env = results["environment"]
   head = {k: v for k, v in results.items() if k not in ("environment", "benchmarks")}
   (out / "results.md").write_text(

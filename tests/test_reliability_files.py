@@ -1,0 +1,165 @@
+"""Files the project writes and reads back: strict JSON (no bare NaN or Infinity) that reads
+back as NaN, and a damaged rule file in a workdir falling back to the run's checkpoint."""
+import dataclasses
+import json
+import math
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+import metaunsup
+from conftest import tiny_rule_config
+from metaunsup import checkpointing, eval_store, file_faults, rule
+
+
+def _strict(path: pathlib.Path):
+  def reject(c):
+    raise ValueError(f"bare {c} in {path}")
+  return json.loads(path.read_text(), parse_constant=reject)
+
+
+def test_json_files_are_strict_and_read_nan_back(tmp_path):
+  """On main, atomic_write_json (summary.json, results.json, config.json, evaluation
+  pieces) wrote bare NaN / Infinity."""
+  summary = {"fewshot_acc_rule": float("nan"), "meta_loss_last": np.float32("inf"),
+             "per_seed": [0.5, float("-inf")], "theta": np.array([1.0, np.nan]),
+             "config": {"report_step": None, "lr": 0.1}}
+  checkpointing.atomic_write_json(tmp_path / "summary.json", summary)
+  on_disk = _strict(tmp_path / "summary.json")
+  assert on_disk["fewshot_acc_rule"] is None and on_disk["per_seed"] == [0.5, None]
+  back = checkpointing.read_json(tmp_path / "summary.json", "fix")
+  assert math.isnan(back["fewshot_acc_rule"]) and math.isnan(back["meta_loss_last"])
+  assert back["per_seed"][0] == 0.5 and math.isnan(back["per_seed"][1])
+  assert back["config"] == {"report_step": None, "lr": 0.1}  # a config's None stays None
+  (tmp_path / "summary.json").write_text('{"a": ')
+  with pytest.raises(file_faults.DamagedFileError, match="summary.json: damaged") as e:
+    checkpointing.read_json(tmp_path / "summary.json", "rerun it")
+  assert "\n" not in str(e.value) and str(e.value).endswith("rerun it")
+
+
+def test_evaluation_piece_with_a_diverged_cell_round_trips(tmp_path):
+  store = eval_store.PartialResults(tmp_path / "partial" / "abc")
+  record = {"dataset": "digits", "method": "rule", "step": 10, "seed": 0, "shots": 1,
+            "head": "ridge", "accuracy": float("nan")}
+  store.save("digits-seed0", {"records": [record], "vae_elbo": [{"elbo": -np.inf}]},
+             {"w": np.ones(2)})
+  _strict(store.folder / "digits-seed0.json")
+  result, arrays = store.load("digits-seed0")
+  assert math.isnan(result["records"][0]["accuracy"]) and result["records"][0]["seed"] == 0
+  np.testing.assert_array_equal(arrays["w"], np.ones(2))
+
+
+def test_report_reads_a_summary_with_a_diverged_accuracy(tmp_path):
+  from experiments import report
+  from metaunsup import train
+  acc = {"fewshot_acc_rule": float("nan"), "fewshot_acc_rule_sem": float("nan"),
+         "fewshot_acc_rule_per_seed": [float("nan"), 0.5],
+         "fewshot_acc_random_init": 0.4, "fewshot_acc_random_init_sem": 0.01,
+         "fewshot_acc_random_init_per_seed": [0.39, 0.41]}
+  summary = {"seed": 0, "meta_steps": 2, "eval_seeds": [1, 2], "eval": {"digits": acc},
+             "config": {"eval": {"widths": [4], "activation": "relu", "inner_steps": 2,
+                                 "image_size": 8, "query_size": 10},
+                        "family": {"datasets": ["digits"], "held_out": ["mnist"]},
+                        "heads": {"shots": 1}},
+             "meta_loss_first": 1.0, "meta_loss_last": float("nan"),
+             "skipped_meta_gradients": 1, "data_seconds_median": 0.1,
+             "step_seconds_median": 1.0, "data_to_step_ratio": 0.1}
+  checkpointing.atomic_write_json(tmp_path / "summary.json", summary)
+  _strict(tmp_path / "summary.json")
+  assert math.isnan(train.read_summary(tmp_path)["eval"]["digits"]["fewshot_acc_rule"])
+  assert "| ridge | nan ± nan | 0.400 ± 0.010 |" in report.table(tmp_path)
+
+
+def _workdir_with_checkpoint(workdir: pathlib.Path) -> metaunsup.Rule:
+  """A workdir as meta-training leaves it: config.json, a checkpoint, rule.msgpack."""
+  cfg = tiny_rule_config()
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  checkpointing.atomic_write_json(workdir / "config.json", {"rule": dataclasses.asdict(cfg)})
+  checkpointing.save_state(checkpointing.manager(workdir), 3, {"theta": theta})
+  learned = metaunsup.Rule(theta=theta, config=cfg, meta={"seed": 0})
+  learned.save(workdir / checkpointing.RULE_FILE)
+  return learned
+
+
+def test_damaged_rule_file_in_a_workdir_falls_back_to_the_checkpoint(tmp_path, capsys):
+  """On main, a truncated WORKDIR/rule.msgpack was an error although the run's checkpoint
+  holds the same theta."""
+  learned = _workdir_with_checkpoint(tmp_path)
+  path = tmp_path / checkpointing.RULE_FILE
+  path.write_bytes(path.read_bytes()[:40])
+  back = metaunsup.load_rule(tmp_path)
+  warning = capsys.readouterr().err.strip()
+  assert "\n" not in warning and str(path) in warning and "checkpoint" in warning
+  assert back.meta == {"checkpoint_step": 3} and back.config == learned.config
+  for a, b in zip(jax.tree_util.tree_leaves(learned.theta), jax.tree_util.tree_leaves(back.theta)):
+    np.testing.assert_array_equal(a, b)
+  assert metaunsup.load_rule(path).meta == {"checkpoint_step": 3}  # the file, named directly
+  # Without a checkpoint beside it, a damaged rule file stays a one-line error.
+  (tmp_path / "alone").mkdir()
+  (tmp_path / "alone" / "rule.msgpack").write_bytes(path.read_bytes())
+  with pytest.raises(file_faults.DamagedFileError, match="rule.msgpack: damaged") as e:
+    metaunsup.load_rule(tmp_path / "alone")
+  assert "\n" not in str(e.value) and "make meta-train" in str(e.value)
+
+
+@pytest.mark.parametrize("content", ['{"rule": {"chan', '[1, 2]', ""])
+def test_damaged_config_json_of_a_workdir_is_one_line(tmp_path, content):
+  """On main: json's JSONDecodeError / KeyError / TypeError from inside api.py."""
+  _workdir_with_checkpoint(tmp_path)
+  (tmp_path / checkpointing.RULE_FILE).unlink()
+  (tmp_path / "config.json").write_text(content)
+  with pytest.raises(file_faults.DamagedFileError, match="config.json: damaged") as e:
+    metaunsup.load_rule(tmp_path)
+  assert "\n" not in str(e.value) and "rewrite it" in str(e.value)
+
+
+def test_metrics_line_of_valid_json_that_is_not_a_row_is_dropped(tmp_path, capsys):
+  """A damaged line that still parses ("5", "[1]") was an AttributeError from .items()."""
+  from metaunsup import train
+  path = tmp_path / "metrics.jsonl"
+  path.write_text(train._metrics_line({"step": 0, "meta_loss": 1.0}) + "5\n[1]\nnull\n")
+  assert [r["step"] for r in train._read_metrics(path, below_step=10)] == [0]
+  assert "dropped 2 damaged line(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [None, "", '{"seed": 0, "ev'])
+def test_report_on_a_missing_or_damaged_summary_is_one_line(tmp_path, content):
+  import os
+  import subprocess
+  import sys
+  if content is not None:
+    (tmp_path / "summary.json").write_text(content)
+  root = pathlib.Path(__file__).parents[1]
+  out = subprocess.run([sys.executable, "experiments/report.py", str(tmp_path)], cwd=root,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+  assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and "summary.json" in last and "make meta-train" in last
+
+
+def test_checkpoint_that_does_not_match_config_json_is_one_line(tmp_path):
+  """An edited config.json (another rule shape) loaded the checkpoint's theta with the new
+  config, a mismatch found only deep inside the first unroll."""
+  _workdir_with_checkpoint(tmp_path)
+  (tmp_path / checkpointing.RULE_FILE).unlink()
+  saved = json.loads((tmp_path / "config.json").read_text())
+  saved["rule"]["channels"] += 2
+  (tmp_path / "config.json").write_text(json.dumps(saved))
+  with pytest.raises(ValueError) as e:
+    metaunsup.load_rule(tmp_path)
+  msg = str(e.value)
+  assert "\n" not in msg and "does not match the rule config" in msg and "config.json" in msg
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", "null", "0"])
+def test_evaluation_piece_that_parses_but_is_not_a_result_is_computed_again(tmp_path, content):
+  """Was returned as the piece's result, then a KeyError/TypeError in evaluate."""
+  store = eval_store.PartialResults(tmp_path / "partial" / "abc")
+  store.save("digits-seed0", {"records": []}, {})
+  (store.folder / "digits-seed0.json").write_text(content)
+  logged = []
+  assert store.load("digits-seed0", log=logged.append) is None
+  assert len(logged) == 1 and "digits-seed0.json: damaged" in logged[0]

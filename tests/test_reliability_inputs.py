@@ -1,0 +1,154 @@
+"""Wrong arguments to the public API are one line naming the argument and what it must be,
+never a TypeError from inside numpy, jax, scikit-learn or ml_collections, nor a hang. Each
+case here failed so before (noted per case)."""
+import jax
+import numpy as np
+import pytest
+
+import metaunsup
+from conftest import tiny_rule_config
+from metaunsup import data, evaluation, rule
+
+
+def _one_line(e, *words):
+  msg = str(e.value)
+  assert "\n" not in msg and all(w in msg for w in words), msg
+
+
+@pytest.fixture(scope="module")
+def tiny_rule():
+  cfg = tiny_rule_config()
+  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+
+
+X = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
+Y = np.arange(20) % 4
+
+
+@pytest.mark.parametrize("kwargs,words", [
+    (dict(chunk=0), ["chunk", ">= 1"]),          # hung: a while loop that never advanced
+    (dict(steps="3"), ["steps", "'3'"]),          # TypeError: '<' between int and str
+    (dict(steps=2.5), ["steps", "2.5"]),          # ran 2.5 steps
+    (dict(batch_size=8.0), ["batch_size", "8.0"]),
+    (dict(seed=1.5), ["seed", "1.5"]),            # TypeError inside jax.random
+])
+def test_apply_rule_integer_arguments(tiny_rule, kwargs, words):
+  args = {"widths": (5, 3), "steps": 1, "batch_size": 8, **kwargs}
+  with pytest.raises(ValueError) as e:
+    metaunsup.apply_rule(tiny_rule, X, **args)
+  _one_line(e, *words, "integer")
+
+
+def test_apply_rule_and_load_rule_name_a_wrong_type():
+  with pytest.raises(TypeError) as e:  # AttributeError: 'str' object has no attribute 'config'
+    metaunsup.apply_rule("pretrained", X)
+  _one_line(e, "metaunsup.Rule", "load_rule", "str")
+  with pytest.raises(TypeError) as e:  # TypeError from pathlib
+    metaunsup.load_rule(None)
+  _one_line(e, "load_rule takes a path", "NoneType")
+  with pytest.raises(TypeError) as e:  # AttributeError: 'NoneType' has no attribute 'split'
+    data.load(None, 8)
+  _one_line(e, "data set name", "None")
+
+
+@pytest.mark.parametrize("args,words", [
+    ((X[:8], np.array(list("abcdabcd")), X[8:], np.array(list("abcdabcdabcd"))),
+     ["labels must be integers", "'a'"]),         # TypeError from numpy's rint
+    ((X[:8], Y[:8], X[:0], Y[:0]), ["query_x is empty"]),       # nan, with warnings
+    ((X[:0], Y[:0], X[8:], Y[8:]), ["support_y holds 0 class"]),  # 0.25, with warnings
+])
+def test_fewshot_accuracy_bad_labels_and_empty_sets(args, words):
+  with pytest.raises(ValueError) as e:
+    metaunsup.fewshot_accuracy(*args)
+  _one_line(e, *words)
+
+
+def test_fewshot_accuracy_one_class_support():
+  """scikit-learn's 'This solver needs samples of at least 2 classes' from inside it."""
+  for head in ("ridge", "logistic"):
+    with pytest.raises(ValueError) as e:
+      metaunsup.fewshot_accuracy(X[:8], np.zeros(8, int), X[8:], Y[8:], head=head)
+    _one_line(e, "support_y holds 1 class", "at least 2")
+
+
+@pytest.mark.parametrize("args,words", [
+    ((Y, -1, 8, 0, 4), ["shots", ">= 1"]),        # numpy: negative dimensions
+    ((Y, 2.5, 8, 0, 4), ["shots", "2.5"]),        # numpy: expected a sequence of integers
+    ((Y, 2, -5, 0, 4), ["query_size", ">= 0"]),   # numpy: negative dimensions
+    ((Y + 0.5, 2, 8, 0, 4), ["labels must be integers", "float64"]),  # a cannot be empty
+])
+def test_support_query_split_bad_arguments(args, words):
+  with pytest.raises(ValueError) as e:
+    evaluation.support_query_split(*args)
+  _one_line(e, *words)
+
+
+def test_train_rule_override_of_the_wrong_type_names_the_field(tmp_path):
+  """ml_collections' 'Could not override field ... cannot be casted' TypeError."""
+  with pytest.raises(ValueError) as e:
+    metaunsup.train_rule(meta={"steps": "5"}, workdir=tmp_path)
+  _one_line(e, "config.meta.steps", "'5'")
+  with pytest.raises(ValueError) as e:
+    metaunsup.train_rule(meta="x", workdir=tmp_path)
+  _one_line(e, "config.meta", "'x'")
+
+
+@pytest.mark.parametrize("field", ["meta.learning_rate", "meta.clip_norm", "family.max_noise",
+                                   "heads.ridge_lambda"])
+def test_infinite_config_values_are_refused(field):
+  """inf passed `value > 0`: --config.meta.learning_rate=inf started meta-training."""
+  from metaunsup import config_checks, default_config
+  c = default_config.get_config()
+  section, name = field.split(".")
+  c[section][name] = float("inf")
+  with pytest.raises(ValueError) as e:
+    config_checks.validate(c)
+  _one_line(e, f"config.{field}", "finite", "inf")
+
+
+@pytest.mark.parametrize("module,flags,words", [
+    ("train", ["--config=experiments/configs/smoke.py", "--config.meta.stepz=3"],
+     ["'stepz'", "steps"]),                            # AttributeError traceback
+    ("evaluate", ["--config=experiments/configs/nope.py"],
+     ["experiments/configs/nope.py", "No such file"]),  # OSError traceback from main
+    ("train", ["--config=experiments/configs/smoke.py", "--workdir=README.md"],
+     ["README.md is a file"]),                          # FileExistsError traceback
+])
+def test_cli_bad_config_flags_are_one_line(module, flags, words):
+  import os
+  import pathlib
+  import subprocess
+  import sys
+  root = pathlib.Path(__file__).parents[1]
+  out = subprocess.run([sys.executable, "-m", f"metaunsup.{module}", *flags], cwd=root,
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(root)})
+  assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and all(w in last for w in words), last
+
+
+@pytest.mark.parametrize("field,value", [("reference_batch", 0), ("query_size", 0),
+                                         ("num_seeds", 0), ("batch_size", 1)])
+def test_evaluation_config_counts_are_checked_up_front(field, value):
+  """reference_batch=0 was a traceback from inside jax after data loading; query_size=0 an
+  error only once the first readout ran."""
+  from experiments.configs import eval_quick
+  from metaunsup import evaluate
+  c = eval_quick.get_config()
+  c[field] = value
+  with pytest.raises(ValueError) as e:
+    evaluate.check_config(c)
+  _one_line(e, f"config.{field}", "integer")
+
+
+def test_missing_evaluation_data_set_fails_before_meta_training(tmp_path):
+  """config.eval.datasets=('nope',) was one line too, but only after meta-training ended."""
+  from metaunsup import sources, train
+  from test_meta_training import tiny_config
+  c = tiny_config(steps=2)
+  c.eval.datasets = ("nope",)
+  with pytest.raises(sources.DataNotFoundError) as e:
+    train.train_and_evaluate(c, tmp_path / "run")
+  _one_line(e, "nope", "not a metaunsup source")
+  assert not (tmp_path / "run").exists()
