@@ -52,7 +52,14 @@ def _assert_same_run(a, b):
   leaves = sorted(k for k in a if k.startswith("arr_"))
   assert leaves == sorted(k for k in b if k.startswith("arr_"))
   for k in leaves:
-    np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-5, err_msg=k)
+    # The losses above are the strict check. Parameters get a tolerance relative to each
+    # leaf's scale: two processes sum the meta-gradient in another order, and Adam divides
+    # each gradient entry by its own rms, so rounding noise in a near-zero entry becomes a
+    # step of up to the learning rate (3e-3) on that entry of theta, and then moves the
+    # tasks it trains (fresh-clone runs saw 3.1e-5 and 1.8e-4 on single entries of leaves
+    # of scale about 1). A wrong shard or a dropped task moves whole leaves and the losses.
+    np.testing.assert_allclose(a[k], b[k], rtol=1e-4,
+                               atol=1e-3 * float(np.max(np.abs(a[k]))) + 1e-7, err_msg=k)
 
 
 def test_four_devices_equal_one_device(single, tmp_path):
