@@ -14,6 +14,7 @@ def family_config(**family):
   c.family.depths, c.family.widths, c.family.feature_width = (1, 2), (16, 24), 8
   c.family.num_buckets, c.family.tasks_per_bucket, c.family.pool_per_class = 4, 3, 24
   c.family.activations = ("relu", "tanh", "swish")
+  c.family.augment = ("shift", "rotation", "noise")  # off by default; these tests cover it
   for k, v in family.items():
     c.family[k] = v
   return c
