@@ -11,7 +11,8 @@ import pytest
 
 import metaunsup
 from conftest import tiny_rule_config
-from metaunsup import checkpointing, eval_store, file_faults, rule
+from metaunsup import checkpointing, file_faults, rule
+from metaunsup.evaluation import store as eval_store
 
 
 def _strict(path: pathlib.Path):

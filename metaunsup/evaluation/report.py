@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from metaunsup import evaluation
+from metaunsup.evaluation.protocol import CURVE_METHODS
+from metaunsup.evaluation.stats import mean_sem
+from metaunsup.evaluation.sweeps import SWEEP_KINDS
 
 NAMES = {"rule": "learned rule", "random_init": "random init", "vae": "VAE",
          "supervised": "supervised", "oja": "Oja", "pca": "PCA-32", "raw": "raw inputs"}
-CURVE_METHODS = ("rule", "oja", "vae")
 
 
 def report_step(results: dict, dataset: str | None = None) -> int:
@@ -46,14 +47,14 @@ def _cell(values) -> str:
     return "—"
   if not np.all(np.isfinite(list(values))):
     return "diverged"  # some seed's features were non-finite at this step
-  mean, sem = evaluation.mean_sem(list(values))
+  mean, sem = mean_sem(list(values))
   return f"{mean:.3f} ± {sem:.3f}" if np.isfinite(sem) else f"{mean:.3f}"
 
 
 def paired(a: dict, b: dict) -> tuple[float, float]:
   """Mean and standard error of a - b over the seeds both have (same init, same labels)."""
   seeds = sorted(set(a) & set(b))
-  return evaluation.mean_sem([a[s] - b[s] for s in seeds])
+  return mean_sem([a[s] - b[s] for s in seeds])
 
 
 def verdict(diff: float, sem: float) -> str:
@@ -210,7 +211,7 @@ def markdown(results: dict) -> str:
     sw = cfg["sweep"]
     lines += [f"## Generalisation sweeps ({sw['dataset']}, {sw['steps']} inner steps, "
               f"{sw['shots']} labels per class, {sw['head']} head, {sw['num_seeds']} seeds)", ""]
-    for kind in ("widths", "depths", "activations"):
+    for kind in SWEEP_KINDS:
       lines += [*sweep_table(results, kind), ""]
   if any(e["vae_elbo"] for e in results["extras"].values()):
     lines += ["## VAE: ELBO per example (nats) on held-aside training data, mean over seeds",
