@@ -42,6 +42,13 @@ def _mean_sem(values: dict) -> tuple[float, float]:
 
 
 def curves(results: dict, path: pathlib.Path) -> None:
+  """Accuracy against inner steps, one panel per data set (paper Fig. 4): the curve methods
+  at every checkpoint, the others as flat bands.
+
+  Args:
+    results: an evaluation's results (results.json, `pipeline.run`).
+    path: the PNG file to write.
+  """
   shots, head = report.headline_shots(results), results["config"]["heads"][0]
   steps = sorted(results["config"]["checkpoints"])
   methods = report._methods(results)
@@ -66,6 +73,12 @@ def curves(results: dict, path: pathlib.Path) -> None:
 
 
 def shots_plot(results: dict, path: pathlib.Path) -> None:
+  """Accuracy against labelled examples per class, one panel per data set.
+
+  Args:
+    results: an evaluation's results.
+    path: the PNG file to write.
+  """
   shots, head = results["config"]["shots"], results["config"]["heads"][0]
   fig, axes = _grid(len(results["config"]["datasets"]))
   for ax, ds in zip(axes, results["config"]["datasets"]):
@@ -82,6 +95,12 @@ def shots_plot(results: dict, path: pathlib.Path) -> None:
 
 
 def sweeps(results: dict, path: pathlib.Path) -> None:
+  """The rule against random init over widths, depths and activations (paper Fig. 5).
+
+  Args:
+    results: an evaluation's results, with sweep records.
+    path: the PNG file to write.
+  """
   sw = results["config"]["sweep"]
   fig, axes = _grid(3)
   for ax, kind in zip(axes, SWEEP_KINDS):
@@ -106,7 +125,15 @@ def sweeps(results: dict, path: pathlib.Path) -> None:
 
 
 def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) -> None:
-  """One row per method: the first-layer weights of `units` units as images."""
+  """First-layer receptive fields (paper Fig. 6): one row per method, the weights of the
+  first `units` units as images.
+
+  Args:
+    first_layers: {'dataset': spec, 'side': image side, method: [side * side, width]
+      weights in the data's input order} (`pipeline.evaluate_all`).
+    path: the PNG file to write.
+    units: units shown per method.
+  """
   side = int(first_layers["side"])
   methods = [m for m in ("random_init", "rule", "oja", "vae") if m in first_layers]
   fig, axes = plt.subplots(len(methods), units, figsize=(units * 0.8, len(methods) * 0.95),
@@ -126,7 +153,16 @@ def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) ->
 
 
 def write_all(results: dict, first_layers: dict, out: pathlib.Path) -> list[str]:
-  """Every figure the results support; returns the file names written."""
+  """Every figure the results support.
+
+  Args:
+    results: an evaluation's results.
+    first_layers: as for `receptive_fields`; empty: no receptive fields.
+    out: the folder to write into.
+
+  Returns:
+    The file names written.
+  """
   written = []
   for name, fn in (("curves.png", curves), ("shots.png", shots_plot)):
     fn(results, out / name)
