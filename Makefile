@@ -44,7 +44,7 @@ RULE ?= pretrained
 OUT ?= runs/eval
 evaluate: EVAL_CONFIG := $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),experiments/configs/eval_full.py)
 evaluate: venv data
-	$(PY) -m metaunsup.evaluate --rule=$(RULE) --config=$(EVAL_CONFIG) --out=$(OUT)
+	$(PY) -m metaunsup.evaluation --rule=$(RULE) --config=$(EVAL_CONFIG) --out=$(OUT)
 
 # Throughput, utilisation, meta-gradient memory and data loading; writes bench/results.{json,md}.
 bench: venv data

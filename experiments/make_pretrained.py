@@ -12,7 +12,8 @@ import json
 import pathlib
 import shutil
 
-from metaunsup import checkpointing, eval_report, train
+from metaunsup import checkpointing, train
+from metaunsup.evaluation import report
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1] / "metaunsup" / "pretrained"
 BASELINES = ("random_init", "vae", "supervised", "oja", "pca", "raw")
@@ -31,18 +32,18 @@ def _held_out_300(summary: dict) -> dict:
 def _against_baselines(results: dict) -> dict:
   """Per data set: the rule and each baseline at the report step (10 labels per class,
   ridge), and the paired difference with its verdict ('wins'/'level'/'loses' at 2 SE)."""
-  shots, head = eval_report.headline_shots(results), "ridge"
+  shots, head = report.headline_shots(results), "ridge"
   out = {}
   for ds in results["config"]["datasets"]:
-    rule_acc = eval_report.per_seed(results, ds, "rule", shots, head)
-    row = {"step": eval_report.report_step(results, ds),
+    rule_acc = report.per_seed(results, ds, "rule", shots, head)
+    row = {"step": report.report_step(results, ds),
            "rule": round(sum(rule_acc.values()) / len(rule_acc), 4)}
     for m in BASELINES:
-      other = eval_report.per_seed(results, ds, m, shots, head)
+      other = report.per_seed(results, ds, m, shots, head)
       if other:
-        d, s = eval_report.paired(rule_acc, other)
+        d, s = report.paired(rule_acc, other)
         row[m] = {"difference": round(d, 4), "sem": round(s, 4),
-                  "verdict": eval_report.verdict(d, s).strip("*")}
+                  "verdict": report.verdict(d, s).strip("*")}
     out[ds] = row
   return out
 

@@ -11,7 +11,8 @@ import pytest
 
 import metaunsup
 from conftest import tiny_rule_config
-from metaunsup import checkpointing, eval_store, file_faults, rule
+from metaunsup import checkpointing, file_faults, rule
+from metaunsup.evaluation.store import PartialResults
 
 
 def _strict(path: pathlib.Path):
@@ -40,7 +41,7 @@ def test_json_files_are_strict_and_read_nan_back(tmp_path):
 
 
 def test_evaluation_piece_with_a_diverged_cell_round_trips(tmp_path):
-  store = eval_store.PartialResults(tmp_path / "partial" / "abc")
+  store = PartialResults(tmp_path / "partial" / "abc")
   record = {"dataset": "digits", "method": "rule", "step": 10, "seed": 0, "shots": 1,
             "head": "ridge", "accuracy": float("nan")}
   store.save("digits-seed0", {"records": [record], "vae_elbo": [{"elbo": -np.inf}]},
@@ -157,7 +158,7 @@ def test_checkpoint_that_does_not_match_config_json_is_one_line(tmp_path):
 @pytest.mark.parametrize("content", ["[]", "{}", "null", "0"])
 def test_evaluation_piece_that_parses_but_is_not_a_result_is_computed_again(tmp_path, content):
   """Was returned as the piece's result, then a KeyError/TypeError in evaluate."""
-  store = eval_store.PartialResults(tmp_path / "partial" / "abc")
+  store = PartialResults(tmp_path / "partial" / "abc")
   store.save("digits-seed0", {"records": []}, {})
   (store.folder / "digits-seed0.json").write_text(content)
   logged = []

@@ -109,7 +109,7 @@ def test_infinite_config_values_are_refused(field):
 @pytest.mark.parametrize("module,flags,words", [
     ("train", ["--config=experiments/configs/smoke.py", "--config.meta.stepz=3"],
      ["'stepz'", "steps"]),                            # AttributeError traceback
-    ("evaluate", ["--config=experiments/configs/nope.py"],
+    ("evaluation", ["--config=experiments/configs/nope.py"],
      ["experiments/configs/nope.py", "No such file"]),  # OSError traceback from main
     ("train", ["--config=experiments/configs/smoke.py", "--workdir=README.md"],
      ["README.md is a file"]),                          # FileExistsError traceback
@@ -134,11 +134,11 @@ def test_evaluation_config_counts_are_checked_up_front(field, value):
   """reference_batch=0 was a traceback from inside jax after data loading; query_size=0 an
   error only once the first readout ran."""
   from experiments.configs import eval_quick
-  from metaunsup import evaluate
+  from metaunsup.evaluation.config_checks import check_config
   c = eval_quick.get_config()
   c[field] = value
   with pytest.raises(ValueError) as e:
-    evaluate.check_config(c)
+    check_config(c)
   _one_line(e, f"config.{field}", "integer")
 
 

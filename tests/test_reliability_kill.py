@@ -96,7 +96,7 @@ EVAL_FLAGS = ["--config=experiments/configs/eval_quick.py", "--config.datasets=(
 
 
 def _start_eval(rule_path, out: pathlib.Path) -> subprocess.Popen:
-  return subprocess.Popen([sys.executable, "-m", "metaunsup.evaluate", *EVAL_FLAGS,
+  return subprocess.Popen([sys.executable, "-m", "metaunsup.evaluation", *EVAL_FLAGS,
                            f"--rule={rule_path}", f"--out={out}"], cwd=ROOT,
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # Reproduce the paper's figures from a rule
 #
-# `metaunsup.evaluate` runs the paper's protocol (Metz et al., ICLR 2019, Sec. 5) on held-out
+# `metaunsup.evaluation` runs the paper's protocol (Metz et al., ICLR 2019, Sec. 5) on held-out
 # data: one randomly initialised 64-64-32 relu network per data set and seed, shared by every
 # method, trained without labels by the learned rule, by Oja's subspace rule and as a VAE
 # encoder, or by supervised backprop on the labelled examples; PCA and the raw inputs as
@@ -63,7 +63,8 @@ import pathlib
 import jax
 from IPython.display import Image, Markdown, display
 import metaunsup
-from metaunsup import evaluate
+from metaunsup.evaluation import pipeline
+from metaunsup.evaluation.data_specs import DataSpec
 from experiments.configs import eval_cpu, eval_full, eval_quick
 
 
@@ -96,7 +97,7 @@ print("data sets:", config.datasets, "| inner-step checkpoints:", config.checkpo
 # %%
 from metaunsup.sources import setup as sources_setup
 
-names = {evaluate.DataSpec.parse(s).name for s in config.datasets + (config.sweep.dataset,)}
+names = {DataSpec.parse(s).name for s in config.datasets + (config.sweep.dataset,)}
 for name in sorted(names):
     try:
         metaunsup.data.load(name, 8)
@@ -111,7 +112,7 @@ for name in sorted(names):
 # in `OUT/partial/`, so rerunning this cell after an interruption computes only what is missing.
 
 # %%
-results = evaluate.run(RULE, config, OUT)
+results = pipeline.run(RULE, config, OUT)
 
 # %% [markdown]
 # ## The rule against the baselines

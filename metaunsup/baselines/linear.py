@@ -8,11 +8,27 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class PCA:
-  mean: np.ndarray        # [D]
-  components: np.ndarray  # [dim, D], orthonormal rows by decreasing variance
+  """A fitted principal subspace (`fit_pca`).
+
+  Attributes:
+    mean: [D] float32, the training data's mean.
+    components: [dim, D] float32, orthonormal rows by decreasing variance.
+  """
+  mean: np.ndarray
+  components: np.ndarray
 
   def transform(self, x) -> np.ndarray:
-    """Coordinates of x [N, D] in the principal subspace: [N, dim]."""
+    """Coordinates in the principal subspace.
+
+    Args:
+      x: [N, D] inputs.
+
+    Returns:
+      [N, dim] float32, (x - mean) @ components.T.
+
+    Raises:
+      ValueError: (one line) if x is not [N, D].
+    """
     x = np.asarray(x, np.float32)
     if x.ndim != 2 or x.shape[1] != self.mean.shape[0]:
       raise ValueError(f"x must be [examples, {self.mean.shape[0]}], got shape {x.shape}")
@@ -20,8 +36,20 @@ class PCA:
 
 
 def fit_pca(x_train, dim: int = 32) -> PCA:
-  """Top `dim` principal directions of x_train [N, D], mean-centred. Each component's sign
-  is fixed (largest-magnitude entry positive) so a fit is reproducible."""
+  """Top principal directions of the (unlabeled) training data, by numpy's SVD of the
+  mean-centred data. Each component's sign is fixed (largest-magnitude entry positive) so a
+  fit is reproducible.
+
+  Args:
+    x_train: [N, D] finite inputs.
+    dim: the number of components, 1 <= dim <= min(N, D).
+
+  Returns:
+    The fitted `PCA`.
+
+  Raises:
+    ValueError: (one line) if x_train is not a finite 2-D array or dim is out of range.
+  """
   x = np.asarray(x_train, np.float64)
   if x.ndim != 2 or not np.all(np.isfinite(x)):
     raise ValueError(f"x_train must be a finite 2-D array [examples, features], "

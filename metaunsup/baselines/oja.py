@@ -14,9 +14,17 @@ EPS = 1e-8
 
 @dataclasses.dataclass(frozen=True)
 class OjaConfig:
-  """Hashable, like `rule.RuleConfig`, so it can close over jitted code. `lr` is relative:
-  the step is normalised per layer and batch (see `oja_step`), so one value suits any width
-  and input scale; it must stay below 1 for the discrete iteration to be stable."""
+  """Oja's subspace rule as the `rule` of an `inner.InnerConfig` (Oja 1989). Hashable, like
+  `rule.RuleConfig`, so it can close over jitted code.
+
+  Attributes:
+    lr: the relative step size, in (0, 1): the step is normalised per layer and batch
+      (see `oja_step`), so one value suits any width and input scale; it must stay below 1
+      for the discrete iteration to be stable.
+
+  Raises:
+    ValueError: (one line, at construction) if lr is not in (0, 1).
+  """
   lr: float = 0.5
 
   def __post_init__(self):
@@ -25,19 +33,31 @@ class OjaConfig:
 
   def update(self, theta, params: base_model.BaseParams,
              acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer. theta is unused (there is nothing to meta-learn); it is
-    accepted so that `inner.unroll` drives this rule exactly like the learned one.
+    """One step on every layer (`oja_step` on each layer's W).
+
     b and V are left unchanged: Oja's rule has no bias (batch norm centres the layer
     anyway), and V is the learned rule's feedback pathway, read by nothing here or in the
-    forward pass, so updating it would change nothing measurable."""
+    forward pass, so updating it would change nothing measurable.
+
+    Args:
+      theta: unused (there is nothing to meta-learn); accepted so that `inner.unroll`
+        drives this rule exactly like the learned one.
+      params: the network, W[l] [in_l, out_l].
+      acts: the forward pass on a batch; acts.xs[l] [B, in_l] is layer l's input (one
+        more entry than layers).
+
+    Returns:
+      params with every W updated.
+    """
     del theta
     chex.assert_equal(len(acts.xs), len(params.W) + 1)
     return params.replace(W=[oja_step(w, x, self.lr) for w, x in zip(params.W, acts.xs)])
 
 
 def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
-  """W + eta (x^T y - W y^T y) / B with x the layer input [B, in] centred over the batch
-  and y = x W its linear output (before batch norm). Fixed points: W^T W = I with columns
+  """One step of Oja's subspace rule (Oja 1989) on one layer:
+  W + eta (x^T y - W y^T y) / B with x the layer input centred over the batch and
+  y = x W its linear output (before batch norm). Fixed points: W^T W = I with columns
   spanning the principal subspace of x.
 
   eta = lr / max(tr C, max row sum of |M|), with C = x^T x / B and M = y^T y / B. The
@@ -46,7 +66,16 @@ def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   cap both without an eigendecomposition. The M term matters early: `base_model.init`
   gives columns of norm sqrt(fan_in), so M starts near fan_in times larger than at the
   fixed point and a step scaled only by the input would overshoot. At the fixed point M is
-  diagonal with entries at most lambda_max(C) <= tr C, so eta settles at lr / tr C."""
+  diagonal with entries at most lambda_max(C) <= tr C, so eta settles at lr / tr C.
+
+  Args:
+    w: [in, out] the layer's weights.
+    x: [B, in] the layer's input on a batch.
+    lr: the relative step size, in (0, 1).
+
+  Returns:
+    [in, out] the updated weights.
+  """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
   x = x - jnp.mean(x, axis=0)

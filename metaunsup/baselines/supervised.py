@@ -17,7 +17,16 @@ from metaunsup.baselines.checks import check_differentiable, is_int
 
 def init_params(key: jax.Array, encoder: base_model.BaseParams, num_classes: int) -> dict:
   """The trainable parameters: the trunk's W and b (V is the learned rule's feedback
-  pathway, unused by the forward pass; perm is fixed) and a LeCun-normal linear head."""
+  pathway, unused by the forward pass; perm is fixed) and a LeCun-normal linear head.
+
+  Args:
+    key: PRNG key of the head's weights.
+    encoder: the initial trunk; its last layer gives the feature width F.
+    num_classes: the head's outputs C.
+
+  Returns:
+    {"encoder": {"W": [...], "b": [...]}, "head": {"w": [F, C], "b": [C]}}.
+  """
   feature_dim = int(encoder.W[-1].shape[1])
   return {"encoder": {"W": list(encoder.W), "b": list(encoder.b)},
           "head": {"w": jax.random.normal(key, (feature_dim, num_classes))
@@ -26,12 +35,32 @@ def init_params(key: jax.Array, encoder: base_model.BaseParams, num_classes: int
 
 
 def trunk_params(params: dict, encoder: base_model.BaseParams) -> base_model.BaseParams:
+  """The trunk with the trained W and b (`init_params`' layout) put back.
+
+  Args:
+    params: the trainable parameters.
+    encoder: the initial trunk (its V and perm are kept).
+
+  Returns:
+    The trained `base_model.BaseParams`.
+  """
   return encoder.replace(W=params["encoder"]["W"], b=params["encoder"]["b"])
 
 
 def logits(params: dict, encoder: base_model.BaseParams, x: jax.Array,
            activation: str) -> jax.Array:
-  """Batch norm uses x's own statistics: training is full-batch on the support set."""
+  """Class scores of the trunk plus the linear head. Batch norm uses x's own statistics:
+  training is full-batch on the support set.
+
+  Args:
+    params: the trainable parameters (`init_params`).
+    encoder: the initial trunk (its V and perm).
+    x: [N, D] inputs.
+    activation: the trunk's activation name.
+
+  Returns:
+    [N, C] logits.
+  """
   return (base_model.features(trunk_params(params, encoder), x, activation)
           @ params["head"]["w"] + params["head"]["b"])
 
@@ -59,9 +88,27 @@ def _fit(params: dict, encoder: base_model.BaseParams, x: jax.Array, y: jax.Arra
 def train(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_support, *,
           activation: str, num_classes: int, steps: int = 500,
           learning_rate: float = 1e-3) -> tuple[base_model.BaseParams, float]:
-  """Full-batch Adam on cross-entropy over the support set [N, D] / [N]. Returns the
-  trained trunk and its final training accuracy (steps=0: the initial trunk and the
-  accuracy of the random head on it)."""
+  """Supervised backprop on the labelled examples alone: full-batch Adam (optax) on
+  softmax cross-entropy through the trunk and a linear head.
+
+  Args:
+    key: PRNG key of the head's init.
+    encoder_init: the initial trunk (the network every method starts from).
+    x_support: [N, D] labelled inputs, N >= 2.
+    y_support: [N] integer labels in [0, num_classes).
+    activation: the trunk's activation; differentiable (not 'step').
+    num_classes: the number of classes, >= 2.
+    steps: Adam steps, >= 0.
+    learning_rate: Adam's learning rate, > 0.
+
+  Returns:
+    (trunk, accuracy): the trained trunk and its final training accuracy on the support
+    set (steps=0: the initial trunk and the accuracy of the random head on it).
+
+  Raises:
+    ValueError: (one line) for wrong shapes, non-finite inputs, labels out of range, bad
+      counts or rates, or a non-differentiable activation.
+  """
   x = np.asarray(x_support)
   y = np.asarray(y_support)
   if x.ndim != 2 or x.shape[1] != encoder_init.input_dim:

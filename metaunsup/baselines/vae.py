@@ -25,7 +25,18 @@ EVAL_SIZE = 512
 
 @dataclasses.dataclass(frozen=True)
 class VAEConfig:
-  """Hashable, so it can close over jitted code."""
+  """The VAE baseline's settings (Kingma & Welling 2014). Hashable, so it can close over
+  jitted code.
+
+  Attributes:
+    latent: latent dimensions, >= 1.
+    learning_rate: Adam's learning rate, > 0.
+    batch_size: unlabeled examples per step, >= 2 (batch norm in the trunk).
+    decoder_widths: the decoder's hidden widths; None mirrors the encoder's.
+
+  Raises:
+    ValueError: (one line, at construction) for a bad value.
+  """
   latent: int = 32
   learning_rate: float = 1e-3
   batch_size: int = 64
@@ -48,14 +59,31 @@ class VAEConfig:
 
 @flax.struct.dataclass
 class TrainState:
-  params: dict      # {"encoder": {"W", "b"}, "posterior": {"w", "b"}, "decoder": [{"w", "b"}]}
+  """The VAE's training state, a pytree carried through `run_steps`' loop.
+
+  Attributes:
+    params: {"encoder": {"W", "b"}, "posterior": {"w", "b"}, "decoder": [{"w", "b"}]}.
+    opt_state: Adam's state.
+    key: PRNG key of the next minibatches and posterior samples.
+  """
+  params: dict
   opt_state: optax.OptState
   key: jax.Array
 
 
 def init_params(key: jax.Array, encoder: base_model.BaseParams, cfg: VAEConfig) -> dict:
   """The trainable parameters. Only the trunk's W and b are trained: V is the learned
-  rule's feedback pathway, unused by the forward pass, and perm is fixed by definition."""
+  rule's feedback pathway, unused by the forward pass, and perm is fixed by definition.
+
+  Args:
+    key: PRNG key of the posterior head and the decoder (LeCun normal).
+    encoder: the initial trunk; its last width F feeds the posterior.
+    cfg: the VAE's settings.
+
+  Returns:
+    {"encoder": {"W", "b"}, "posterior": {"w": [F, 2 * latent], "b"}, "decoder": a list
+    of {"w", "b"} from latent through the decoder widths to D}.
+  """
   widths = tuple(int(w.shape[1]) for w in encoder.W)
   dec_widths = tuple(reversed(widths)) if cfg.decoder_widths is None else cfg.decoder_widths
   dims = (cfg.latent,) + dec_widths + (encoder.input_dim,)
@@ -74,6 +102,15 @@ def _dense_init(key, din: int, dout: int) -> dict:
 
 
 def encoder_params(params: dict, encoder: base_model.BaseParams) -> base_model.BaseParams:
+  """The trunk with the trained W and b put back.
+
+  Args:
+    params: the VAE's parameters (`init_params`).
+    encoder: the initial trunk (its V and perm are kept).
+
+  Returns:
+    The trained `base_model.BaseParams`.
+  """
   return encoder.replace(W=params["encoder"]["W"], b=params["encoder"]["b"])
 
 
@@ -81,7 +118,18 @@ def elbo(params: dict, encoder: base_model.BaseParams, x: jax.Array, key: jax.Ar
          activation: str) -> jax.Array:
   """Mean per-example ELBO in nats, one reparameterised sample: log N(x; decoder(z), I)
   minus KL(N(mu, sigma^2) || N(0, I)). Unit likelihood variance because the inputs are
-  standardised. Batch norm in the trunk uses x's own statistics."""
+  standardised. Batch norm in the trunk uses x's own statistics.
+
+  Args:
+    params: the VAE's parameters (`init_params`).
+    encoder: the initial trunk (its V and perm).
+    x: [B, D] inputs.
+    key: PRNG key of the posterior sample.
+    activation: the trunk's and decoder's activation name.
+
+  Returns:
+    A scalar, the ELBO in nats averaged over the B examples.
+  """
   chex.assert_rank(x, 2)
   h = base_model.features(encoder_params(params, encoder), x, activation)
   mu, logvar = jnp.split(h @ params["posterior"]["w"] + params["posterior"]["b"], 2, axis=1)
@@ -99,8 +147,20 @@ def elbo(params: dict, encoder: base_model.BaseParams, x: jax.Array, key: jax.Ar
 @functools.partial(jax.jit, static_argnames=("activation", "cfg"))
 def run_steps(state: TrainState, encoder: base_model.BaseParams, x_train: jax.Array,
               num_steps: jax.Array, *, activation: str, cfg: VAEConfig) -> TrainState:
-  """num_steps Adam steps on random minibatches. The count is a traced loop bound (a
-  while loop), so every checkpoint interval reuses one compilation."""
+  """num_steps Adam steps on random minibatches of -ELBO. The count is a traced loop
+  bound (a while loop), so every checkpoint interval reuses one compilation.
+
+  Args:
+    state: the training state.
+    encoder: the initial trunk (its V and perm).
+    x_train: [N, D] training inputs.
+    num_steps: a scalar int32, the number of steps.
+    activation: the activation name.
+    cfg: the VAE's settings.
+
+  Returns:
+    The state after num_steps steps.
+  """
   opt = optax.adam(cfg.learning_rate)
   grad_fn = jax.grad(lambda p, x, k: -elbo(p, encoder, x, k, activation))
 
@@ -120,11 +180,27 @@ _eval_elbo = jax.jit(elbo, static_argnames="activation")
 def train(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.ndarray, *,
           activation: str, cfg: VAEConfig,
           checkpoints: Sequence[int]) -> list[tuple[int, base_model.BaseParams, float]]:
-  """Train the VAE on x_unlabeled [N, D] by Adam. Returns (steps, trunk params, held-aside
-  ELBO) after each of the sorted step counts in `checkpoints`; 0 gives encoder_init.
+  """Trains a VAE whose encoder trunk is the base network, by Adam on the ELBO.
 
   The ELBO is scored on a fixed held-aside subset (never trained on) with fixed posterior
-  noise, so checkpoints are compared on the same estimate."""
+  noise, so checkpoints are compared on the same estimate.
+
+  Args:
+    key: PRNG key of the split, the init, the ELBO's noise and the minibatches.
+    encoder_init: the initial trunk (the network every method starts from).
+    x_unlabeled: [N, D] finite inputs; min(512, N // 4) are held aside to score the ELBO.
+    activation: the network's activation; differentiable (not 'step').
+    cfg: the VAE's settings.
+    checkpoints: sorted step counts >= 0.
+
+  Returns:
+    (step, trunk params, held-aside ELBO in nats per example) at each checkpoint; step 0
+    gives encoder_init.
+
+  Raises:
+    ValueError: (one line) for wrong shapes, non-finite inputs, unsorted checkpoints, too
+      few examples, or a non-differentiable activation.
+  """
   x = _check_inputs(x_unlabeled, encoder_init.input_dim)
   steps = _check_checkpoints(checkpoints)
   check_differentiable(activation)

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from metaunsup import evaluation
+from metaunsup.evaluation.protocol import CURVE_METHODS
+from metaunsup.evaluation.stats import mean_sem
+from metaunsup.evaluation.sweeps import SWEEP_KINDS
 
 NAMES = {"rule": "learned rule", "random_init": "random init", "vae": "VAE",
          "supervised": "supervised", "oja": "Oja", "pca": "PCA-32", "raw": "raw inputs"}
-CURVE_METHODS = ("rule", "oja", "vae")
 
 
 def report_step(results: dict, dataset: str | None = None) -> int:
   """The inner step the headline reports: config.report_step (default: the last
-  checkpoint), or for a data set with a step cap the last checkpoint within it."""
+  checkpoint), or for a data set with a step cap the last checkpoint within it.
+
+  Args:
+    results: an evaluation's results (results.json, `pipeline.run`).
+    dataset: a data set spec; None: ignore step caps.
+
+  Returns:
+    The step, in inner steps.
+  """
   cfg = results["config"]
   step = int(cfg["report_step"]) if cfg.get("report_step") is not None else max(cfg["checkpoints"])
   cap = cfg.get("step_caps", {}).get(dataset)
@@ -24,13 +33,33 @@ def report_step(results: dict, dataset: str | None = None) -> int:
 
 
 def headline_shots(results: dict) -> int:
+  """The labels per class the headline reports: 10 if evaluated, else the most.
+
+  Args:
+    results: an evaluation's results.
+
+  Returns:
+    Labelled examples per class.
+  """
   shots = results["config"]["shots"]
   return 10 if 10 in shots else max(shots)
 
 
 def per_seed(results: dict, dataset: str, method: str, shots: int, head: str,
              step: int | None = None) -> dict:
-  """{seed: accuracy} of one method; curve methods at `step` (default: the report step)."""
+  """One cell's accuracy per seed.
+
+  Args:
+    results: an evaluation's results.
+    dataset: the data set spec.
+    method: one of protocol.METHODS; CURVE_METHODS are read at `step`.
+    shots: labelled examples per class.
+    head: 'ridge' or 'logistic'.
+    step: the inner step of a curve method (default: `report_step`); ignored otherwise.
+
+  Returns:
+    {seed: accuracy}, empty if the cell was not evaluated.
+  """
   if method in CURVE_METHODS:
     step = report_step(results, dataset) if step is None else step
   out = {}
@@ -46,17 +75,35 @@ def _cell(values) -> str:
     return "—"
   if not np.all(np.isfinite(list(values))):
     return "diverged"  # some seed's features were non-finite at this step
-  mean, sem = evaluation.mean_sem(list(values))
+  mean, sem = mean_sem(list(values))
   return f"{mean:.3f} ± {sem:.3f}" if np.isfinite(sem) else f"{mean:.3f}"
 
 
 def paired(a: dict, b: dict) -> tuple[float, float]:
-  """Mean and standard error of a - b over the seeds both have (same init, same labels)."""
+  """The paired difference of two methods (same init, same labels per seed).
+
+  Args:
+    a: {seed: accuracy} of one method.
+    b: {seed: accuracy} of another.
+
+  Returns:
+    (mean, sem) of a - b over the seeds both have (`stats.mean_sem`).
+  """
   seeds = sorted(set(a) & set(b))
-  return evaluation.mean_sem([a[s] - b[s] for s in seeds])
+  return mean_sem([a[s] - b[s] for s in seeds])
 
 
 def verdict(diff: float, sem: float) -> str:
+  """Words for a paired difference: bold 'wins' / 'loses' beyond 2 standard errors.
+
+  Args:
+    diff: the mean paired difference (accuracy).
+    sem: its standard error (NaN or 0 with a single seed).
+
+  Returns:
+    '**wins**', '**loses**', 'level', plain 'wins' / 'loses' without a standard error, or
+    'n/a (diverged)' for a NaN difference.
+  """
   if not np.isfinite(diff):
     return "n/a (diverged)"
   if not np.isfinite(sem) or sem == 0:
@@ -75,6 +122,16 @@ def _methods(results) -> list[str]:
 
 
 def headline(results: dict, head: str) -> list[str]:
+  """The headline table: every method per data set at the report step and headline shots,
+  and the rule against the best other method.
+
+  Args:
+    results: an evaluation's results.
+    head: 'ridge' or 'logistic'.
+
+  Returns:
+    Markdown table lines.
+  """
   shots = headline_shots(results)
   methods = _methods(results)
   others = [m for m in methods if m != "rule"]
@@ -93,6 +150,15 @@ def headline(results: dict, head: str) -> list[str]:
 
 
 def differences(results: dict, head: str) -> list[str]:
+  """The rule minus each other method, paired, per data set, with verdicts.
+
+  Args:
+    results: an evaluation's results.
+    head: 'ridge' or 'logistic'.
+
+  Returns:
+    Markdown table lines.
+  """
   shots = headline_shots(results)
   others = [m for m in _methods(results) if m != "rule"]
   lines = [f"| data | {' | '.join('rule − ' + NAMES[m] for m in others)} |",
@@ -108,6 +174,16 @@ def differences(results: dict, head: str) -> list[str]:
 
 
 def shots_table(results: dict, dataset: str, head: str) -> list[str]:
+  """Accuracy of every method against labels per class, on one data set.
+
+  Args:
+    results: an evaluation's results.
+    dataset: the data set spec.
+    head: 'ridge' or 'logistic'.
+
+  Returns:
+    Markdown table lines.
+  """
   shots = results["config"]["shots"]
   lines = [f"| method | {' | '.join(f'{s} / class' for s in shots)} |",
            "|" + " --- |" * (len(shots) + 1)]
@@ -118,6 +194,16 @@ def shots_table(results: dict, dataset: str, head: str) -> list[str]:
 
 
 def curve_table(results: dict, dataset: str, head: str) -> list[str]:
+  """Accuracy of the curve methods at every inner-step checkpoint, on one data set.
+
+  Args:
+    results: an evaluation's results.
+    dataset: the data set spec.
+    head: 'ridge' or 'logistic'.
+
+  Returns:
+    Markdown table lines.
+  """
   shots = headline_shots(results)
   methods = [m for m in _methods(results) if m in CURVE_METHODS]
   lines = [f"| inner steps | {' | '.join(NAMES[m] for m in methods)} |",
@@ -130,6 +216,15 @@ def curve_table(results: dict, dataset: str, head: str) -> list[str]:
 
 
 def sweep_table(results: dict, kind: str) -> list[str]:
+  """The rule against random init at every point of one sweep.
+
+  Args:
+    results: an evaluation's results.
+    kind: one of sweeps.SWEEP_KINDS.
+
+  Returns:
+    Markdown table lines.
+  """
   sw = results["config"]["sweep"]
   recs = [r for r in results["sweep_records"] if r["sweep"] == kind]
   lines = [f"| {kind[:-1]} | network | learned rule | random init | rule − random init |",
@@ -163,16 +258,41 @@ def _extras_table(results: dict, field: str, key: str, columns, value: str, fmt:
 
 
 def elbo_table(results: dict) -> list[str]:
+  """The VAE's held-aside ELBO (nats per example) at every checkpoint, mean over seeds.
+
+  Args:
+    results: an evaluation's results.
+
+  Returns:
+    Markdown table lines.
+  """
   return _extras_table(results, "vae_elbo", "step", sorted(results["config"]["checkpoints"]),
                        "elbo", ".1f", str)
 
 
 def supervised_table(results: dict) -> list[str]:
+  """The supervised baseline's accuracy on its own labelled examples, mean over seeds.
+
+  Args:
+    results: an evaluation's results.
+
+  Returns:
+    Markdown table lines.
+  """
   return _extras_table(results, "supervised_train_accuracy", "shots",
                        results["config"]["shots"], "accuracy", ".3f", lambda s: f"{s} / class")
 
 
 def markdown(results: dict) -> str:
+  """results.md: the setup, the headline per head, the paired differences, and the shots,
+  curve, sweep, ELBO and supervised-fit tables.
+
+  Args:
+    results: an evaluation's results.
+
+  Returns:
+    The Markdown text.
+  """
   cfg, rule_meta = results["config"], results["rule"]
   shots, step = headline_shots(results), report_step(results)
   heads = cfg["heads"]
@@ -210,7 +330,7 @@ def markdown(results: dict) -> str:
     sw = cfg["sweep"]
     lines += [f"## Generalisation sweeps ({sw['dataset']}, {sw['steps']} inner steps, "
               f"{sw['shots']} labels per class, {sw['head']} head, {sw['num_seeds']} seeds)", ""]
-    for kind in ("widths", "depths", "activations"):
+    for kind in SWEEP_KINDS:
       lines += [*sweep_table(results, kind), ""]
   if any(e["vae_elbo"] for e in results["extras"].values()):
     lines += ["## VAE: ELBO per example (nats) on held-aside training data, mean over seeds",

@@ -1,4 +1,5 @@
-"""Few-shot evaluation of a rule against random initialisation on held-out data."""
+"""Few-shot evaluation of a rule against random initialisation on held-out data: the quick
+check meta-training runs at its end (`train.py`), one readout per seed."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,11 +9,23 @@ from metaunsup.data import Dataset
 
 
 def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: int,
-                        num_classes: int):
+                        num_classes: int) -> tuple[np.ndarray, np.ndarray]:
   """Class-balanced support (shots per class) and a disjoint random query set.
 
-  Args: labels [N] in 0..num_classes-1. Returns: (support [num_classes * shots], query)
-  indices. Raises: ValueError (one line) naming a class with fewer than `shots` examples.
+  Args:
+    labels: [N] integer labels in 0..num_classes-1.
+    shots: labelled examples per class in the support set, >= 1.
+    query_size: examples in the query set, >= 0 (fewer if fewer are left).
+    seed: seeds both choices.
+    num_classes: the number of classes, >= 1.
+
+  Returns:
+    (support [num_classes * shots], query [min(query_size, N - support)]) indices into
+    labels, class-major support, disjoint.
+
+  Raises:
+    ValueError: (one line) for non-integer labels, labels outside 0..num_classes-1, bad
+      counts, or a class with fewer than `shots` examples (naming it).
   """
   labels = np.asarray(labels).reshape(-1)
   if labels.dtype.kind not in "iu":
@@ -42,8 +55,28 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
 def fewshot_eval(rule_: api.Rule, ds: Dataset, *, widths, activation: str, steps: int,
                  seeds, batch_size: int = 128, shots: int = 10, query_size: int = 1000,
                  heads_: tuple = ("ridge",)) -> dict:
-  """Train on ds.train_x (unlabeled), read out on ds.test_x with `shots` labels per class.
-  Returns {"rule": {head: [acc per seed]}, "random_init": {...}}."""
+  """The rule against random init: train a network on ds.train_x without labels, read it
+  out on ds.test_x with `shots` labels per class (support and query both from the test
+  split, `support_query_split`).
+
+  Args:
+    rule_: the learned rule.
+    ds: the data set (train_x [N, D] unlabeled; test_x [M, D], test_y [M]).
+    widths: the network's layer widths, the last one the representation.
+    activation: the network's activation name.
+    steps: inner steps of the rule (random init: 0).
+    seeds: one network init, support and query per seed.
+    batch_size: unlabeled examples per inner step.
+    shots: labelled examples per class.
+    query_size: test examples scored per seed.
+    heads_: few-shot heads ('ridge', 'logistic').
+
+  Returns:
+    {"rule": {head: [accuracy per seed]}, "random_init": {head: [...]}}.
+
+  Raises:
+    ValueError: for bad arguments or a class with fewer than `shots` test examples.
+  """
   out = {"rule": {h: [] for h in heads_}, "random_init": {h: [] for h in heads_}}
   for seed in seeds:
     s_idx, q_idx = support_query_split(ds.test_y, shots, query_size, seed, ds.num_classes)
@@ -56,9 +89,3 @@ def fewshot_eval(rule_: api.Rule, ds: Dataset, *, widths, activation: str, steps
                                                      ds.test_y[q_idx], head=h,
                                                      num_classes=ds.num_classes))
   return out
-
-
-def mean_sem(values) -> tuple[float, float]:
-  v = np.asarray(values, np.float64)
-  sem = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-  return float(v.mean()), sem

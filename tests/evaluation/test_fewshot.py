@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from metaunsup import evaluation
+from metaunsup.evaluation import fewshot
 
 
 def test_support_query_split_is_balanced_and_disjoint():
   labels = np.arange(100) % 4
-  s, q = evaluation.support_query_split(labels, 3, 20, 0, 4)
+  s, q = fewshot.support_query_split(labels, 3, 20, 0, 4)
   assert np.bincount(labels[s]).tolist() == [3, 3, 3, 3]
   assert len(q) == 20 and not set(s) & set(q)
 
@@ -19,5 +19,5 @@ def test_support_query_split_is_balanced_and_disjoint():
 ])
 def test_support_query_split_errors_name_the_class_and_counts(labels, shots, num_classes, match):
   with pytest.raises(ValueError, match=match) as e:
-    evaluation.support_query_split(labels, shots, 10, 0, num_classes)
+    fewshot.support_query_split(labels, shots, 10, 0, num_classes)
   assert "\n" not in str(e.value)

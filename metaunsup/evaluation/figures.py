@@ -11,8 +11,11 @@ matplotlib.use("Agg")  # files only; no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from metaunsup import eval_report, evaluation  # noqa: E402
-from metaunsup.eval_report import NAMES  # noqa: E402
+from metaunsup.evaluation import report  # noqa: E402
+from metaunsup.evaluation.protocol import CURVE_METHODS  # noqa: E402
+from metaunsup.evaluation.report import NAMES  # noqa: E402
+from metaunsup.evaluation.stats import mean_sem  # noqa: E402
+from metaunsup.evaluation.sweeps import SWEEP_KINDS  # noqa: E402
 
 COLORS = {"rule": "C3", "random_init": "0.4", "vae": "C0", "supervised": "C2", "oja": "C1",
           "pca": "C4", "raw": "C5"}
@@ -34,23 +37,30 @@ def _save(fig, path: pathlib.Path) -> None:
 
 
 def _mean_sem(values: dict) -> tuple[float, float]:
-  mean, sem = evaluation.mean_sem(list(values.values())) if values else (np.nan, np.nan)
+  mean, sem = mean_sem(list(values.values())) if values else (np.nan, np.nan)
   return mean, (0.0 if not np.isfinite(sem) else sem)
 
 
 def curves(results: dict, path: pathlib.Path) -> None:
-  shots, head = eval_report.headline_shots(results), results["config"]["heads"][0]
+  """Accuracy against inner steps, one panel per data set (paper Fig. 4): the curve methods
+  at every checkpoint, the others as flat bands.
+
+  Args:
+    results: an evaluation's results (results.json, `pipeline.run`).
+    path: the PNG file to write.
+  """
+  shots, head = report.headline_shots(results), results["config"]["heads"][0]
   steps = sorted(results["config"]["checkpoints"])
-  methods = eval_report._methods(results)
+  methods = report._methods(results)
   fig, axes = _grid(len(results["config"]["datasets"]))
   for ax, ds in zip(axes, results["config"]["datasets"]):
     for m in methods:
-      if m in eval_report.CURVE_METHODS:
-        ms = [_mean_sem(eval_report.per_seed(results, ds, m, shots, head, s)) for s in steps]
+      if m in CURVE_METHODS:
+        ms = [_mean_sem(report.per_seed(results, ds, m, shots, head, s)) for s in steps]
         ax.errorbar(steps, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
                     capsize=2, color=COLORS[m], label=NAMES[m])
       else:
-        mean, sem = _mean_sem(eval_report.per_seed(results, ds, m, shots, head))
+        mean, sem = _mean_sem(report.per_seed(results, ds, m, shots, head))
         ax.axhline(mean, color=COLORS[m], ls="--", lw=1, label=NAMES[m])
         ax.axhspan(mean - sem, mean + sem, color=COLORS[m], alpha=0.15, lw=0)
     ax.set_xscale("symlog", linthresh=10)
@@ -63,25 +73,37 @@ def curves(results: dict, path: pathlib.Path) -> None:
 
 
 def shots_plot(results: dict, path: pathlib.Path) -> None:
+  """Accuracy against labelled examples per class, one panel per data set.
+
+  Args:
+    results: an evaluation's results.
+    path: the PNG file to write.
+  """
   shots, head = results["config"]["shots"], results["config"]["heads"][0]
   fig, axes = _grid(len(results["config"]["datasets"]))
   for ax, ds in zip(axes, results["config"]["datasets"]):
-    for m in eval_report._methods(results):
-      ms = [_mean_sem(eval_report.per_seed(results, ds, m, s, head)) for s in shots]
+    for m in report._methods(results):
+      ms = [_mean_sem(report.per_seed(results, ds, m, s, head)) for s in shots]
       ax.errorbar(shots, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
                   capsize=2, color=COLORS[m], label=NAMES[m])
     ax.set_xscale("log")
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel(f"test accuracy ({head})")
-    ax.set_title(f"{ds}, step {eval_report.report_step(results, ds)}")
+    ax.set_title(f"{ds}, step {report.report_step(results, ds)}")
   axes[0].legend(fontsize=7)
   _save(fig, path)
 
 
 def sweeps(results: dict, path: pathlib.Path) -> None:
+  """The rule against random init over widths, depths and activations (paper Fig. 5).
+
+  Args:
+    results: an evaluation's results, with sweep records.
+    path: the PNG file to write.
+  """
   sw = results["config"]["sweep"]
   fig, axes = _grid(3)
-  for ax, kind in zip(axes, ("widths", "depths", "activations")):
+  for ax, kind in zip(axes, SWEEP_KINDS):
     values = list(sw[kind])
     xs = np.arange(len(values)) if kind == "activations" else np.asarray(values)
     for m in ("rule", "random_init"):
@@ -103,7 +125,15 @@ def sweeps(results: dict, path: pathlib.Path) -> None:
 
 
 def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) -> None:
-  """One row per method: the first-layer weights of `units` units as images."""
+  """First-layer receptive fields (paper Fig. 6): one row per method, the weights of the
+  first `units` units as images.
+
+  Args:
+    first_layers: {'dataset': spec, 'side': image side, method: [side * side, width]
+      weights in the data's input order} (`pipeline.evaluate_all`).
+    path: the PNG file to write.
+    units: units shown per method.
+  """
   side = int(first_layers["side"])
   methods = [m for m in ("random_init", "rule", "oja", "vae") if m in first_layers]
   fig, axes = plt.subplots(len(methods), units, figsize=(units * 0.8, len(methods) * 0.95),
@@ -123,7 +153,16 @@ def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) ->
 
 
 def write_all(results: dict, first_layers: dict, out: pathlib.Path) -> list[str]:
-  """Every figure the results support; returns the file names written."""
+  """Every figure the results support.
+
+  Args:
+    results: an evaluation's results.
+    first_layers: as for `receptive_fields`; empty: no receptive fields.
+    out: the folder to write into.
+
+  Returns:
+    The file names written.
+  """
   written = []
   for name, fn in (("curves.png", curves), ("shots.png", shots_plot)):
     fn(results, out / name)

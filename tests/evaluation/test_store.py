@@ -1,10 +1,10 @@
 import numpy as np
 
-from metaunsup import eval_store
+from metaunsup.evaluation.store import PartialResults
 
 
 def test_damaged_piece_is_computed_again_with_a_warning(tmp_path):
-  store = eval_store.PartialResults(tmp_path)
+  store = PartialResults(tmp_path)
   store.save("digits@0", {"acc": 0.5}, {"w": np.ones(3)})
   assert store.load("digits@0")[0] == {"acc": 0.5}
   npz = next(tmp_path.glob("*.npz"))

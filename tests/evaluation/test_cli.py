@@ -1,0 +1,11 @@
+import subprocess
+import sys
+
+
+def test_cli_errors_are_one_line(tmp_path):
+  result = subprocess.run(
+      [sys.executable, "-m", "metaunsup.evaluation", f"--rule={tmp_path / 'missing'}",
+       "--config=experiments/configs/eval_quick.py", f"--out={tmp_path / 'out'}"],
+      capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0
+  assert "error: no rule at" in result.stderr and "Traceback" not in result.stderr
