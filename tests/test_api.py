@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import base_model, data, rule
 
 

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 from experiments.benchmarks import meta_gradient_cost, multitask
-from conftest import synthetic_task_data, tiny_inner_config
+from helpers import synthetic_task_data, tiny_inner_config
 from metaunsup import inner, rule
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from experiments.configs import eval_quick
 from metaunsup import eval_report, evaluate, inner, rule
 

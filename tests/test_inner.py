@@ -5,7 +5,7 @@ from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
 import numpy as np
 
-from conftest import per_task, synthetic_task_data, tiny_inner_config
+from helpers import per_task, synthetic_task_data, tiny_inner_config
 from metaunsup import estimators, inner, rule
 
 

@@ -11,7 +11,7 @@ import optax
 
 import metaunsup
 
-from conftest import per_task
+from helpers import per_task
 from metaunsup import data, default_config, estimators, inner, preprocess, rule, train
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import checkpointing, eval_store, file_faults, rule
 
 

@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import checkpointing, rule
 
 ROOT = pathlib.Path(__file__).parents[1]

@@ -11,7 +11,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import checkpointing, file_faults, rule, train
 from test_meta_training import tiny_config
 

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import base_model, rule
 
 
