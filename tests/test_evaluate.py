@@ -83,6 +83,7 @@ def test_verdicts_follow_the_paired_difference():
       (0.15, 0.05))
 
 
+@pytest.mark.slow
 def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   """The CI-sized pipeline end to end: every method, data set, sweep point and figure.
   (An untrained rule: this checks plumbing, not whether the rule is any good.)"""
@@ -136,6 +137,7 @@ def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   assert again["records"] == results["records"] and again["seconds"] == results["seconds"]
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path):
   result = subprocess.run(
       [sys.executable, "-m", "metaunsup.evaluate", f"--rule={tmp_path / 'missing'}",

@@ -4,6 +4,7 @@ import jax
 from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from helpers import per_task, synthetic_task_data, tiny_inner_config
 from metaunsup import estimators, inner, rule
@@ -89,6 +90,7 @@ def test_meta_gradient_matches_finite_differences():
       np.testing.assert_allclose(float(g @ direction), float(fd), rtol=1e-3, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_remat_meta_gradient_equals_plain_one():
   # k = 7: chunks of 2 and a remainder of 1, so both scans of the decomposition run.
   cfg = tiny_inner_config(widths=(6, 5))  # two compiles: the smallest network
@@ -107,6 +109,7 @@ def test_remat_meta_gradient_equals_plain_one():
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=5e-3 * float(np.max(np.abs(a))) + 1e-7)
 
 
+@pytest.mark.slow
 def test_remat_memory_grows_sublinearly_with_truncation():
   cfg = tiny_inner_config(remat=True, widths=(6, 5))  # four compiles: the smallest network
   data = synthetic_task_data()

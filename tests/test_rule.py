@@ -36,6 +36,7 @@ def test_stabilized_update_never_shrinks_receptive_fields():
                         >= jnp.linalg.norm(W, axis=0) - 1e-5))
 
 
+@pytest.mark.slow
 def test_update_ignores_weight_scales_and_fixes_them():
   # The forward pass and the rule read W per column direction and V up to one scale, so
   # rescaling them must not change the step; and the step resets the scales (no overflow).
