@@ -233,6 +233,10 @@ def read_json(path, fix: str, keep: tuple | None = ("config",)):
 def atomic_write_json(path, obj) -> None:
   """Strict JSON (`dumps`, indented, sorted keys), written atomically.
 
+  Args:
+    path: the file.
+    obj: JSON-able data; NaN and inf become null.
+
   Raises:
     WriteFailedError: as `atomic_write_bytes`.
   """

@@ -53,7 +53,15 @@ def ridge_fit(u: jax.Array, y: jax.Array, lam: float) -> jax.Array:
 
 
 def ridge_predict(w: jax.Array, u: jax.Array) -> jax.Array:
-  """Predictions [N, K] of the ridge weights w [D + 1, K] (bias last) on u [N, D]."""
+  """Predictions of the ridge weights on new features.
+
+  Args:
+    w: [D + 1, K] from `ridge_fit`, the bias last.
+    u: [N, D] features.
+
+  Returns:
+    [N, K].
+  """
   return _with_bias(u) @ w
 
 

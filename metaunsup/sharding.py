@@ -81,8 +81,15 @@ def _place(tree, sharding: NamedSharding):
 
 
 def replicate(tree, mesh: Mesh):
-  """Every leaf of `tree` placed whole on every device of `mesh` (host values must be the
-  same on every process). On a one-device mesh: plain single-device arrays.
+  """Every leaf of `tree` placed whole on every device of `mesh`.
+
+  Args:
+    tree: pytree of arrays; host values must be the same on every process.
+    mesh: from `task_mesh`.
+
+  Returns:
+    The same pytree of replicated global arrays (plain single-device arrays on a
+    one-device mesh, as jit returns them there).
   """
   return _place(tree, NamedSharding(mesh, P()))
 

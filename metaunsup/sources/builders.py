@@ -274,6 +274,12 @@ class AlphabetConfig(tfds.core.BuilderConfig):
   def from_spec(cls, spec: alphabet.AlphabetSpec) -> "AlphabetConfig":
     """The config of an `alphabet.AlphabetSpec`: resolves the usable fonts and splits them.
 
+    Args:
+      spec: the rendering.
+
+    Returns:
+      The `AlphabetConfig`, named "s<seed>_n<samples>_<spec_hash>".
+
     Raises:
       DataNotFoundError: font packages are missing (run `make data`).
     """
