@@ -133,8 +133,9 @@ def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
     dict of float32 arrays: the unit network's weights (e.g. "unit_example"
     [2 + C, H], "unit_static" [13, H], "unit_self" [H, H]), the top-down network's
     ("top_in" [2, C], "top_out" [C, C]), the readouts ("readout_bot" / "readout_top"
-    [H, R]), "mix" [num_terms], and scalar "lr_logit" / "bias_lr_logit". Normal init
-    scaled by 1 / sqrt(fan-in); none depends on the base network's sizes.
+    [H, R]), "mix" [num_terms], and scalar "lr_logit" / "bias_lr_logit". Weights are
+    normal / sqrt(fan-in), mix 0.1 * normal, lr_logit = cfg.init_lr_logit and
+    bias_lr_logit = -2; none depends on the base network's sizes.
   """
   C, H, R = cfg.channels, cfg.hidden, cfg.readout_rank
   shapes = {

