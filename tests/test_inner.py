@@ -61,6 +61,7 @@ def test_total_steps_log_uniform_in_range():
   assert 0.4 < np.mean(totals < 100) < 0.6
 
 
+@pytest.mark.slow
 def test_meta_gradient_matches_finite_differences():
   with jax.enable_x64(True):
     cfg = tiny_inner_config(widths=(6, 4), batch_size=6)
