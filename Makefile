@@ -8,7 +8,7 @@ WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: meta-train test bench bench-device evaluate data venv clean
+.PHONY: meta-train test test-fast bench bench-device evaluate data venv clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,9 +32,14 @@ meta-train: venv data
 # loaded theirs; each file passes alone), and a fresh process per file also keeps the
 # files independent. The on-disk compilation cache still shares programs between them.
 test: venv data
-	@failed=""; for f in tests/test_*.py; do \
+	@failed=""; for f in $$(find tests -name 'test_*.py' | sort); do \
 	  echo "== $$f"; $(PY) -m pytest -q --durations=3 $$f || failed="$$failed $$f"; \
 	done; if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+
+# The edit-test loop: every test not marked slow (pyproject.toml), in one process, under
+# 3 minutes on 2 cores with a warm compilation cache. `make test` still runs everything.
+test-fast: venv data
+	$(PY) -m pytest -q -m "not slow" --durations=5 tests
 
 # A rule against random init, a VAE, supervised training, Oja's rule, PCA and raw inputs on
 # held-out data, plus architecture sweeps: OUT/results.{json,md} and figures.

@@ -32,6 +32,17 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+  """The activation function named `name` (a key of `ACTIVATIONS`).
+
+  Args:
+    name: "relu", "leaky_relu" (slope 0.1), "tanh", "swish", "sigmoid" or "step".
+
+  Returns:
+    An elementwise function of a jax array.
+
+  Raises:
+    ValueError: an unknown name, listing the known ones.
+  """
   if name not in ACTIVATIONS:
     raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
   return ACTIVATIONS[name]
@@ -39,7 +50,16 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
 
 @flax.struct.dataclass
 class BaseParams:
-  """phi of the paper. Lists are indexed by layer; W[l] and V[l] have shape [in, out]."""
+  """phi of the paper (Metz et al., ICLR 2019, Sec. 4): the base network's parameters.
+
+  Lists are indexed by layer l = 0 .. L-1, n_0 = input_dim and n_{l+1} = widths[l].
+
+  Attributes:
+    W: forward weights, W[l] [n_l, n_{l+1}].
+    b: biases, b[l] [n_{l+1}].
+    V: feedback weights the rule sends signals down through, V[l] of W[l]'s shape.
+    perm: [input_dim] int32, the task's fixed input permutation.
+  """
   W: list
   b: list
   V: list
@@ -47,6 +67,7 @@ class BaseParams:
 
   @property
   def input_dim(self) -> int:
+    """Number of input features the network expects."""
     return self.perm.shape[0]
 
 
@@ -54,7 +75,13 @@ class BaseParams:
 class Activations:
   """Per-layer values of one forward pass. xs[0] is the permuted input; zs[0] is the same
   (the input units have no pre-activation) so every layer has the same fields. stats[l] is
-  the (mean, var) batch norm used in layer l, reusable as `apply(stats=...)`."""
+  the (mean, var) batch norm used in layer l, reusable as `apply(stats=...)`.
+
+  Attributes:
+    xs: L + 1 post-activations, xs[l] [B, n_l].
+    zs: L + 1 pre-activations (after batch norm and bias), zs[l] [B, n_l].
+    stats: L pairs (mean [n_{l+1}], var [n_{l+1}]) of x W over the batch.
+  """
   xs: list
   zs: list
   stats: list
@@ -64,7 +91,19 @@ def init(key: jax.Array, input_dim: int, widths: Sequence[int], permute: bool = 
          init_scale: float = 0.01) -> BaseParams:
   """Truncated-normal W (sd `init_scale`) rescaled to unit column rms: the layer is followed
   by batch norm, so only the direction matters, and unit rms makes the rule's relative steps
-  comparable across widths."""
+  comparable across widths.
+
+  Args:
+    key: PRNG key.
+    input_dim: D, features of a flattened input.
+    widths: hidden widths, the last one the representation (e.g. (64, 64, 32)).
+    permute: draw a random input permutation (else the identity).
+    init_scale: standard deviation of W before the rescaling.
+
+  Returns:
+    `BaseParams` with W[l], V[l] [n_l, n_{l+1}] (unit column rms), b[l] [n_{l+1}]
+    (normal, sd 0.01) and perm [D].
+  """
   dims = (int(input_dim),) + tuple(int(w) for w in widths)
   keys = jax.random.split(key, 3 * len(widths) + 1)
   Ws, bs, Vs = [], [], []
@@ -80,7 +119,14 @@ def init(key: jax.Array, input_dim: int, widths: Sequence[int], permute: bool = 
 
 
 def unit_columns(w: jax.Array) -> jax.Array:
-  """w [in, out] rescaled to unit rms per column (per unit's receptive field)."""
+  """w [in, out] rescaled to unit rms per column (per unit's receptive field).
+
+  Args:
+    w: [in, out].
+
+  Returns:
+    [in, out], each column with root mean square 1.
+  """
   return w * jax.lax.rsqrt(leading_mean(w ** 2) + 1e-12)
 
 
@@ -89,7 +135,15 @@ def leading_mean(x: jax.Array) -> jax.Array:
   """Mean over the leading axis (the batch, or a weight matrix's inputs) as a
   matrix-vector product: XLA's CPU backend reduces over a leading axis of a tensor larger
   than its cache over 10x slower than it runs the same product (`make bench`, 'Batch
-  reductions'), and such means are most of the rule's step at 784 inputs."""
+  reductions'), and such means are most of the rule's step at 784 inputs.
+
+  Args:
+    x: [N, ...].
+
+  Returns:
+    [...], the mean over N (float32 matmul at HIGHEST precision). Its gradient is a
+    broadcast (custom VJP).
+  """
   weights = jnp.full((x.shape[0],), 1.0 / x.shape[0], x.dtype)
   return jnp.tensordot(weights, x, axes=1, precision=jax.lax.Precision.HIGHEST)
 
@@ -107,6 +161,14 @@ leading_mean.defvjp(_leading_mean_fwd, _leading_mean_bwd)
 
 
 def batch_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Mean and (biased) variance of z over the batch.
+
+  Args:
+    z: [B, n].
+
+  Returns:
+    (mean [n], var [n]).
+  """
   mean = leading_mean(z)
   return mean, leading_mean((z - mean) ** 2)
 
@@ -118,6 +180,20 @@ def apply(params: BaseParams, x: jax.Array, activation: str,
   Batch norm (unit scale, no learned scale) normalises x W with the batch's own statistics,
   or with `stats` (a per-layer list of (mean, var)) when given, so features of a single
   example can be computed with statistics gathered from a reference batch.
+
+  Args:
+    params: the network.
+    x: [B, D], D = params.input_dim; permuted by params.perm inside.
+    activation: a name of `ACTIVATIONS`.
+    stats: optional L pairs (mean [n_{l+1}], var [n_{l+1}]), e.g. a previous
+      `Activations.stats`.
+
+  Returns:
+    `Activations` with xs, zs (L + 1 entries [B, n_l]) and the statistics used.
+
+  Raises:
+    ValueError: x has the wrong number of features, or an unknown activation.
+    AssertionError: (chex) x is not of rank 2.
   """
   chex.assert_rank(x, 2)
   if x.shape[1] != params.input_dim:
@@ -139,5 +215,18 @@ def apply(params: BaseParams, x: jax.Array, activation: str,
 
 def features(params: BaseParams, x: jax.Array, activation: str,
              stats: Optional[list] = None) -> jax.Array:
-  """The representation: post-activation of the last layer, [B, widths[-1]]."""
+  """The representation: post-activation of the last layer, [B, widths[-1]].
+
+  Args:
+    params: the network.
+    x: [B, D].
+    activation: a name of `ACTIVATIONS`.
+    stats: optional per-layer batch-norm statistics (see `apply`).
+
+  Returns:
+    [B, widths[-1]].
+
+  Raises:
+    ValueError, AssertionError: as `apply`.
+  """
   return apply(params, x, activation, stats).xs[-1]

@@ -23,6 +23,15 @@ RULE_FILE = "rule.msgpack"
 def manager(workdir: str | os.PathLike, max_to_keep: int = 2) -> ocp.CheckpointManager:
   # Synchronous saves: a meta-step is short and a half-written checkpoint must never be the
   # latest one (orbax writes to a temporary folder and renames it when complete).
+  """The orbax checkpoint manager of a workdir (`WORKDIR/checkpoints`, synchronous saves).
+
+  Args:
+    workdir: the run's folder (created if missing).
+    max_to_keep: newest checkpoints kept.
+
+  Returns:
+    `orbax.checkpoint.CheckpointManager`.
+  """
   options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                          enable_async_checkpointing=False)
   return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / "checkpoints",
@@ -30,8 +39,19 @@ def manager(workdir: str | os.PathLike, max_to_keep: int = 2) -> ocp.CheckpointM
 
 
 def save_state(mgr: ocp.CheckpointManager, step: int, state) -> None:
-  """Raises WriteFailedError (one line) when the disk is full; orbax writes into a temporary
-  folder first, so the previous checkpoint stays the latest and intact."""
+  """Save `state` as checkpoint `step`, synchronously.
+
+  Raises WriteFailedError (one line) when the disk is full; orbax writes into a temporary
+  folder first, so the previous checkpoint stays the latest and intact.
+
+  Args:
+    mgr: from `manager`.
+    step: the meta-step the state is after.
+    state: a pytree of arrays (theta, optimiser state, task states, PRNG key, ...).
+
+  Raises:
+    WriteFailedError: the write failed (e.g. no space left); names the intact checkpoint.
+  """
   try:
     mgr.save(step, args=ocp.args.StandardSave(state), force=True)
     mgr.wait_until_finished()
@@ -46,7 +66,19 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
   """(step, state) of the newest checkpoint that reads back, or (None, None) when there is
   none. Newer ones that do not (a disk fault) are moved aside to `checkpoints.damaged/`,
   kept, with a warning. With `partial`, `like` may name only some top-level entries (e.g.
-  just theta). Raises DamagedFileError (one line) when none reads back; then nothing moves."""
+  just theta). Raises DamagedFileError (one line) when none reads back; then nothing moves.
+
+  Args:
+    mgr: from `manager`.
+    like: a pytree with the saved structure, shapes and dtypes (values unused).
+    partial: restore only the top-level entries `like` names.
+
+  Returns:
+    (step, state) or (None, None).
+
+  Raises:
+    DamagedFileError: checkpoints exist but none reads back.
+  """
   abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like)
   failed = []
   for step in sorted(mgr.all_steps(), reverse=True):
@@ -80,7 +112,15 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
   """Write to a temporary sibling, then rename: a reader (or a kill -9) sees the old file or
-  the new one, never half of one. Raises WriteFailedError (one line) on a full disk."""
+  the new one, never half of one. Raises WriteFailedError (one line) on a full disk.
+
+  Args:
+    path: the file; parent folders are created.
+    data: its new content.
+
+  Raises:
+    WriteFailedError: the write failed; says whether the previous version is intact.
+  """
   path = pathlib.Path(path)
   tmp = None
   try:
@@ -102,7 +142,15 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def strict_json(obj):
   """`obj` as strict JSON can hold it: every NaN or inf float (numpy scalars and arrays
   included) becomes None, written `null`, as JavaScript's JSON.stringify, simplejson's
-  ignore_nan and pandas write it. `nan_for_null` turns it back into NaN."""
+  ignore_nan and pandas write it. `nan_for_null` turns it back into NaN.
+
+  Args:
+    obj: nested dicts, lists, tuples, numpy arrays and scalars.
+
+  Returns:
+    The same structure with lists for arrays and tuples, Python scalars, None for
+    non-finite floats.
+  """
   if isinstance(obj, dict):
     return {k: strict_json(v) for k, v in obj.items()}
   if isinstance(obj, (list, tuple)):
@@ -119,13 +167,29 @@ def strict_json(obj):
 def dumps(obj, **kwargs) -> str:
   """json.dumps of `strict_json(obj)`: never a bare NaN or Infinity, which strict readers
   (jq, JavaScript, Go, Rust's serde) reject. Every JSON file the project writes goes through
-  here."""
+  here.
+
+  Args:
+    obj: see `strict_json`.
+    **kwargs: passed to `json.dumps` (e.g. indent).
+
+  Returns:
+    The JSON text.
+  """
   return json.dumps(strict_json(obj), allow_nan=False, **kwargs)
 
 
 def nan_for_null(obj, keep: tuple = ("config",)):
   """What `dumps` wrote, read back: every null becomes NaN, except under the keys in `keep`
-  (configs, where null is a setting's None, e.g. eval's report_step)."""
+  (configs, where null is a setting's None, e.g. eval's report_step).
+
+  Args:
+    obj: parsed JSON.
+    keep: dict keys whose values are left as they are.
+
+  Returns:
+    The same structure with NaN for None.
+  """
   if obj is None:
     return float("nan")
   if isinstance(obj, dict):
@@ -138,7 +202,20 @@ def nan_for_null(obj, keep: tuple = ("config",)):
 def read_json(path, fix: str, keep: tuple | None = ("config",)):
   """A JSON file the project wrote, nulls back to NaN (`nan_for_null`; keep=None: a config
   file, nulls stay None). Raises FileNotFoundError when it is missing and DamagedFileError
-  (one line: the file, the cause, `fix`) when it does not parse."""
+  (one line: the file, the cause, `fix`) when it does not parse.
+
+  Args:
+    path: the file.
+    fix: what the user should do, appended to the error.
+    keep: see `nan_for_null`; None leaves nulls as None.
+
+  Returns:
+    The parsed object.
+
+  Raises:
+    FileNotFoundError: the file is missing.
+    DamagedFileError: it cannot be read or parsed.
+  """
   path = pathlib.Path(path)
   try:
     text = path.read_bytes().decode("utf-8")
@@ -154,12 +231,33 @@ def read_json(path, fix: str, keep: tuple | None = ("config",)):
 
 
 def atomic_write_json(path, obj) -> None:
-  """Strict JSON (`dumps`), written atomically."""
+  """Strict JSON (`dumps`, indented, sorted keys), written atomically.
+
+  Args:
+    path: the file.
+    obj: JSON-able data; NaN and inf become null.
+
+  Raises:
+    WriteFailedError: as `atomic_write_bytes`.
+  """
   atomic_write_bytes(path, (dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def save_rule_file(path, theta: dict, rule_config: dict, meta: dict | None = None) -> None:
-  """Raises ValueError, writing nothing, when theta holds a NaN or inf."""
+  """Write a rule file (msgpack: theta, rule config, meta) atomically.
+
+  Raises ValueError, writing nothing, when theta holds a NaN or inf.
+
+  Args:
+    path: e.g. `WORKDIR/rule.msgpack`.
+    theta: the rule's meta-parameters (dict of arrays).
+    rule_config: the `rule.RuleConfig` fields, JSON-able.
+    meta: optional JSON-able provenance (seed, step, ...).
+
+  Raises:
+    ValueError: theta holds NaN or inf.
+    WriteFailedError: as `atomic_write_bytes`.
+  """
   if not all(np.all(np.isfinite(np.asarray(l))) for l in jax.tree_util.tree_leaves(theta)):
     raise ValueError(f"refusing to write {path}: theta holds NaN or inf")
   payload = {"theta": jax.tree_util.tree_map(np.asarray, theta),
@@ -168,6 +266,18 @@ def save_rule_file(path, theta: dict, rule_config: dict, meta: dict | None = Non
 
 
 def load_rule_file(path) -> tuple[dict, dict, dict]:
+  """Read a rule file written by `save_rule_file`.
+
+  Args:
+    path: the file.
+
+  Returns:
+    (theta as a dict of numpy arrays, rule config dict, meta dict).
+
+  Raises:
+    DamagedFileError: the file is missing, truncated or not a rule file (one line, with
+      the fix).
+  """
   try:
     payload = serialization.msgpack_restore(pathlib.Path(path).read_bytes())
     return (payload["theta"], json.loads(payload["rule_config"]), json.loads(payload["meta"]))

@@ -20,12 +20,30 @@ def _detail(err: BaseException) -> str:
 
 
 def damaged(path, err: BaseException, fix: str) -> DamagedFileError:
-  """`path: damaged or truncated (<cause>); <fix>` as one line."""
+  """`path: damaged or truncated (<cause>); <fix>` as one line.
+
+  Args:
+    path: the file.
+    err: what reading it raised.
+    fix: what the user should do.
+
+  Returns:
+    The `DamagedFileError`, for the caller to raise.
+  """
   return DamagedFileError(f"{path}: damaged or truncated ({_detail(err)}); {fix}")
 
 
 def write_failed(path, err: OSError, keeps: str) -> WriteFailedError:
-  """`cannot write path (<cause>); <keeps>` as one line; names a full disk as such."""
+  """`cannot write path (<cause>); <keeps>` as one line; names a full disk as such.
+
+  Args:
+    path: the file or folder.
+    err: what writing it raised (its errno is kept).
+    keeps: what is still intact and what to do.
+
+  Returns:
+    The `WriteFailedError`, for the caller to raise.
+  """
   what = ("no space left on device" if getattr(err, "errno", None) == errno.ENOSPC
           else _detail(err))
   out = WriteFailedError(f"cannot write {path} ({what}); {keeps}")

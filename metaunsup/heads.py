@@ -14,7 +14,15 @@ from metaunsup import preprocess
 
 
 def ridge_targets(labels: jax.Array, num_classes: int) -> jax.Array:
-  """One-hot rows, centred, scaled to unit mean squared row norm."""
+  """One-hot rows, centred, scaled to unit mean squared row norm (Metz et al., ICLR 2019).
+
+  Args:
+    labels: [N] int, in 0..num_classes-1.
+    num_classes: K.
+
+  Returns:
+    [N, K] float32.
+  """
   y = jax.nn.one_hot(labels, num_classes)
   y = y - 1.0 / num_classes
   return y * jax.lax.rsqrt(jnp.mean(jnp.sum(y ** 2, axis=1)))
@@ -25,7 +33,19 @@ def _with_bias(u):
 
 
 def ridge_fit(u: jax.Array, y: jax.Array, lam: float) -> jax.Array:
-  """w = (A^T A + lam diag(1..1, 0))^-1 A^T y with A = [u, 1]: the bias is not penalised."""
+  """w = (A^T A + lam diag(1..1, 0))^-1 A^T y with A = [u, 1]: the bias is not penalised.
+
+  Args:
+    u: [N, D] features.
+    y: [N, K] targets.
+    lam: ridge penalty (>= 0).
+
+  Returns:
+    w [D + 1, K], the last row the bias.
+
+  Raises:
+    AssertionError: (chex) u or y is not of rank 2.
+  """
   chex.assert_rank([u, y], 2)
   A = _with_bias(u)
   reg = lam * jnp.diag(jnp.concatenate([jnp.ones(u.shape[1]), jnp.zeros(1)]))
@@ -33,6 +53,15 @@ def ridge_fit(u: jax.Array, y: jax.Array, lam: float) -> jax.Array:
 
 
 def ridge_predict(w: jax.Array, u: jax.Array) -> jax.Array:
+  """Predictions of the ridge weights on new features.
+
+  Args:
+    w: [D + 1, K] from `ridge_fit`, the bias last.
+    u: [N, D] features.
+
+  Returns:
+    [N, K].
+  """
   return _with_bias(u) @ w
 
 
@@ -40,7 +69,23 @@ def ridge_meta_objective(u_support, labels_support, u_query, labels_query, num_c
                          lam: float = 0.1, extra_support=None, extra_query=None):
   """(loss, accuracy). Loss = cosine-form squared error of L2-normalised query predictions
   to the targets, plus the ridge penalty. `extra_*` are optional extra regression targets
-  (augmentation parameters), appended to the one-hot targets."""
+  (augmentation parameters), appended to the one-hot targets. The meta-objective of Metz
+  et al., ICLR 2019 (closed-form ridge readout on the support set, scored on the query);
+  differentiable, float32.
+
+  Args:
+    u_support: [N, D] features of the labelled support set.
+    labels_support: [N] int in 0..num_classes-1.
+    u_query: [M, D] features of the query set.
+    labels_query: [M] int.
+    num_classes: K.
+    lam: ridge penalty.
+    extra_support: optional [N, E] extra targets.
+    extra_query: optional [M, E], required with extra_support.
+
+  Returns:
+    (loss, accuracy), scalars; accuracy is the argmax over the K class outputs.
+  """
   y_s = ridge_targets(labels_support, num_classes)
   y_q = ridge_targets(labels_query, num_classes)
   if extra_support is not None:
@@ -61,8 +106,13 @@ def ridge_fit_float64(u: np.ndarray, y: np.ndarray, lam: float):
   so lam keeps its effect at any input scale (a float32 normal-equation solve loses it on
   e.g. raw 0..255 pixels, 784-d, 100 examples) and D > N costs an N x N problem.
 
-  Args: u [N, D] features, y [N, C] targets, lam >= 0.
-  Returns: (w [D, C], b [C]) float64, predictions u @ w + b.
+  Args:
+    u: [N, D] features.
+    y: [N, C] targets.
+    lam: ridge penalty, >= 0.
+
+  Returns:
+    (w [D, C], b [C]) float64, predictions u @ w + b.
   """
   u, y = np.asarray(u, np.float64), np.asarray(y, np.float64)
   mu, my = u.mean(axis=0), y.mean(axis=0)
@@ -74,7 +124,19 @@ def ridge_fit_float64(u: np.ndarray, y: np.ndarray, lam: float):
 def ridge_accuracy(u_support, labels_support, u_query, labels_query, num_classes: int,
                    lam: float = 0.1) -> float:
   """Accuracy of the ridge readout (targets one-hot; the meta-objective's centred, scaled
-  targets are an affine map of them with the same argmax). Labels in 0..num_classes-1."""
+  targets are an affine map of them with the same argmax). Labels in 0..num_classes-1.
+
+  Args:
+    u_support: [N, D] features.
+    labels_support: [N] int in 0..num_classes-1.
+    u_query: [M, D] features.
+    labels_query: [M] int.
+    num_classes: K.
+    lam: ridge penalty.
+
+  Returns:
+    The fraction of query rows whose argmax is their label, a float in [0, 1].
+  """
   w, b = ridge_fit_float64(u_support, np.eye(num_classes)[labels_support], lam)
   pred = np.asarray(u_query, np.float64) @ w + b
   return float(np.mean(np.argmax(pred, axis=1) == labels_query))
@@ -101,7 +163,21 @@ def _class_indices(support_y, query_y, num_classes: int | None):
 
 def logistic_probe_accuracy(u_support, labels_support, u_query, labels_query,
                             C: float = 1.0) -> float:
-  """Multinomial logistic regression (scikit-learn, L2) on standardised features."""
+  """Multinomial logistic regression (scikit-learn, L2) on standardised features.
+
+  Evaluation only (not differentiable): the features are standardised with the support
+  set's statistics, then `LogisticRegression(C=C, max_iter=2000)` is fitted.
+
+  Args:
+    u_support: [N, D] features.
+    labels_support: [N] labels (any values scikit-learn accepts).
+    u_query: [M, D] features.
+    labels_query: [M] labels.
+    C: inverse L2 penalty.
+
+  Returns:
+    The query accuracy, a float in [0, 1].
+  """
   from sklearn.linear_model import LogisticRegression
   from sklearn.pipeline import make_pipeline
   from sklearn.preprocessing import StandardScaler
@@ -115,12 +191,20 @@ def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge"
   """Accuracy of a few-shot readout fitted on (support_x, support_y), scored on the query.
 
   Args:
-    support_x, query_x: feature matrices [N, D], [M, D].
-    support_y, query_y: integer labels [N], [M]; any values (mapped to classes) unless
-      num_classes is given, in which case they must lie in 0..num_classes-1.
+    support_x: [N, D] feature matrix.
+    support_y: [N] integer labels; any values (mapped to classes) unless num_classes is
+      given, in which case they must lie in 0..num_classes-1.
+    query_x: [M, D] feature matrix.
+    query_y: [M] integer labels, as support_y.
     head: "ridge" (float64 closed form, lambda 0.1) or "logistic" (scikit-learn).
-  Returns: the fraction of query rows classified correctly.
-  Raises: ValueError (one line) for bad shapes, NaN/inf, values beyond float32, bad labels.
+    num_classes: optional K.
+
+  Returns:
+    The fraction of query rows classified correctly, a float in [0, 1].
+
+  Raises:
+    ValueError: (one line) bad shapes, NaN/inf, values beyond float32, non-integer or
+      out-of-range labels, fewer than 2 support classes, an empty query, an unknown head.
   """
   support_x, query_x = np.asarray(support_x), np.asarray(query_x)
   support_y, query_y = np.asarray(support_y).reshape(-1), np.asarray(query_y).reshape(-1)

@@ -22,7 +22,13 @@ class MetricsWriter:
   """One scalar per metric and meta-step (and one per bucket's loss) into
   WORKDIR/tensorboard. `start` is the first step of this run: events a previous,
   interrupted run logged from that step on are discarded by TensorBoard (purge_step), so
-  a resumed run shows one clean curve."""
+  a resumed run shows one clean curve.
+
+  Args:
+    workdir: the run's folder.
+    start: the first meta-step this run logs.
+    enabled: False writes nothing (e.g. on processes other than 0).
+  """
 
   def __init__(self, workdir, start: int = 0, enabled: bool = True):
     self._writer = None
@@ -35,7 +41,12 @@ class MetricsWriter:
                                    filename_suffix=f".from{start:09d}")
 
   def write(self, row: dict) -> None:
-    """row: one metrics.jsonl entry (a dict with `step`)."""
+    """Log one meta-step.
+
+    Args:
+      row: one metrics.jsonl entry (a dict with `step`); the `SCALARS` present and each
+        entry of `bucket_loss` become scalars "meta/<name>" and "bucket_loss/<i>".
+    """
     if self._writer is None:
       return
     for name in SCALARS:
@@ -45,12 +56,21 @@ class MetricsWriter:
       self._writer.add_scalar(f"bucket_loss/{i}", float(loss), row["step"])
 
   def close(self) -> None:
+    """Flush and close the event file (nothing when disabled)."""
     if self._writer is not None:
       self._writer.close()
 
 
 def smooth(values, window: int) -> np.ndarray:
-  """Trailing moving average over at most `window` values (shorter at the start)."""
+  """Trailing moving average over at most `window` values (shorter at the start).
+
+  Args:
+    values: [N] numbers.
+    window: the number of values averaged, >= 1.
+
+  Returns:
+    [N] float64.
+  """
   v = np.asarray(values, dtype=np.float64)
   c = np.cumsum(np.insert(v, 0, 0.0))
   idx = np.arange(1, len(v) + 1)
@@ -60,7 +80,12 @@ def smooth(values, window: int) -> np.ndarray:
 
 def write_curves(history: list[dict], workdir) -> None:
   """WORKDIR/curves.png at the end of a run (the figure is closed, not shown); nothing for
-  a run without steps."""
+  a run without steps.
+
+  Args:
+    history: metrics.jsonl rows.
+    workdir: the run's folder.
+  """
   if not history:
     return
   import matplotlib.pyplot as plt
@@ -69,8 +94,16 @@ def write_curves(history: list[dict], workdir) -> None:
 
 def plot_curves(history: list[dict], path=None, title: str = ""):
   """Meta-loss and query accuracy against meta-step (raw and a moving average over about 5%
-  of the run). history: metrics.jsonl rows. Saves a PNG at `path` if given; returns the
-  matplotlib figure (shown inline in a notebook).
+  of the run). Saves a PNG at `path` if given; returns the matplotlib figure (shown
+  inline in a notebook).
+
+  Args:
+    history: metrics.jsonl rows, each with step, meta_loss and query_accuracy.
+    path: optional PNG file to write (110 dpi).
+    title: optional figure title.
+
+  Returns:
+    The matplotlib figure.
 
   Raises:
     ValueError: history is empty.

@@ -17,7 +17,18 @@ AUGMENTATIONS = ("shift", "rotation", "noise")
 
 def finite_float32(x, name: str) -> np.ndarray:
   """x as float32; ValueError (one line) for NaN or inf, and for finite values beyond
-  float32's range (which the cast would silently turn into inf)."""
+  float32's range (which the cast would silently turn into inf).
+
+  Args:
+    x: array-like of any shape.
+    name: what x is, for the error message (e.g. "support_x").
+
+  Returns:
+    np.ndarray float32 of x's shape.
+
+  Raises:
+    ValueError: NaN or inf values, or float64 values beyond float32's range.
+  """
   raw = np.asarray(x)
   if raw.dtype.kind == "f" and raw.dtype.itemsize > 4 and np.all(np.isfinite(raw)) and \
       raw.size and np.max(np.abs(raw)) > _FLOAT32_MAX:
@@ -31,7 +42,15 @@ def finite_float32(x, name: str) -> np.ndarray:
 
 def resize_matrix(src: int, dst: int) -> np.ndarray:
   """[dst, src] box-filter weights: output pixel i averages the input interval it covers
-  (exact block means when src is a multiple of dst, area interpolation otherwise)."""
+  (exact block means when src is a multiple of dst, area interpolation otherwise).
+
+  Args:
+    src: input side length, pixels.
+    dst: output side length, pixels.
+
+  Returns:
+    [dst, src] float32, each row summing to 1.
+  """
   edges = np.linspace(0.0, src, dst + 1)
   lo, hi = edges[:-1, None], edges[1:, None]
   cells = np.arange(src)[None, :]
@@ -40,7 +59,18 @@ def resize_matrix(src: int, dst: int) -> np.ndarray:
 
 
 def resize(images: np.ndarray, size: int) -> np.ndarray:
-  """[n, H, W] -> [n, size, size] by separable area interpolation (one einsum)."""
+  """[n, H, W] -> [n, size, size] by separable area interpolation (one einsum).
+
+  Args:
+    images: [n, H, W] grayscale images.
+    size: output side length, pixels.
+
+  Returns:
+    [n, size, size] float32 (a float32 copy when already that size).
+
+  Raises:
+    ValueError: images are not of rank 3.
+  """
   if images.ndim != 3:
     raise ValueError(f"resize expects images [n, H, W], got shape {images.shape}")
   if images.shape[1:] == (size, size):
@@ -50,7 +80,16 @@ def resize(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def to_grayscale(images: np.ndarray) -> np.ndarray:
-  """[n, H, W, C] colour (C = 3 or 4) -> [n, H, W] luminance; grayscale passes through."""
+  """[n, H, W, C] colour (C = 3 or 4) -> [n, H, W] luminance; grayscale passes through.
+
+  Luminance weights 0.299, 0.587, 0.114 (ITU-R BT.601); an alpha channel is dropped.
+
+  Args:
+    images: [n, H, W], [n, H, W, 1], [n, H, W, 3] or [n, H, W, 4].
+
+  Returns:
+    [n, H, W] (float32 when converted; otherwise the input's dtype).
+  """
   if images.ndim == 4 and images.shape[-1] == 1:
     return images[..., 0]
   if images.ndim == 4 and images.shape[-1] in (3, 4):
@@ -60,12 +99,20 @@ def to_grayscale(images: np.ndarray) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Standardizer:
-  """One mean and std per data set, fitted on its training split."""
+  """One mean and std per data set, fitted on its training split.
+
+  Calling it maps x to float32 (x - mean) / std, any shape.
+
+  Attributes:
+    mean: the training split's mean over all values.
+    std: its standard deviation (1.0 when it is 0).
+  """
   mean: float
   std: float
 
   @classmethod
   def fit(cls, x: np.ndarray) -> "Standardizer":
+    """The standardizer of x (all values pooled), e.g. a training split [N, D]."""
     std = float(np.std(x))
     return cls(float(np.mean(x)), std if std > 0 else 1.0)
 
@@ -76,7 +123,18 @@ class Standardizer:
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
   """Which augmentations to apply to the meta-objective's labelled examples and their
-  ranges. Each parameter is drawn uniformly and regressed (divided by its range)."""
+  ranges. Each parameter is drawn uniformly and regressed (divided by its range), as in
+  Metz et al., ICLR 2019.
+
+  Attributes:
+    kinds: a subset of `AUGMENTATIONS` ("shift", "rotation", "noise").
+    max_shift: pixels, each axis.
+    max_rotation: degrees.
+    max_noise: std of Gaussian noise, in standardised units.
+
+  Raises:
+    ValueError: an unknown kind or a negative range.
+  """
   kinds: tuple = ()
   max_shift: float = 2.0       # pixels, each axis
   max_rotation: float = 15.0   # degrees
@@ -91,16 +149,29 @@ class AugmentConfig:
 
   @property
   def num_targets(self) -> int:
+    """Regression targets per example: 2 for shift (dx, dy), 1 each for rotation, noise."""
     return 2 * ("shift" in self.kinds) + ("rotation" in self.kinds) + ("noise" in self.kinds)
 
   @property
   def spatial(self) -> bool:
+    """Whether examples must be reshaped to images (shift or rotation is on)."""
     return "shift" in self.kinds or "rotation" in self.kinds
 
 
 def transform_image(image: jax.Array, dx, dy, angle_deg) -> jax.Array:
-  """Rotate [H, W] by `angle_deg` counter-clockwise about its centre (scipy's convention), then shift it by (dx, dy) pixels
-  (content moves right / down); bilinear, edges extended (backgrounds stay background)."""
+  """Rotate [H, W] by `angle_deg` counter-clockwise about its centre (scipy's convention),
+  then shift it by (dx, dy) pixels (content moves right / down); bilinear, edges extended
+  (backgrounds stay background).
+
+  Args:
+    image: [H, W].
+    dx: horizontal shift, pixels (scalar).
+    dy: vertical shift, pixels (scalar).
+    angle_deg: rotation, degrees (scalar).
+
+  Returns:
+    [H, W].
+  """
   h, w = image.shape
   centre = jnp.array([(h - 1) / 2.0, (w - 1) / 2.0])
   rows, cols = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32),
@@ -114,7 +185,23 @@ def transform_image(image: jax.Array, dx, dy, angle_deg) -> jax.Array:
 
 def augment(key: jax.Array, x: jax.Array, image_shape: tuple, cfg: AugmentConfig):
   """Augment flat examples [n, D]; returns (augmented [n, D], targets [n, num_targets])
-  with every target in [-1, 1] (noise in [0, 1])."""
+  with every target in [-1, 1] (noise in [0, 1]).
+
+  Targets are the drawn parameters divided by their ranges, in the order shift (dx, dy),
+  rotation, noise. The paper's augmentation targets (Metz et al., ICLR 2019).
+
+  Args:
+    key: PRNG key.
+    x: [n, D] flat examples, D = prod(image_shape) when shift or rotation is on.
+    image_shape: (H, W) of one example.
+    cfg: which augmentations and their ranges; at least one kind.
+
+  Returns:
+    (x_aug [n, D], targets [n, cfg.num_targets]).
+
+  Raises:
+    AssertionError: (chex) x is not of rank 2, or D does not match image_shape.
+  """
   chex.assert_rank(x, 2)
   n = x.shape[0]
   k_shift, k_rot, k_sigma, k_noise = jax.random.split(key, 4)

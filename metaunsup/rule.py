@@ -27,7 +27,28 @@ NUM_WEIGHT_STATS = 4
 
 @dataclasses.dataclass(frozen=True)
 class RuleConfig:
-  """Static sizes and switches of the rule. Hashable, so it can close over jitted code."""
+  """Static sizes and switches of the rule (Metz et al., ICLR 2019, Sec. 4).
+
+  Hashable, so it can close over jitted code. Only theta's shapes depend on it; the base
+  network's sizes never do.
+
+  Attributes:
+    channels: C, channels of the top-down signal d.
+    hidden: H, channels of each unit's state h.
+    readout_rank: R, low-rank readouts per outer-product term.
+    terms: the update terms mixed by theta["mix"], a non-empty subset of `ALL_TERMS`.
+    unit_id_features: feed each unit a sine / cosine code of its position (breaks
+      permutation equivariance over units when True).
+    cross_unit_mixing: add a length-3 convolution over the unit axis of the pooled states.
+    lr_max: cap on the learned inner step size, relative to each receptive field's rms.
+    bias_lr_max: cap on the bias step size.
+    anti_collapse: weight of the fixed pull pushing receptive fields apart.
+    init_lr_logit: the initial inner step size is lr_max * sigmoid(init_lr_logit).
+
+  Raises:
+    ValueError: a size below 1, an unknown or empty `terms`, or a step-size cap outside
+      (0, 1] (lr_max) / [0, 1] (bias_lr_max), in one line naming the field.
+  """
   channels: int = 16           # C: top-down signal channels
   hidden: int = 32             # H: per-unit state channels
   readout_rank: int = 4        # R: low-rank readouts per outer-product term
@@ -51,23 +72,46 @@ class RuleConfig:
 
   @property
   def num_terms(self) -> int:
+    """Number of update directions mixed by theta["mix"]: R per low-rank term, else 1."""
     return sum(self.readout_rank if t in LOWRANK_TERMS else 1 for t in self.terms)
 
   @property
   def example_features(self) -> int:
+    """Per-example inputs of the unit network: x, z and the C channels of d."""
     return 2 + self.channels  # x, z, top-down signal
 
   @property
   def unit_features(self) -> int:
+    """Static per-unit inputs: bias, 4 incoming and 4 outgoing weight stats, 4 unit ids."""
     return 1 + 2 * NUM_WEIGHT_STATS + NUM_UNIT_ID  # bias, in/out weight stats, unit id
 
   def update(self, theta, params, acts):
     """One inner step. Every local rule config (this one, `baselines.oja.OjaConfig`) has
-    this method, which is how `inner.unroll` drives learned and hand-designed rules alike."""
+    this method, which is how `inner.unroll` drives learned and hand-designed rules alike.
+
+    Args:
+      theta: the rule's meta-parameters (`init_theta`).
+      params: the base network's parameters phi (W, b, V per layer).
+      acts: the forward pass on an unlabeled batch (`base_model.apply`).
+
+    Returns:
+      The updated `base_model.BaseParams`, same shapes (see `apply_update`).
+    """
     return apply_update(theta, self, params, acts)
 
   @classmethod
   def from_dict(cls, d) -> "RuleConfig":
+    """The config from a dict (e.g. a rule file's or `config.json`'s "rule" section).
+
+    Args:
+      d: field name -> value; `terms` may be a list.
+
+    Returns:
+      The `RuleConfig`.
+
+    Raises:
+      ValueError: an unknown field (the message lists the known ones) or a bad value.
+    """
     d = dict(d)
     if "terms" in d:
       d["terms"] = tuple(d["terms"])
@@ -79,6 +123,20 @@ class RuleConfig:
 
 
 def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
+  """Random initial meta-parameters theta for `cfg`.
+
+  Args:
+    key: PRNG key.
+    cfg: the rule config; only C, H, R and the number of terms set the shapes.
+
+  Returns:
+    dict of float32 arrays: the unit network's weights (e.g. "unit_example"
+    [2 + C, H], "unit_static" [13, H], "unit_self" [H, H]), the top-down network's
+    ("top_in" [2, C], "top_out" [C, C]), the readouts ("readout_bot" / "readout_top"
+    [H, R]), "mix" [num_terms], and scalar "lr_logit" / "bias_lr_logit". Weights are
+    normal / sqrt(fan-in), mix 0.1 * normal, lr_logit = cfg.init_lr_logit and
+    bias_lr_logit = -2; none depends on the base network's sizes.
+  """
   C, H, R = cfg.channels, cfg.hidden, cfg.readout_rank
   shapes = {
       "top_in": (2, C), "top_out": (C, C),
@@ -171,13 +229,30 @@ def _unit_id(n: int, enabled: bool):
 
 
 def column_rms(w):
+  """Root mean square of each column (receptive field) of w.
+
+  Args:
+    w: [in, out].
+
+  Returns:
+    [1, out], never zero (EPS is added inside the square root).
+  """
   return jnp.sqrt(base_model.leading_mean(w ** 2)[None] + EPS)
 
 
 # ---- the per-unit networks ---------------------------------------------------------------
 
 def top_signal(theta, x_top, z_top):
-  """d_L [B, units, C] from the top layer's own activations, per unit."""
+  """The top-down signal d_L [B, units, C] from the top layer's activations, per unit.
+
+  Args:
+    theta: the rule's meta-parameters.
+    x_top: [B, units], post-activations of the top layer.
+    z_top: [B, units], its pre-activations.
+
+  Returns:
+    [B, units, C], rms-normalised over channels.
+  """
   feats = jnp.stack([x_top, z_top], axis=-1)
   h = jax.nn.relu(_bn_batch(feats @ theta["top_in"]))
   return _rms_normalize(h @ theta["top_out"], axis=-1)
@@ -186,9 +261,19 @@ def top_signal(theta, x_top, z_top):
 def unit_network(theta, cfg: RuleConfig, x, z, d, static):
   """Per-unit state h [B, n, H] from neuron-local inputs only.
 
-  x, z: [B, n]; d: [B, n, C]; static: [n, unit_features] (bias, weight stats, unit id).
   Statistics over the batch axis are allowed (same unit, other examples); across units
   only the optional neighbour mixing, a length-3 convolution over the unit axis.
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the rule config.
+    x: [B, n], the layer's post-activations.
+    z: [B, n], its pre-activations.
+    d: [B, n, C], the top-down signal reaching the layer.
+    static: [n, unit_features], the bias, weight statistics and unit-id features.
+
+  Returns:
+    h [B, n, H]: relu of the pre-state centred and rms-normalised over channels.
   """
   w_example = theta["unit_example"]  # rows: x, z, then d's channels
   # Three products, not one on a concatenation: the [B, n, 2 + C] copy costs more than them.
@@ -219,7 +304,19 @@ def _static_features(cfg, bias, w_in, w_out, n):
 
 def unit_states(theta, cfg: RuleConfig, params: base_model.BaseParams,
                 acts: base_model.Activations) -> list:
-  """Run the top-down pass; returns h_l for every layer, input layer included."""
+  """Run the top-down pass; returns h_l for every layer, input layer included.
+
+  Signals go down as d_{l-1} = rmsnorm((d_l * sigmoid(z_l) + h_l W_delta) V_l^T).
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the rule config.
+    params: the base network (L weight layers).
+    acts: its forward pass, L + 1 entries of xs and zs ([B, n_l]).
+
+  Returns:
+    list of L + 1 arrays h_l [B, n_l, H], index 0 the input layer.
+  """
   L = len(params.W)
   d = top_signal(theta, acts.xs[L], acts.zs[L])
   states = [None] * (L + 1)
@@ -240,8 +337,25 @@ def unit_states(theta, cfg: RuleConfig, params: base_model.BaseParams,
 # ---- weight and bias updates -------------------------------------------------------------
 
 def weight_update_terms(theta, cfg: RuleConfig, W, x_pre, x_post, h_pre, h_post):
-  """Every candidate update direction for W [in, out], each normalised per receptive field
-  (column rms); returns [num_terms, in, out]."""
+  """Every candidate update direction for one weight layer, each normalised per
+  receptive field (column rms).
+
+  The terms, in `ALL_TERMS` order as far as `cfg.terms` has them: batch-averaged
+  low-rank outer products of pre-/post-synaptic readouts (plain, times the normalised
+  weight, times exp(-w^2)), Hebbian, decorrelation, decay and a within-layer term.
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the rule config.
+    W: [in, out], the layer's weights.
+    x_pre: [B, in], the layer's input activations.
+    x_post: [B, out], its output activations.
+    h_pre: [B, in, H], the unit states of the layer below.
+    h_post: [B, out, H], the unit states of the layer above.
+
+  Returns:
+    [num_terms, in, out].
+  """
   B = x_pre.shape[0]
   wn = W / column_rms(W)
   terms = []
@@ -269,7 +383,16 @@ def weight_update_terms(theta, cfg: RuleConfig, W, x_pre, x_post, h_pre, h_post)
 def stabilize(dW, W, anti_collapse: float):
   """The authors' stabilisers: unit-rms direction per receptive field, a pull keeping
   receptive fields apart, and no component that would shrink a weight vector (the caller
-  applies W - lr * dW)."""
+  applies W - lr * dW).
+
+  Args:
+    dW: [in, out], the mixed update direction.
+    W: [in, out], the current weights.
+    anti_collapse: weight of the pull apart (`RuleConfig.anti_collapse`).
+
+  Returns:
+    [in, out], the stabilised direction.
+  """
   wn = W / column_rms(W)
   dW = dW / column_rms(dW)
   n_in = W.shape[0]
@@ -280,12 +403,31 @@ def stabilize(dW, W, anti_collapse: float):
 
 
 def bias_update(theta, h):
+  """The bias update direction of one layer, recentred over units, rms-normalised.
+
+  Args:
+    theta: the rule's meta-parameters.
+    h: [B, n, H], the layer's unit states.
+
+  Returns:
+    [n], zero mean and unit rms over units.
+  """
   db = base_model.leading_mean(h @ theta["bias_out"])
   db = db - jnp.mean(db)  # recentred: all biases cannot drift together
   return db * jax.lax.rsqrt(jnp.mean(db ** 2) + EPS)
 
 
 def inner_lrs(theta, cfg: RuleConfig):
+  """The learned inner step sizes (weights, biases), each capped by the config.
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the rule config.
+
+  Returns:
+    (lr, bias_lr), scalars: lr_max * sigmoid(theta["lr_logit"]) and
+    bias_lr_max * sigmoid(theta["bias_lr_logit"]), relative to each receptive field's rms.
+  """
   return (cfg.lr_max * jax.nn.sigmoid(theta["lr_logit"]),
           cfg.bias_lr_max * jax.nn.sigmoid(theta["bias_lr_logit"]))
 
@@ -302,7 +444,22 @@ def _fixed_scale_V(V):
 
 def apply_update(theta, cfg: RuleConfig, params: base_model.BaseParams,
                  acts: base_model.Activations) -> base_model.BaseParams:
-  """One inner step: new phi from the rule. V gets W's update (the authors' default)."""
+  """One inner step: new phi from the rule (Metz et al., ICLR 2019, Sec. 4). V gets
+  W's update (the authors' default); W's column rms and V's rms are then reset to 1,
+  which changes no activation or update (see the note above).
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the rule config.
+    params: the base network, L weight layers W_l / V_l [n_l, n_{l+1}], b_l [n_{l+1}].
+    acts: its forward pass on an unlabeled batch, L + 1 entries [B, n_l].
+
+  Returns:
+    The updated `base_model.BaseParams`, same shapes.
+
+  Raises:
+    AssertionError: (chex) acts does not have one entry more than params has layers.
+  """
   chex.assert_equal(len(acts.xs), len(params.W) + 1)
   states = unit_states(theta, cfg, params, acts)
   lr, bias_lr = inner_lrs(theta, cfg)
@@ -318,7 +475,15 @@ def apply_update(theta, cfg: RuleConfig, params: base_model.BaseParams,
 
 
 def check_theta(theta: dict, cfg: RuleConfig) -> None:
-  """Raise a one-line error when theta was made for another rule config."""
+  """Raise a one-line error when theta was made for another rule config.
+
+  Args:
+    theta: meta-parameters, e.g. read from a rule file.
+    cfg: the rule config they should fit.
+
+  Raises:
+    ValueError: a missing entry or one of another shape, naming it and both shapes.
+  """
   expected = jax.eval_shape(lambda: init_theta(jax.random.PRNGKey(0), cfg))
   for name, spec in expected.items():
     if name not in theta or tuple(jnp.shape(theta[name])) != spec.shape:
@@ -328,10 +493,19 @@ def check_theta(theta: dict, cfg: RuleConfig) -> None:
 
 
 def param_count(theta: dict) -> int:
+  """Number of scalar meta-parameters in theta."""
   return int(sum(x.size for x in jax.tree_util.tree_leaves(theta)))
 
 
 def rule_terms_names(cfg: RuleConfig) -> Sequence[str]:
+  """Names of the entries of theta["mix"], e.g. "lowrank_0" ... "lowrank_{R-1}".
+
+  Args:
+    cfg: the rule config.
+
+  Returns:
+    list of `cfg.num_terms` strings, in the order of `weight_update_terms`.
+  """
   names = []
   for t in [t for t in ALL_TERMS if t in cfg.terms]:
     names.extend([f"{t}_{r}" for r in range(cfg.readout_rank)] if t in LOWRANK_TERMS else [t])

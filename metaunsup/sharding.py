@@ -26,6 +26,16 @@ def initialize_distributed(env=os.environ) -> bool:
   JAX_NUM_PROCESSES, JAX_PROCESS_ID and JAX_COORDINATOR_ADDRESS ("host:port" of process 0)
   name the run explicitly; METAUNSUP_DISTRIBUTED=auto lets JAX detect it (TPU VMs, SLURM,
   Open MPI). Must run before anything else touches a device.
+
+  Args:
+    env: the environment to read (default: os.environ).
+
+  Returns:
+    True when `jax.distributed.initialize` ran (then every process has joined), else False.
+
+  Raises:
+    Whatever `jax.distributed.initialize` raises (e.g. an unreachable coordinator);
+    ValueError for a non-integer JAX_NUM_PROCESSES / JAX_PROCESS_ID.
   """
   if "JAX_NUM_PROCESSES" in env:
     jax.distributed.initialize(coordinator_address=env.get("JAX_COORDINATOR_ADDRESS"),
@@ -43,7 +53,14 @@ def initialize_distributed(env=os.environ) -> bool:
 
 
 def task_mesh(devices=None) -> Mesh:
-  """A 1-D mesh named "tasks" over `devices` (default: every device of every process)."""
+  """A 1-D mesh named "tasks" over `devices` (default: every device of every process).
+
+  Args:
+    devices: optional sequence of devices.
+
+  Returns:
+    `jax.sharding.Mesh` with the single axis `TASK_AXIS`.
+  """
   return Mesh(np.asarray(devices if devices is not None else jax.devices()), (TASK_AXIS,))
 
 
@@ -64,11 +81,33 @@ def _place(tree, sharding: NamedSharding):
 
 
 def replicate(tree, mesh: Mesh):
+  """Every leaf of `tree` placed whole on every device of `mesh`.
+
+  Args:
+    tree: pytree of arrays; host values must be the same on every process.
+    mesh: from `task_mesh`.
+
+  Returns:
+    The same pytree of replicated global arrays (plain single-device arrays on a
+    one-device mesh, as jit returns them there).
+  """
   return _place(tree, NamedSharding(mesh, P()))
 
 
 def shard_tasks(tree, mesh: Mesh):
-  """Shard every leaf of a per-task pytree (leading axis = task) over the mesh."""
+  """Shard every leaf of a per-task pytree (leading axis = task) over the mesh.
+
+  Args:
+    tree: pytree whose leaves have a leading [T] task axis.
+    mesh: from `task_mesh`.
+
+  Returns:
+    The same pytree as global arrays split along T over the mesh's devices.
+
+  Raises:
+    ValueError: T is not a multiple of the device count (one line, naming
+      family.tasks_per_bucket).
+  """
   num_tasks = jax.tree_util.tree_leaves(tree)[0].shape[0]
   if num_tasks % mesh.size:
     raise ValueError(f"family.tasks_per_bucket={num_tasks} is not divisible by the "
@@ -78,7 +117,19 @@ def shard_tasks(tree, mesh: Mesh):
 
 def place_train_state(state: dict, mesh: Mesh) -> dict:
   """The meta-training state of train.py: each bucket's tasks (and their estimator state)
-  sharded, the rest replicated."""
+  sharded, the rest replicated.
+
+  Args:
+    state: dict with "tasks" (and optionally "estimator"): a tuple per bucket of pytrees
+      with a leading [T] axis; every other entry (theta, optimiser state, key) replicated.
+    mesh: from `task_mesh`.
+
+  Returns:
+    The same dict, placed on the mesh.
+
+  Raises:
+    ValueError: as `shard_tasks`.
+  """
   per_task = ("tasks", "estimator")  # "estimator": an estimator's per-task state (PES)
   rest = replicate({k: v for k, v in state.items() if k not in per_task}, mesh)
   return {**rest, **{k: tuple(shard_tasks(bucket, mesh) for bucket in state[k])
@@ -86,7 +137,14 @@ def place_train_state(state: dict, mesh: Mesh) -> dict:
 
 
 def to_host(tree):
-  """numpy copies on every process, of sharded arrays too (gathered across hosts)."""
+  """numpy copies on every process, of sharded arrays too (gathered across hosts).
+
+  Args:
+    tree: pytree of arrays.
+
+  Returns:
+    The same pytree of numpy arrays, full (global) shapes.
+  """
   def get(x):
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
       return np.asarray(multihost_utils.process_allgather(x, tiled=True))
@@ -95,5 +153,5 @@ def to_host(tree):
 
 
 def is_writer() -> bool:
-  """Every process computes; only process 0 writes files."""
+  """Every process computes; only process 0 writes files. True on process 0."""
   return jax.process_index() == 0

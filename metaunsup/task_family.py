@@ -27,12 +27,23 @@ TRAIN_SPLIT = "train"
 
 @dataclasses.dataclass(frozen=True)
 class Bucket:
+  """Tasks that share one static `InnerConfig` and are vmapped in one program.
+
+  Attributes:
+    cfg: the bucket's inner config (input shape, widths, activation, batch size, augmentation).
+    input_dim: D, flat input features (H * W for images).
+    datasets: names whose preprocessed inputs have this bucket's shape.
+    num_tasks: T, tasks in the bucket (the leading [T] axis of its task states and data).
+  """
   cfg: inner.InnerConfig
   input_dim: int
   datasets: tuple        # names whose preprocessed inputs have this bucket's shape
   num_tasks: int
 
   def describe(self) -> dict:
+    """The bucket as a JSON-able dict (input shape, widths, activation, batch size, data sets,
+    number of tasks), for `summary.json`.
+    """
     return {"input": list(self.cfg.image_shape) or [self.input_dim],
             "widths": list(self.cfg.widths), "activation": self.cfg.activation,
             "batch_size": self.cfg.batch_size, "datasets": list(self.datasets),
@@ -41,7 +52,16 @@ class Bucket:
 
 def check_held_out(datasets, held_out, split: str = TRAIN_SPLIT) -> None:
   """Refuse to meta-train on anything declared held out: either the whole data set
-  ("mnist") or this split of it ("fashion_mnist:train")."""
+  ("mnist") or this split of it ("fashion_mnist:train").
+
+  Args:
+    datasets: names meta-training would read (`family.datasets`).
+    held_out: names or "name:split" entries (`family.held_out`).
+    split: the split meta-training reads.
+
+  Raises:
+    ValueError: (one line) a data set or its split is held out.
+  """
   for name in datasets:
     if name in held_out or f"{name}:{split}" in held_out:
       raise ValueError(f"family.datasets includes {name!r} ({split} split), which "
@@ -52,7 +72,15 @@ def check_held_out(datasets, held_out, split: str = TRAIN_SPLIT) -> None:
 class Pools:
   """The training splits of the family's data sets, preprocessed on demand per input shape.
   A source small enough (`cache_mb`) is read once into one numpy array; a larger one is
-  read by index every step from its random-access TFDS source."""
+  read by index every step from its random-access TFDS source.
+
+  Args:
+    names: data set names (`family.datasets`).
+    cache_mb: sources up to this many MiB (as float32) are held in memory.
+
+  Raises:
+    DataNotFoundError, CorruptDataError: as `sources.get`.
+  """
 
   def __init__(self, names, cache_mb: float):
     self.sources = {n: sources.get(n, TRAIN_SPLIT) for n in names}
@@ -64,6 +92,7 @@ class Pools:
         self._raw[name] = src.arrays()[0]
 
   def input_dim(self, name: str, image_size: int) -> int:
+    """D of `name` at `image_size` (image_size^2 for images; vectors ignore the size)."""
     src = self.sources[name]
     return image_size * image_size if src.kind == "image" else int(np.prod(src.example_shape))
 
@@ -78,7 +107,15 @@ class Pools:
     return x.reshape(len(x), -1)
 
   def standardizer(self, name: str, image_size: int) -> preprocess.Standardizer:
-    """Fitted once per (data set, size) on a fixed sample of the training split."""
+    """Fitted once per (data set, size) on a fixed sample of the training split.
+
+    Args:
+      name: a data set of the pools.
+      image_size: side length in pixels (ignored for vectors).
+
+    Returns:
+      The `preprocess.Standardizer`, fitted on up to 4096 examples drawn with seed 0.
+    """
     key = (name, image_size)
     if key not in self._standardizers:
       n = len(self.sources[name])
@@ -90,7 +127,19 @@ class Pools:
   def task_data(self, rng: np.random.Generator, name: str, image_size: int,
                 num_classes: int, per_class: int) -> inner.TaskData:
     """A fresh pool: `num_classes` random classes of `name`, `per_class` examples each,
-    relabelled 0..num_classes-1 (the readout task of this truncation)."""
+    relabelled 0..num_classes-1 (the readout task of this truncation).
+
+    Args:
+      rng: numpy generator (the caller seeds it by seed, step and bucket).
+      name: a data set of the pools.
+      image_size: side length in pixels (ignored for vectors).
+      num_classes: K, classes drawn without replacement.
+      per_class: examples per class (drawn with replacement when a class has fewer).
+
+    Returns:
+      `inner.TaskData` with x [K * per_class, D] float32 standardised, y [K * per_class]
+      int32 and by_class [K, per_class] int32 row indices.
+    """
     classes = rng.choice(len(self.by_class[name]), num_classes, replace=False)
     idx = np.concatenate([rng.choice(self.by_class[name][c], per_class,
                                      replace=len(self.by_class[name][c]) < per_class)
@@ -108,7 +157,16 @@ def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
                    base: inner.InnerConfig) -> tuple[Bucket, ...]:
   """Draw `family.num_buckets` architectures and input shapes from the config's ranges,
   deterministically from the seed. Bucket i's input shape comes from data set i of a
-  shuffled list, so every data set is reachable once there are enough buckets."""
+  shuffled list, so every data set is reachable once there are enough buckets.
+
+  Args:
+    config: the meta-training config (reads `seed` and the `family` section).
+    pools: the family's data.
+    base: the inner config the buckets vary (rule, shots, steps, ...).
+
+  Returns:
+    tuple of `family.num_buckets` `Bucket`s.
+  """
   fam = config.family
   rng = np.random.default_rng([config.seed, 7])
   names = list(fam.datasets)
@@ -141,7 +199,17 @@ def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
 
 
 class TaskFamily:
-  """Buckets + pools + which data set each task is on (host state, checkpointed)."""
+  """Buckets + pools + which data set each task is on (host state, checkpointed).
+
+  Args:
+    config: the meta-training config (`family` section and `seed`).
+    base: the inner config every bucket starts from.
+
+  Raises:
+    ValueError: a data set is held out (`check_held_out`) or has fewer classes than a
+      task reads out (`base.num_classes`).
+    DataNotFoundError, CorruptDataError: as `sources.get`.
+  """
 
   def __init__(self, config: ml_collections.ConfigDict, base: inner.InnerConfig):
     fam = config.family
@@ -157,15 +225,30 @@ class TaskFamily:
     self.per_class = fam.pool_per_class
 
   def image_size(self, bucket: Bucket) -> int:
+    """The bucket's image side length in pixels, 0 for vector inputs."""
     return bucket.cfg.image_shape[0] if bucket.cfg.image_shape else 0
 
   def initial_datasets(self) -> tuple[np.ndarray, ...]:
+    """Each task's first data set, drawn from the seed.
+
+    Returns:
+      One int32 array [T] per bucket, indices into that bucket's `datasets`.
+    """
     rng = np.random.default_rng([self.config.seed, 11])
     return tuple(rng.integers(len(b.datasets), size=b.num_tasks).astype(np.int32)
                  for b in self.buckets)
 
   def reassign(self, step: int, dataset_ids, done) -> tuple[np.ndarray, ...]:
-    """Tasks that were reset draw a new data set (seeded by step, so resuming repeats it)."""
+    """Tasks that were reset draw a new data set (seeded by step, so resuming repeats it).
+
+    Args:
+      step: the meta-step.
+      dataset_ids: per bucket, int32 [T], each task's data set index.
+      done: per bucket, bool [T], the tasks reset this step.
+
+    Returns:
+      Per bucket, int32 [T]: new indices where done, the old ones elsewhere.
+    """
     out = []
     for i, (b, ids, d) in enumerate(zip(self.buckets, dataset_ids, done)):
       rng = np.random.default_rng([self.config.seed, step, i, 13])
@@ -174,7 +257,16 @@ class TaskFamily:
     return tuple(out)
 
   def step_data(self, step: int, dataset_ids) -> tuple[tuple[inner.TaskData, ...], float]:
-    """Every task's pool for this meta-step, stacked per bucket; also the seconds it took."""
+    """Every task's pool for this meta-step, stacked per bucket; also the seconds it took.
+
+    Args:
+      step: the meta-step (seeds the draw, so a resumed run reads the same pools).
+      dataset_ids: per bucket, int32 [T].
+
+    Returns:
+      (per bucket an `inner.TaskData` with a leading [T] task axis: x [T, K * per_class, D],
+      y [T, K * per_class], by_class [T, K, per_class]; host seconds spent building them).
+    """
     t0 = time.perf_counter()
     out = []
     for i, (b, ids) in enumerate(zip(self.buckets, dataset_ids)):
@@ -186,4 +278,5 @@ class TaskFamily:
     return tuple(out), time.perf_counter() - t0
 
   def describe(self) -> list[dict]:
+    """Every bucket's `Bucket.describe()`, for `summary.json`."""
     return [b.describe() for b in self.buckets]

@@ -32,7 +32,7 @@ if args.num_processes:
                                    "JAX_COORDINATOR_ADDRESS": args.coordinator})
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_meta_training import tiny_config  # noqa: E402
+from helpers import tiny_config  # noqa: E402
 
 c = tiny_config()
 c.family.num_buckets, c.family.tasks_per_bucket = 1, 4  # one program to compile per run

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import base_model, data, rule
 
 
@@ -82,6 +82,7 @@ def test_features_reject_wrong_width(tiny_rule, digits):
     model.features(np.ones((2, 10)))
 
 
+@pytest.mark.slow
 def test_train_rule_overrides_and_cli_errors(tmp_path):
   with pytest.raises(ValueError, match="unknown config field"):
     metaunsup.train_rule(workdir=tmp_path, meta={"stepz": 3})

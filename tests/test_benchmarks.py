@@ -7,15 +7,17 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 from experiments.benchmarks import meta_gradient_cost, multitask
-from conftest import synthetic_task_data, tiny_inner_config
+from helpers import synthetic_task_data, tiny_inner_config
 from metaunsup import inner, rule
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEVICE_SH = REPO / "experiments" / "benchmarks" / "device.sh"
 
 
+@pytest.mark.slow
 def test_meta_gradient_programs_agree_on_the_loss():
   cfg = tiny_inner_config()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
@@ -52,6 +54,7 @@ def test_device_script_refuses_without_a_gpu_in_one_line(tmp_path):
   assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_multitask_sweep_writes_results_and_figure(tmp_path):
   details = multitask.main(["--tasks", "1,2", "--loop-max", "1", "--inner-steps", "1",
                             "--repeats", "1", "--out", str(tmp_path)])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from metaunsup import api, estimators, rule, train
-from test_meta_training import tiny_config
+from helpers import tiny_config
 
 K, TRUNCATIONS, DRAWS = 2, 3, 20000
 THETA = {"w": jnp.array([0.5, 0.3])}
@@ -137,6 +137,7 @@ def test_pes_reset_restarts_particles_and_accumulator():
 # the one-compile guarantee is what keeps a long run from recompiling every step.
 # truncated_bptt: test_meta_training.py (PES also scores the trajectory objective here).
 @pytest.mark.parametrize("name,objective", [("pes", "mean_over_truncation"), ("es", "final")])
+@pytest.mark.slow
 def test_meta_step_compiles_once_per_truncation_length(name, objective):
   c = tiny_config(estimator=name, objective=objective, worsening_penalty=0.1)
   c.family.num_buckets = 1
@@ -173,6 +174,7 @@ def _pes_config(steps):
   return c
 
 
+@pytest.mark.slow
 def test_interrupted_pes_run_resumes_to_the_same_theta(tmp_path):
   full = train.train_and_evaluate(_pes_config(4), tmp_path / "full")[0]
   train.train_and_evaluate(_pes_config(2), tmp_path / "split")

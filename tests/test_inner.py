@@ -4,8 +4,9 @@ import jax
 from jax.flatten_util import ravel_pytree
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from conftest import per_task, synthetic_task_data, tiny_inner_config
+from helpers import per_task, synthetic_task_data, tiny_inner_config
 from metaunsup import estimators, inner, rule
 
 
@@ -60,6 +61,7 @@ def test_total_steps_log_uniform_in_range():
   assert 0.4 < np.mean(totals < 100) < 0.6
 
 
+@pytest.mark.slow
 def test_meta_gradient_matches_finite_differences():
   with jax.enable_x64(True):
     cfg = tiny_inner_config(widths=(6, 4), batch_size=6)
@@ -89,6 +91,7 @@ def test_meta_gradient_matches_finite_differences():
       np.testing.assert_allclose(float(g @ direction), float(fd), rtol=1e-3, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_remat_meta_gradient_equals_plain_one():
   # k = 7: chunks of 2 and a remainder of 1, so both scans of the decomposition run.
   cfg = tiny_inner_config(widths=(6, 5))  # two compiles: the smallest network
@@ -107,6 +110,7 @@ def test_remat_meta_gradient_equals_plain_one():
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=5e-3 * float(np.max(np.abs(a))) + 1e-7)
 
 
+@pytest.mark.slow
 def test_remat_memory_grows_sublinearly_with_truncation():
   cfg = tiny_inner_config(remat=True, widths=(6, 5))  # four compiles: the smallest network
   data = synthetic_task_data()

@@ -11,28 +11,11 @@ import optax
 
 import metaunsup
 
-from conftest import per_task
-from metaunsup import data, default_config, estimators, inner, preprocess, rule, train
+from helpers import per_task, read_scalars, tiny_config
+from metaunsup import data, estimators, inner, preprocess, rule, train
 
 
-def tiny_config(**meta):
-  c = default_config.get_config()
-  c.family.datasets, c.family.image_sizes = ("digits",), (8,)
-  c.family.depths, c.family.widths, c.family.feature_width = (1,), (16,), 8
-  c.family.num_buckets, c.family.tasks_per_bucket, c.family.batch_sizes = 2, 2, (32,)
-  c.family.pool_per_class, c.family.activations = 32, ("relu", "tanh")
-  c.rule.channels, c.rule.hidden, c.rule.readout_rank = 4, 8, 2
-  c.inner.truncation_lengths = (2, 3)
-  c.inner.min_total_steps, c.inner.max_total_steps, c.inner.reference_batch = 4, 10, 64
-  c.meta.steps, c.meta.checkpoint_every = 4, 2
-  c.eval.datasets, c.eval.image_size, c.eval.widths = ("digits",), 8, (16, 8)
-  c.eval.num_seeds, c.eval.inner_steps, c.eval.query_size = 2, 3, 100
-  c.eval.heads = ("ridge",)
-  for k, v in meta.items():
-    c.meta[k] = v
-  return c
-
-
+@pytest.mark.slow
 def test_meta_loss_decreases_on_a_small_fixed_task():
   """Real data (digits), one fixed set of tasks and keys: Adam on theta must lower the
   meta-loss of exactly that truncation."""
@@ -56,6 +39,7 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   assert last < first - 0.05, (first, last)
 
 
+@pytest.mark.slow
 def test_run_writes_files_and_resumes_exactly(tmp_path):
   full = train.train_and_evaluate(tiny_config(steps=4), tmp_path / "full")
   # Interrupted after 2 steps (checkpoint at 2), then resumed to 4.
@@ -83,7 +67,6 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
   assert len(summary["rule_mix"]) == rule.RuleConfig(readout_rank=2).num_terms
   assert (tmp_path / "split" / "rule.msgpack").exists()
   # Watching the run: TensorBoard events of every step across the resume, and curves.png.
-  from test_monitoring import read_scalars
   board = read_scalars(tmp_path / "split" / "tensorboard")
   assert board["meta/meta_loss"] == pytest.approx({r["step"]: r["meta_loss"] for r in rows})
   assert (tmp_path / "split" / "curves.png").stat().st_size > 5000
@@ -91,6 +74,7 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
                 if not p.name.startswith(".")) == ["2", "4"]
 
 
+@pytest.mark.slow
 def test_changed_config_refuses_to_resume(tmp_path):
   train.train_and_evaluate(tiny_config(steps=2), tmp_path)
   other = tiny_config(steps=2)
@@ -141,6 +125,7 @@ def test_sampler_refuses_held_out_data(tmp_path, held_out):
   assert "\n" not in str(e.value)
 
 
+@pytest.mark.slow
 def test_meta_step_compiles_once_per_truncation_length():
   """Two buckets of different shapes, fresh data every step: still one compile."""
   c = tiny_config()
@@ -161,6 +146,7 @@ def test_meta_step_compiles_once_per_truncation_length():
   assert train.meta_step._cache_size() - before == 1
 
 
+@pytest.mark.slow
 def test_interrupt_checkpoints_finished_steps_and_resumes(tmp_path, monkeypatch):
   real_step, calls = train.meta_step, []
 

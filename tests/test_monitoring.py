@@ -1,28 +1,10 @@
 """TensorBoard event files and the curves figure of a meta-training run."""
-import pathlib
-import struct
 
 import numpy as np
 import pytest
 
+from helpers import read_scalars
 from metaunsup import monitoring
-
-
-def read_scalars(logdir: pathlib.Path) -> dict:
-  """{tag: {step: value}} from every event file under logdir (TFRecord framing: length,
-  its CRC, the serialized Event, its CRC); later files override earlier ones."""
-  from tensorboardX.proto import event_pb2
-  out: dict = {}
-  for f in sorted(logdir.rglob("events.out.tfevents.*")):
-    buf = f.read_bytes()
-    i = 0
-    while i < len(buf):
-      (n,) = struct.unpack("<Q", buf[i:i + 8])
-      event = event_pb2.Event.FromString(buf[i + 12:i + 12 + n])
-      i += 12 + n + 4
-      for v in event.summary.value:
-        out.setdefault(v.tag, {})[event.step] = v.simple_value
-  return out
 
 
 def rows(steps):

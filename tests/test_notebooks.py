@@ -85,6 +85,7 @@ def test_readme_badges_point_at_existing_notebooks():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_notebook_runs_on_cpu(path, tmp_path):
   import nbformat
   from nbclient import NotebookClient

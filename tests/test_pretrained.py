@@ -45,6 +45,7 @@ def test_provenance_matches_the_run_it_names():
       round(summary["eval"]["mnist"]["fewshot_acc_rule"], 4)
 
 
+@pytest.mark.slow
 def test_non_editable_install_contains_the_rule(tmp_path):
   """pip install (not -e) of the repository's files, as from a clean clone, into a target
   folder; then load_rule("pretrained") from there in a fresh process outside the repo.

@@ -69,6 +69,7 @@ def test_damaged_metadata_files_are_one_line(digits_copy, name):
   _one_line_naming(e, f)
 
 
+@pytest.mark.slow
 def test_cli_prints_one_line_for_damaged_data(digits_copy, tmp_path):
   shard = _shard(digits_copy, "train")  # smoke meta-trains on digits: fails before compiling
   shard.write_bytes(shard.read_bytes()[:1000])
@@ -82,6 +83,7 @@ def test_cli_prints_one_line_for_damaged_data(digits_copy, tmp_path):
   assert last.startswith("error: ") and str(shard) in last, out.stderr[-2000:]
 
 
+@pytest.mark.slow
 def test_two_processes_preparing_one_source_at_once(tmp_path):
   """Two real processes prepare digits into one empty METAUNSUP_DATA at the same time:
   both succeed and read the same, complete data."""

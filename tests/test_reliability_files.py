@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import checkpointing, file_faults, rule
 from metaunsup.evaluation.store import PartialResults
 
@@ -126,6 +126,7 @@ def test_metrics_line_of_valid_json_that_is_not_a_row_is_dropped(tmp_path, capsy
 
 
 @pytest.mark.parametrize("content", [None, "", '{"seed": 0, "ev'])
+@pytest.mark.slow
 def test_report_on_a_missing_or_damaged_summary_is_one_line(tmp_path, content):
   import os
   import subprocess

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import data, evaluation, rule
 
 
@@ -114,6 +114,7 @@ def test_infinite_config_values_are_refused(field):
     ("train", ["--config=experiments/configs/smoke.py", "--workdir=README.md"],
      ["README.md is a file"]),                          # FileExistsError traceback
 ])
+@pytest.mark.slow
 def test_cli_bad_config_flags_are_one_line(module, flags, words):
   import os
   import pathlib
@@ -145,7 +146,7 @@ def test_evaluation_config_counts_are_checked_up_front(field, value):
 def test_missing_evaluation_data_set_fails_before_meta_training(tmp_path):
   """config.eval.datasets=('nope',) was one line too, but only after meta-training ended."""
   from metaunsup import sources, train
-  from test_meta_training import tiny_config
+  from helpers import tiny_config
   c = tiny_config(steps=2)
   c.eval.datasets = ("nope",)
   with pytest.raises(sources.DataNotFoundError) as e:

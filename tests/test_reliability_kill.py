@@ -12,9 +12,10 @@ import time
 
 import jax
 import numpy as np
+import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import checkpointing, rule
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -60,6 +61,7 @@ def _saving(workdir: pathlib.Path) -> bool:
   return folder.exists() and any("tmp" in f.name for f in folder.iterdir())
 
 
+@pytest.mark.slow
 def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path):
   reference = _start(tmp_path / "reference")
   rng = np.random.default_rng(int(time.time()))
@@ -102,6 +104,7 @@ def _start_eval(rule_path, out: pathlib.Path) -> subprocess.Popen:
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+@pytest.mark.slow
 def test_kill_9_during_evaluation_resumes_to_the_same_results(tmp_path):
   cfg = tiny_rule_config()
   path = tmp_path / "rule.msgpack"

@@ -11,9 +11,9 @@ import orbax.checkpoint as ocp
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import checkpointing, file_faults, rule, train
-from test_meta_training import tiny_config
+from helpers import tiny_config
 
 
 def _strict_rows(path: pathlib.Path) -> list[dict]:
@@ -36,6 +36,7 @@ def test_optimizer_never_applies_a_non_finite_update():
   assert int(state.notfinite_count) == 51
 
 
+@pytest.mark.slow
 def test_streak_of_non_finite_meta_gradients_stops_before_saving(tmp_path, monkeypatch):
   """NaN inputs (hence NaN meta-gradients) from the third meta-step on, max 2 skips in a
   row: the run stops with one line after the fourth step; the newest checkpoint holds the
@@ -90,6 +91,7 @@ def test_damaged_config_json_is_a_one_line_error(tmp_path):
   assert "\n" not in str(e.value) and "delete it" in str(e.value)
 
 
+@pytest.mark.slow
 def test_full_disk_during_a_checkpoint_save_keeps_the_previous_one(tmp_path, monkeypatch):
   real_save = ocp.CheckpointManager.save
 
@@ -118,6 +120,7 @@ def _truncate_all(folder: pathlib.Path) -> None:
       f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
 
 
+@pytest.mark.slow
 def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
   full = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2), tmp_path / "a")[0]
   shutil.copytree(tmp_path / "a", tmp_path / "b")

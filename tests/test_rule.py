@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import base_model, rule
 
 
@@ -36,6 +36,7 @@ def test_stabilized_update_never_shrinks_receptive_fields():
                         >= jnp.linalg.norm(W, axis=0) - 1e-5))
 
 
+@pytest.mark.slow
 def test_update_ignores_weight_scales_and_fixes_them():
   # The forward pass and the rule read W per column direction and V up to one scale, so
   # rescaling them must not change the step; and the step resets the scales (no overflow).

@@ -62,6 +62,7 @@ def _assert_same_run(a, b):
                                atol=1e-3 * float(np.max(np.abs(a[k]))) + 1e-7, err_msg=k)
 
 
+@pytest.mark.slow
 def test_four_devices_equal_one_device(single, tmp_path):
   _run_all({"devices4": ("out.npz", ["--devices", "4"])}, tmp_path)
   sharded = dict(np.load(tmp_path / "out.npz"))
@@ -73,6 +74,7 @@ def test_four_devices_equal_one_device(single, tmp_path):
                                    "devices; use a multiple of 4")
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process(single, tmp_path):
   coordinator = f"127.0.0.1:{_free_port()}"
   _run_all({f"process{i}": ("out.npz", ["--process-id", str(i), "--num-processes", "2",

@@ -35,6 +35,7 @@ def _fashion_raw(kind: str, split: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("split,n", [("train", 60000), ("test", 10000)])
+@pytest.mark.slow
 def test_fashion_mnist_matches_idx_files(split, n):
   src = sources.get("fashion_mnist", split)
   assert (src.kind, src.example_shape, src.num_classes, len(src)) == ("image", (28, 28), 10, n)
@@ -293,6 +294,7 @@ def test_setup_is_idempotent(capsys):
   assert len(lines) == 2 and all("already prepared" in l for l in lines), lines
 
 
+@pytest.mark.slow
 def test_read_timings():
   src = sources.get("fashion_mnist", "train")
   rng = np.random.default_rng(0)

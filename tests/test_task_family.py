@@ -93,6 +93,7 @@ def test_datasets_with_too_few_classes_are_refused():
     task_family.TaskFamily(c, base)
 
 
+@pytest.mark.slow
 def test_augmented_meta_objective_regresses_the_parameters(family):
   """With augmentation the labelled examples change and the readout also fits the
   parameters, so the objective differs; it stays finite and differentiable."""

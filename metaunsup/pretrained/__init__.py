@@ -17,11 +17,18 @@ def _dir() -> pathlib.Path:
 
 
 def names() -> tuple[str, ...]:
+  """The names of the rules shipped in the package (sorted), e.g. ("fmnist_relu",)."""
   return tuple(sorted(p.stem for p in _dir().glob("*.msgpack")))
 
 
 def path(name: str = DEFAULT) -> pathlib.Path:
   """The rule file of a shipped rule.
+
+  Args:
+    name: a shipped rule's name (default `DEFAULT`, "fmnist_relu").
+
+  Returns:
+    The path of NAME.msgpack inside the installed package.
 
   Raises:
     FileNotFoundError: no shipped rule of that name (the message lists those there are), or
@@ -38,6 +45,16 @@ def path(name: str = DEFAULT) -> pathlib.Path:
 
 
 def provenance(name: str = DEFAULT) -> dict:
-  """Where a shipped rule comes from and how it evaluates (provenance.json's entry)."""
+  """Where a shipped rule comes from and how it evaluates (provenance.json's entry).
+
+  Args:
+    name: a shipped rule's name.
+
+  Returns:
+    dict: config, commit, meta-steps, hardware, hours and its held-out evaluation.
+
+  Raises:
+    FileNotFoundError: as `path`.
+  """
   path(name)
   return json.loads((_dir() / "provenance.json").read_text())[name]

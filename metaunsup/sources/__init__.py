@@ -39,7 +39,17 @@ _READ_CHUNK = 8192
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Source:
-  """One split of one data set, random access by index."""
+  """One split of one data set, random access by index.
+
+  Attributes:
+    name: the data set's name.
+    split: "train" or "test" (or a TFDS split name).
+    kind: "image" (example_shape (H, W) or (H, W, C)) or "vector" ((D,)).
+    example_shape: shape of one example.
+    num_classes: K.
+    labels: int32 [N], every example's label.
+    metadata: the TFDS builder's metadata (e.g. pixel_max).
+  """
   name: str
   split: str
   kind: str                  # "image" (example_shape (H, W) or (H, W, C)) or "vector" ((D,))
@@ -57,7 +67,18 @@ class Source:
     return len(self.labels)
 
   def read(self, indices) -> np.ndarray:
-    """float32 [n, *example_shape]: images scaled to [0, 1], vectors as stored."""
+    """float32 [n, *example_shape]: images scaled to [0, 1], vectors as stored.
+
+    Args:
+      indices: int array-like [n]; negative indices count from the end.
+
+    Returns:
+      float32 [n, *example_shape], in the order of `indices`.
+
+    Raises:
+      IndexError: an index outside -N..N-1.
+      CorruptDataError: a shard cannot be read (one line, naming the files and the fix).
+    """
     idx = np.asarray(indices, np.int64).reshape(-1)
     if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
       raise IndexError(f"{self.name}/{self.split}: index out of range for {len(self)} examples")
@@ -76,7 +97,11 @@ class Source:
     return out
 
   def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-    """The whole split: (x float32 [N, *example_shape], y int32 [N])."""
+    """The whole split: (x float32 [N, *example_shape], y int32 [N]).
+
+    Raises:
+      CorruptDataError: as `read`.
+    """
     return self.read(np.arange(len(self))), self.labels.copy()
 
 
@@ -89,7 +114,18 @@ def _alphabet_config(root: str, spec):
 
 
 def builder(name: str, alphabet_spec=None):
-  """The (possibly unprepared) TFDS builder of project source `name` in `<data_dir>/tfds`."""
+  """The (possibly unprepared) TFDS builder of project source `name` in `<data_dir>/tfds`.
+
+  Args:
+    name: one of `NAMES`.
+    alphabet_spec: for "alphabet", the rendering (`alphabet.AlphabetSpec`, default one).
+
+  Returns:
+    The `tfds.core.GeneratorBasedBuilder` (array_record files).
+
+  Raises:
+    KeyError: name is not a project source.
+  """
   from metaunsup.sources import alphabet, builders
   cls = builders.BUILDERS[name]
   kw = {}
@@ -99,6 +135,7 @@ def builder(name: str, alphabet_spec=None):
 
 
 def is_prepared(b) -> bool:
+  """Whether builder `b`'s data is prepared (its `dataset_info.json` exists)."""
   return (pathlib.Path(b.data_dir) / "dataset_info.json").is_file()
 
 
@@ -148,7 +185,19 @@ def _preparing_lock(name: str):
 
 def prepare(name: str, alphabet_spec=None):
   """Prepares project source `name` if needed (local files only); returns its builder.
-  Safe to call from several processes at once (a lock file in <data_dir>/tfds)."""
+  Safe to call from several processes at once (a lock file in <data_dir>/tfds).
+
+  Args:
+    name: one of `NAMES`.
+    alphabet_spec: for "alphabet", the rendering (`alphabet.AlphabetSpec`).
+
+  Returns:
+    The prepared TFDS builder.
+
+  Raises:
+    DataNotFoundError: the raw files are missing (run `make data`).
+    CorruptDataError: a raw file or `dataset_info.json` is damaged (one line, the fix).
+  """
   b = _open_builder(name, alphabet_spec)
   if is_prepared(b):
     return b
@@ -263,7 +312,21 @@ def _tfds_passthrough(name: str, split: str) -> Source:
 def get(name: str, split: str) -> Source:
   """`split` of data set `name`: a project source (prepared from local raw files on first
   use) or an already prepared TFDS data set. Raises DataNotFoundError (one line) when the
-  data is not available locally, CorruptDataError (a ValueError) for an unreadable file."""
+  data is not available locally, CorruptDataError (a ValueError) for an unreadable file.
+
+  Args:
+    name: one of `NAMES`, or the name of a TFDS data set prepared in `<data_dir>/tfds`.
+    split: "train" or "test" for project sources; any split the TFDS data set has.
+
+  Returns:
+    The `Source`.
+
+  Raises:
+    ValueError: an unknown split, or a TFDS data set without a ClassLabel "label" or with
+      variable-shaped examples.
+    DataNotFoundError: the data is not available locally (the message says how to get it).
+    CorruptDataError: a file cannot be read (the message names it and the fix).
+  """
   if name in NAMES:
     if split not in SPLITS:
       raise ValueError(f"{name}: split must be one of {SPLITS}, got {split!r}")

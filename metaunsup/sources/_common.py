@@ -25,18 +25,31 @@ def data_dir() -> pathlib.Path:
 
 
 def raw_dir() -> pathlib.Path:
+  """`<data_dir>/raw`: the fetched raw files (`make data`)."""
   return data_dir() / "raw"
 
 
 def tfds_dir() -> pathlib.Path:
+  """`<data_dir>/tfds`: the prepared TFDS data sets."""
   return data_dir() / "tfds"
 
 
 def corrupt(path, err, fix: str = "delete it and rerun `make data`") -> CorruptDataError:
+  """A one-line `CorruptDataError` for `path` (what reading it raised, then `fix`).
+
+  Args:
+    path: the file(s), as shown in the message.
+    err: what reading it raised.
+    fix: what the user should do.
+
+  Returns:
+    The error, for the caller to raise.
+  """
   return CorruptDataError(str(file_faults.damaged(path, err, fix)))
 
 
 def missing(name: str, what: str) -> DataNotFoundError:
+  """A one-line `DataNotFoundError`: `name`'s raw files (`what`) are missing; run `make data`."""
   return DataNotFoundError(f"{name}: raw files not found ({what}); run `make data` "
                            f"(python -m metaunsup.sources.setup) to fetch and prepare them "
                            f"into {data_dir()}")

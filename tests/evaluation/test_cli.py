@@ -1,7 +1,10 @@
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow
 def test_cli_errors_are_one_line(tmp_path):
   result = subprocess.run(
       [sys.executable, "-m", "metaunsup.evaluation", f"--rule={tmp_path / 'missing'}",

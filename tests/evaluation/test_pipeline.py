@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from experiments.configs import eval_quick
 from metaunsup import rule
 from metaunsup.evaluation import pipeline, report, sweeps
@@ -17,6 +17,7 @@ def tiny_rule():
   return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
 
 
+@pytest.mark.slow
 def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   """The CI-sized pipeline end to end: every method, data set, sweep point and figure.
   (An untrained rule: this checks plumbing, not whether the rule is any good.)"""

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from conftest import tiny_rule_config
+from helpers import tiny_rule_config
 from metaunsup import inner, rule
 from metaunsup.evaluation import protocol
 
