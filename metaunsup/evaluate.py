@@ -81,7 +81,7 @@ def unroll_checkpoints(theta, cfg: inner.InnerConfig, state: inner.TaskState,
   for target in checkpoints:
     while done < target:
       k = next(c for c in (1000, 100, 10, 1) if c <= target - done)
-      state = api.jitted_unroll(theta, cfg, state, task_data, k)
+      state = inner.jitted_unroll(theta, cfg, state, task_data, k)
       done += k
     yield target, state.params
 
@@ -476,5 +476,5 @@ if __name__ == "__main__":
   flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
   flags.DEFINE_bool("reverse", False, "Compute the pieces last first: a second process "
                     "started with it on the same --out shares the work with the first.")
-  from metaunsup.config_checks import parse_flags
+  from metaunsup.flags import parse_flags
   app.run(main, flags_parser=parse_flags)

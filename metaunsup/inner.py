@@ -6,6 +6,7 @@ batch of tasks is one `jax.vmap`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import chex
@@ -15,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaunsup import base_model, heads, preprocess, rule
+from metaunsup.training import truncation_schedule  # task lengths; it imports this module
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,17 +91,12 @@ def unlabeled_data(x) -> TaskData:
   return TaskData(x=x, y=jnp.zeros(x.shape[0], jnp.int32), by_class=jnp.zeros((1, 1), jnp.int32))
 
 
-def sample_total_steps(key, cfg: InnerConfig):
-  lo, hi = np.log(cfg.min_total_steps), np.log(cfg.max_total_steps + 1)
-  return jnp.floor(jnp.exp(jax.random.uniform(key, (), minval=lo, maxval=hi))).astype(jnp.int32)
-
-
 def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
               random_offset: bool = False) -> TaskState:
   """A fresh base network. With `random_offset` the task starts part-way through its
   length so that a batch of tasks does not reset in lock-step."""
   k_params, k_total, k_offset, k_state = jax.random.split(key, 4)
-  total = sample_total_steps(k_total, cfg)
+  total = truncation_schedule.sample_total_steps(k_total, cfg)
   step = (jax.random.randint(k_offset, (), 0, total) if random_offset
           else jnp.zeros((), jnp.int32))
   params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
@@ -142,6 +139,24 @@ def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) ->
   carry = (state.params, state.key)
   params, key = _remat_scan(step, carry, k) if cfg.remat else _scan_n(step, carry, k)
   return state.replace(params=params, key=key, step=state.step + k)
+
+
+@functools.partial(jax.jit, static_argnames=("cfg", "k"))
+def jitted_unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData,
+                  k: int) -> TaskState:
+  """`unroll` compiled once per (config, shapes, k): `metaunsup.apply_rule` and evaluation.
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the task's InnerConfig (static).
+    state: one task's TaskState.
+    data: its TaskData (x [N, D]; labels are not read).
+    k: inner steps (static).
+
+  Returns:
+    The TaskState after k inner steps.
+  """
+  return unroll(theta, cfg, state, data, k)
 
 
 def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
