@@ -7,6 +7,7 @@ import numpy as np
 
 from conftest import per_task, synthetic_task_data, tiny_inner_config
 from metaunsup import estimators, inner, rule
+from metaunsup.training import truncation_schedule
 
 
 def _tasks(cfg, n, dim, seed=1):
@@ -52,7 +53,7 @@ def test_support_and_query_are_balanced_and_disjoint():
 
 def test_total_steps_log_uniform_in_range():
   cfg = tiny_inner_config(min_total_steps=10, max_total_steps=1000)
-  totals = jax.vmap(lambda k: inner.sample_total_steps(k, cfg))(
+  totals = jax.vmap(lambda k: truncation_schedule.sample_total_steps(k, cfg))(
       jax.random.split(jax.random.PRNGKey(0), 4000))
   totals = np.asarray(totals)
   assert totals.min() >= 10 and totals.max() <= 1000

@@ -13,6 +13,7 @@ import metaunsup
 
 from conftest import per_task
 from metaunsup import data, default_config, estimators, inner, preprocess, rule, train
+from metaunsup.training import meta_step, truncation_schedule
 
 
 def tiny_config(**meta):
@@ -41,9 +42,9 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   cfg = dataclasses.replace(train.inner_config(c), widths=(16, 8), batch_size=32,
                             augment=preprocess.AugmentConfig())
   task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 4)
-  opt = train.make_optimizer(c.meta)
+  opt = meta_step.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
-  states = train.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
+  states = truncation_schedule.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
   # Advance the tasks first so the rule has changed the networks it is judged on.
   loss_fn = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 5))
   opt_state = opt.init(theta)
@@ -101,7 +102,7 @@ def test_changed_config_refuses_to_resume(tmp_path):
 
 def test_non_finite_meta_gradients_are_skipped_and_counted():
   c = tiny_config()
-  opt = train.make_optimizer(c.meta)
+  opt = meta_step.make_optimizer(c.meta)
   theta = {"a": jax.numpy.ones(3)}
   state = opt.init(theta)
   updates, state = opt.update({"a": jax.numpy.array([1.0, np.nan, 0.0])}, state, theta)
@@ -146,19 +147,19 @@ def test_meta_step_compiles_once_per_truncation_length():
   c = tiny_config()
   family = train.task_family.TaskFamily(c, train.inner_config(c))
   cfgs = tuple(b.cfg for b in family.buckets)
-  opt = train.make_optimizer(c.meta)
+  opt = meta_step.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
   opt_state = opt.init(theta)
-  tasks = train.init_family_tasks(jax.random.PRNGKey(1), family)
+  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
   ids = family.initial_datasets()
-  before = train.meta_step._cache_size()
+  before = meta_step.meta_step._cache_size()
   for i in range(3):
     task_data, _ = family.step_data(i, ids)
-    theta, opt_state, tasks, _, done, _ = train.meta_step(
+    theta, opt_state, tasks, _, done, _ = meta_step.meta_step(
         theta, opt_state, tasks, tuple(() for _ in cfgs), task_data, jax.random.PRNGKey(i),
         cfgs=cfgs, opt=opt, k=2)
     ids = family.reassign(i, ids, done)
-  assert train.meta_step._cache_size() - before == 1
+  assert meta_step.meta_step._cache_size() - before == 1
 
 
 def test_interrupt_checkpoints_finished_steps_and_resumes(tmp_path, monkeypatch):
