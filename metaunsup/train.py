@@ -27,8 +27,8 @@ from metaunsup import (checkpointing, estimators, file_faults, inner, monitoring
 from metaunsup.rule_files import Rule
 from metaunsup.training import truncation_schedule, workdir as workdir_lib
 from metaunsup.training.config_checks import validate
-from metaunsup.training.meta_step import (NonFiniteMetaGradientError, check_skips,
-                                          init_estimator_states, make_optimizer, meta_step)
+from metaunsup.training.meta_step import (check_skips, init_estimator_states, make_optimizer,
+                                          meta_step)
 from metaunsup.training.state import MetaTrainState, warm_start_theta
 
 def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:

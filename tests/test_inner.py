@@ -7,7 +7,6 @@ import numpy as np
 
 from conftest import per_task, synthetic_task_data, tiny_inner_config
 from metaunsup import estimators, inner, rule
-from metaunsup.training import truncation_schedule
 
 
 def _tasks(cfg, n, dim, seed=1):
@@ -49,16 +48,6 @@ def test_support_and_query_are_balanced_and_disjoint():
   assert np.bincount(np.asarray(data.y[s]), minlength=3).tolist() == [4, 4, 4]
   assert np.bincount(np.asarray(data.y[q]), minlength=3).tolist() == [5, 5, 5]
   assert not set(np.asarray(s).tolist()) & set(np.asarray(q).tolist())
-
-
-def test_total_steps_log_uniform_in_range():
-  cfg = tiny_inner_config(min_total_steps=10, max_total_steps=1000)
-  totals = jax.vmap(lambda k: truncation_schedule.sample_total_steps(k, cfg))(
-      jax.random.split(jax.random.PRNGKey(0), 4000))
-  totals = np.asarray(totals)
-  assert totals.min() >= 10 and totals.max() <= 1000
-  # Log-uniform: about half the mass below the geometric mean (100).
-  assert 0.4 < np.mean(totals < 100) < 0.6
 
 
 def test_meta_gradient_matches_finite_differences():
