@@ -43,7 +43,14 @@ class TrainResult:
 
   @property
   def summary(self) -> dict:
-    """WORKDIR/summary.json (`training.workdir.read_summary`): NaN where not finite."""
+    """WORKDIR/summary.json (`training.workdir.read_summary`).
+
+    Returns:
+      The summary dict, NaN where a loss or accuracy was not finite.
+
+    Raises:
+      FileNotFoundError, DamagedFileError: summary.json is missing or does not parse.
+    """
     from metaunsup.training import workdir
     return workdir.read_summary(self.workdir)
 

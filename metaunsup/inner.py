@@ -172,7 +172,16 @@ def inner_step(theta, cfg: InnerConfig, params: base_model.BaseParams,
 
 
 def sample_batch(key, data: TaskData, batch_size: int) -> jax.Array:
-  """batch_size inputs [B, D] drawn uniformly with replacement from data.x [N, D]."""
+  """Inputs drawn uniformly with replacement.
+
+  Args:
+    key: PRNG key.
+    data: TaskData, x [N, D].
+    batch_size: B.
+
+  Returns:
+    x_batch [B, D].
+  """
   return data.x[jax.random.randint(key, (batch_size,), 0, data.x.shape[0])]
 
 

@@ -179,8 +179,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
 
 def main(argv):
-  """The CLI (`python -m metaunsup.train --config=... --workdir=...`): exits with one line
-  on a bad config, missing data, a full disk or an interrupt (rerun to resume)."""
+  """The CLI (`python -m metaunsup.train --config=... --workdir=...`); prints the summary's
+  losses and accuracies.
+
+  Args:
+    argv: what absl leaves after the flags (unused).
+
+  Raises:
+    SystemExit: one line on a bad config, missing data, a full disk or an interrupt
+      (rerun the same command to resume).
+  """
   del argv
   import signal
   from absl import flags, logging
