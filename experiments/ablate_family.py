@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from metaunsup import checkpointing, default_config, evaluation, train
+from metaunsup.training.workdir import read_summary
 
 # name -> (what changes, overrides as {section: {field: value}})
 VARIANTS = {
@@ -54,7 +55,7 @@ def variant_config(name: str, steps: int, seed: int):
 def row(name: str, workdir: pathlib.Path, minutes: float) -> dict:
   metrics = [checkpointing.nan_for_null(json.loads(line), keep=())
              for line in (workdir / "metrics.jsonl").read_text().splitlines()]
-  summary = train.read_summary(workdir)
+  summary = read_summary(workdir)
   acc = [m["query_accuracy"] for m in metrics]
   out = {"variant": name, "change": VARIANTS[name][0], "meta_steps": len(metrics),
          "query_acc_first": float(np.mean(acc[:WINDOW])),

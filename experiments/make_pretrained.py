@@ -14,6 +14,7 @@ import shutil
 
 from metaunsup import checkpointing, train
 from metaunsup.evaluation import report
+from metaunsup.training.workdir import read_summary
 
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1] / "metaunsup" / "pretrained"
 BASELINES = ("random_init", "vae", "supervised", "oja", "pca", "raw")
@@ -58,7 +59,7 @@ def main(argv=None) -> None:
   ap.add_argument("--note", default="")
   args = ap.parse_args(argv)
   run, ev = pathlib.Path(args.run), pathlib.Path(args.eval)
-  summary = train.read_summary(run)
+  summary = read_summary(run)
   metrics = [checkpointing.nan_for_null(json.loads(l), keep=())
              for l in (run / "metrics.jsonl").read_text().splitlines() if l]
   results = checkpointing.read_json(ev / "results.json", "rerun `make evaluate` on the rule")

@@ -6,7 +6,7 @@ import pathlib
 import sys
 
 from metaunsup.evaluation import mean_sem
-from metaunsup.train import read_summary
+from metaunsup.training.workdir import read_summary
 
 
 def _rows(acc: dict) -> list[str]:

@@ -7,7 +7,14 @@ field: --config.meta.steps=100."""
 import ml_collections
 
 
-def get_config():
+def get_config() -> ml_collections.ConfigDict:
+  """The default meta-training config (module docstring); its fields are the ones
+  `training.config_checks` requires (less the OPTIONAL ones).
+
+  Returns:
+    ml_collections.ConfigDict with seed and the sections family, rule, inner, heads, meta,
+    eval (inner steps and meta-steps in steps, sizes in pixels, cache in MiB).
+  """
   c = ml_collections.ConfigDict()
   c.seed = 0
   # A task = (data set, 10-class subset, image size, widths, depth, activation, permutation,

@@ -6,6 +6,7 @@ batch of tasks is one `jax.vmap`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import chex
@@ -15,11 +16,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaunsup import base_model, heads, preprocess, rule
+from metaunsup.training import truncation_schedule  # task lengths; it imports this module
 
 
 @dataclasses.dataclass(frozen=True)
 class InnerConfig:
-  """Static description of a task family member (hashable; closes over jitted code)."""
+  """Static description of a task family member (hashable; closes over jitted code).
+
+  Raises:
+    ValueError: non-positive widths, an unknown activation, batch_size < 2, shots or
+      query_per_class < 1, min_total_steps > max_total_steps, or spatial augmentations
+      without image_shape (one line each).
+  """
   rule: rule.RuleConfig            # or any local rule config with `.update` (baselines.oja)
   widths: tuple = (64, 64, 32)
   activation: str = "relu"
@@ -57,8 +65,14 @@ class InnerConfig:
 
 @flax.struct.dataclass
 class TaskData:
-  """Random-access device arrays of one data split. by_class[c] lists indices of class c
-  (truncated to the smallest class so the array is rectangular)."""
+  """Random-access device arrays of one data split (a leading [T] axis when batched).
+
+  Attributes:
+    x: inputs [N, D] float32.
+    y: labels [N] int32.
+    by_class: [C, M] int32; by_class[c] lists indices of class c (truncated to the
+      smallest class so the array is rectangular).
+  """
   x: jax.Array
   y: jax.Array
   by_class: jax.Array
@@ -66,6 +80,14 @@ class TaskData:
 
 @flax.struct.dataclass
 class TaskState:
+  """One task's inner-loop state (a leading [T] axis when batched).
+
+  Attributes:
+    params: the base network's weights.
+    key: the task's PRNG key (batches, readout samples).
+    step: inner steps taken since the last reset (int32).
+    total: inner steps this task runs before it is reset (int32).
+  """
   params: base_model.BaseParams
   key: jax.Array
   step: jax.Array    # inner steps taken since the last reset
@@ -73,6 +95,19 @@ class TaskState:
 
 
 def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
+  """A labelled split as TaskData.
+
+  Args:
+    x: inputs [N, D].
+    y: labels [N] in [0, num_classes).
+    num_classes: C.
+
+  Returns:
+    TaskData with by_class [C, M], M the smallest class's count.
+
+  Raises:
+    ValueError: a class with fewer than 2 examples.
+  """
   y = np.asarray(y)
   counts = np.bincount(y, minlength=num_classes)
   if counts.min() < 2:
@@ -84,22 +119,34 @@ def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
 
 
 def unlabeled_data(x) -> TaskData:
-  """Data for `unroll` alone (it never reads labels): evaluation and the public API."""
+  """Data for `unroll` alone (it never reads labels): evaluation and the public API.
+
+  Args:
+    x: inputs [N, D].
+
+  Returns:
+    TaskData with zero labels and an empty by_class.
+  """
   x = jnp.asarray(x, jnp.float32)
   return TaskData(x=x, y=jnp.zeros(x.shape[0], jnp.int32), by_class=jnp.zeros((1, 1), jnp.int32))
-
-
-def sample_total_steps(key, cfg: InnerConfig):
-  lo, hi = np.log(cfg.min_total_steps), np.log(cfg.max_total_steps + 1)
-  return jnp.floor(jnp.exp(jax.random.uniform(key, (), minval=lo, maxval=hi))).astype(jnp.int32)
 
 
 def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
               random_offset: bool = False) -> TaskState:
   """A fresh base network. With `random_offset` the task starts part-way through its
-  length so that a batch of tasks does not reset in lock-step."""
+  length so that a batch of tasks does not reset in lock-step.
+
+  Args:
+    key: PRNG key.
+    input_dim: D.
+    cfg: the task's InnerConfig.
+    random_offset: start at a uniform step in [0, total).
+
+  Returns:
+    TaskState; its total length from `training.truncation_schedule.sample_total_steps`.
+  """
   k_params, k_total, k_offset, k_state = jax.random.split(key, 4)
-  total = sample_total_steps(k_total, cfg)
+  total = truncation_schedule.sample_total_steps(k_total, cfg)
   step = (jax.random.randint(k_offset, (), 0, total) if random_offset
           else jnp.zeros((), jnp.int32))
   params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
@@ -108,11 +155,33 @@ def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
 
 def inner_step(theta, cfg: InnerConfig, params: base_model.BaseParams,
                x_batch: jax.Array) -> base_model.BaseParams:
+  """One step of the learned rule: forward pass on a batch, then the rule's neuron-local
+  update of every layer (Metz et al., ICLR 2019, Sec. 3: no loss, no backprop).
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the task's InnerConfig (its rule and activation).
+    params: the base network's weights.
+    x_batch: unlabeled inputs [B, D].
+
+  Returns:
+    The updated weights.
+  """
   acts = base_model.apply(params, x_batch, cfg.activation)
   return cfg.rule.update(theta, params, acts)
 
 
 def sample_batch(key, data: TaskData, batch_size: int) -> jax.Array:
+  """Inputs drawn uniformly with replacement.
+
+  Args:
+    key: PRNG key.
+    data: TaskData, x [N, D].
+    batch_size: B.
+
+  Returns:
+    x_batch [B, D].
+  """
   return data.x[jax.random.randint(key, (batch_size,), 0, data.x.shape[0])]
 
 
@@ -133,7 +202,18 @@ def _remat_scan(step, carry, k: int):
 
 
 def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) -> TaskState:
-  """k inner steps of the rule on unlabeled batches (labels are never read here)."""
+  """k inner steps of the rule on unlabeled batches (labels are never read here).
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the task's InnerConfig (remat: rematerialise the scan for the backward pass).
+    state: the task's TaskState.
+    data: its TaskData (x [N, D]).
+    k: inner steps (static).
+
+  Returns:
+    TaskState after k steps (step += k).
+  """
   def step(carry):
     params, key = carry
     key, k_batch = jax.random.split(key)
@@ -144,8 +224,36 @@ def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) ->
   return state.replace(params=params, key=key, step=state.step + k)
 
 
+@functools.partial(jax.jit, static_argnames=("cfg", "k"))
+def jitted_unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData,
+                  k: int) -> TaskState:
+  """`unroll` compiled once per (config, shapes, k): `metaunsup.apply_rule` and evaluation.
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the task's InnerConfig (static).
+    state: one task's TaskState.
+    data: its TaskData (x [N, D]; labels are not read).
+    k: inner steps (static).
+
+  Returns:
+    The TaskState after k inner steps.
+  """
+  return unroll(theta, cfg, state, data, k)
+
+
 def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
-  """Class-balanced, disjoint support and query index sets."""
+  """Class-balanced, disjoint support and query index sets.
+
+  Args:
+    key: PRNG key.
+    data: TaskData (by_class [C, M]).
+    shots: support examples per class.
+    query_per_class: query examples per class.
+
+  Returns:
+    (support [C * shots], query [C * query_per_class]) int indices into data.x.
+  """
   num_classes, m = data.by_class.shape
   order = jnp.argsort(jax.random.uniform(key, (num_classes, m)), axis=1)
   picked = jnp.take_along_axis(data.by_class, order[:, :shots + query_per_class], axis=1)
@@ -156,7 +264,17 @@ def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, k
   """(loss, accuracy) of the ridge readout on the representation. Batch norm uses the
   statistics of an unlabeled reference batch, as `TrainedModel.features` does. With
   augmentations on, the labelled examples are augmented and the readout must also regress
-  the augmentation parameters (the paper's extra targets)."""
+  the augmentation parameters (the paper's extra targets).
+
+  Args:
+    cfg: the task's InnerConfig.
+    params: the base network's weights.
+    data: labelled TaskData (x [N, D], y [N], by_class [C, M]).
+    key: PRNG key of the reference batch, the split and the augmentations.
+
+  Returns:
+    (loss, accuracy) float32 scalars (`heads.ridge_meta_objective`).
+  """
   k_ref, k_split = jax.random.split(key)
   stats = base_model.apply(params, sample_batch(k_ref, data, cfg.reference_batch),
                            cfg.activation).stats
@@ -173,7 +291,19 @@ def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, k
 
 
 def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int):
-  """Unroll k steps from `state` and score the result: (loss, (new_state, accuracy))."""
+  """Unroll k steps from `state` and score the result (Metz et al., ICLR 2019's truncated
+  meta-objective).
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the task's InnerConfig.
+    state: the task's TaskState.
+    data: labelled TaskData, x [N, D].
+    k: inner steps (static).
+
+  Returns:
+    (loss, (new_state, accuracy)).
+  """
   chex.assert_rank(data.x, 2)
   new_state = unroll(theta, cfg, state, data, k)
   key, k_meta = jax.random.split(new_state.key)
@@ -186,7 +316,19 @@ def trajectory_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k
   """A k-step truncation scored at `points` evenly spaced points (the last after step k):
   the mean of their meta-losses, plus `worsening` times the sum of every increase from one
   point to the next, the first measured against the state the truncation starts from.
-  (loss, (new_state, accuracy at the end)); points=1, worsening=0 is `truncated_loss`."""
+  points=1, worsening=0 is `truncated_loss`.
+
+  Args:
+    theta, cfg, state, data, k: as `truncated_loss`.
+    points: scored points in the truncation.
+    worsening: weight of the penalty on increases.
+
+  Returns:
+    (loss, (new_state, accuracy at the end)).
+
+  Raises:
+    ValueError: more points than steps.
+  """
   chunks = [k // points] * (points - 1) + [k - (k // points) * (points - 1)]
   if min(chunks) < 1:
     raise ValueError(f"cannot score {points} points in a truncation of {k} steps")
@@ -205,5 +347,13 @@ def trajectory_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k
 
 def advance(theta, cfg: InnerConfig, state: TaskState, data: TaskData, n: int) -> TaskState:
   """n forward-only inner steps: no gradient flows to theta, so nothing is stored for a
-  backward pass (the cheap way to carry a task to old ages between truncations)."""
+  backward pass (the cheap way to carry a task to old ages between truncations).
+
+  Args:
+    theta, cfg, state, data: as `unroll`.
+    n: inner steps (static).
+
+  Returns:
+    TaskState after n steps.
+  """
   return unroll(jax.lax.stop_gradient(theta), cfg, state, data, n)

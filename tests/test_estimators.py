@@ -1,12 +1,14 @@
 """The meta-gradient estimators (metaunsup/estimators/): on a toy dynamical system whose
 full-unroll gradient is exact, through the same `estimate` code the meta-step runs; then
-on the real inner problem inside `train.meta_step` and `train.train_and_evaluate`."""
+on the real inner problem inside `training.meta_step` and `train.train_and_evaluate`."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from metaunsup import api, estimators, rule, train
+from metaunsup.training import meta_step, truncation_schedule
+from metaunsup.training.state import warm_start_theta
 from helpers import tiny_config
 
 K, TRUNCATIONS, DRAWS = 2, 3, 20000
@@ -144,23 +146,23 @@ def test_meta_step_compiles_once_per_truncation_length(name, objective):
   c.inner.advance_steps = 2
   family = train.task_family.TaskFamily(c, train.inner_config(c))
   cfgs = tuple(b.cfg for b in family.buckets)
-  opt = train.make_optimizer(c.meta)
+  opt = meta_step.make_optimizer(c.meta)
   estimator = estimators.from_config(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
   opt_state = opt.init(theta)
-  tasks = train.init_family_tasks(jax.random.PRNGKey(1), family)
-  est_states = train.init_estimator_states(estimator, theta, tasks)
+  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
+  est_states = meta_step.init_estimator_states(estimator, theta, tasks)
   ids = family.initial_datasets()
-  before = train.meta_step._cache_size()
+  before = meta_step.meta_step._cache_size()
   for i in range(3):
     task_data, _ = family.step_data(i, ids)
-    theta, opt_state, tasks, est_states, done, m = train.meta_step(
+    theta, opt_state, tasks, est_states, done, m = meta_step.meta_step(
         theta, opt_state, tasks, est_states, task_data, jax.random.PRNGKey(i), cfgs=cfgs,
         opt=opt, k=2, estimator=estimator, advance_steps=2,
         objective=estimators.objective_from_config(c.meta))
     ids = family.reassign(i, ids, done)
     assert np.isfinite(float(m["meta_loss"])) and float(m["grad_norm"]) > 0
-  assert train.meta_step._cache_size() - before == 1
+  assert meta_step.meta_step._cache_size() - before == 1
   # Every task moved k + advance_steps = 4 inner steps per meta-step (or was reset).
   assert all(int(s) % 4 == 0 or int(s) < 12 for t in tasks for s in t.step)
 
@@ -195,8 +197,8 @@ def _restored_like():
   c = _pes_config(4)
   family = train.task_family.TaskFamily(c, train.inner_config(c))
   theta = rule.init_theta(jax.random.PRNGKey(0), family.buckets[0].cfg.rule)
-  tasks = train.init_family_tasks(jax.random.PRNGKey(0), family)
-  return train.init_estimator_states(estimators.from_config(c.meta), theta, tasks)
+  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(0), family)
+  return meta_step.init_estimator_states(estimators.from_config(c.meta), theta, tasks)
 
 
 def test_warm_start_loads_theta_and_refuses_other_shapes(tmp_path):
@@ -204,7 +206,7 @@ def test_warm_start_loads_theta_and_refuses_other_shapes(tmp_path):
   cfg = rule.RuleConfig.from_dict(c.rule.to_dict())
   theta = rule.init_theta(jax.random.PRNGKey(7), cfg)
   api.Rule(theta=theta, config=cfg).save(tmp_path / "rule.msgpack")
-  loaded = train.warm_start_theta(tmp_path / "rule.msgpack", cfg)
+  loaded = warm_start_theta(tmp_path / "rule.msgpack", cfg)
   for name in theta:
     np.testing.assert_array_equal(loaded[name], theta[name])
   other = tiny_config(init_rule=str(tmp_path / "rule.msgpack"))
@@ -213,7 +215,7 @@ def test_warm_start_loads_theta_and_refuses_other_shapes(tmp_path):
     train.train_and_evaluate(other, tmp_path / "run")
   assert "\n" not in str(e.value)
   with pytest.raises(FileNotFoundError):
-    train.warm_start_theta(tmp_path / "missing.msgpack", cfg)
+    warm_start_theta(tmp_path / "missing.msgpack", cfg)
 
 
 @pytest.mark.parametrize("field,value,match", [

@@ -51,16 +51,6 @@ def test_support_and_query_are_balanced_and_disjoint():
   assert not set(np.asarray(s).tolist()) & set(np.asarray(q).tolist())
 
 
-def test_total_steps_log_uniform_in_range():
-  cfg = tiny_inner_config(min_total_steps=10, max_total_steps=1000)
-  totals = jax.vmap(lambda k: inner.sample_total_steps(k, cfg))(
-      jax.random.split(jax.random.PRNGKey(0), 4000))
-  totals = np.asarray(totals)
-  assert totals.min() >= 10 and totals.max() <= 1000
-  # Log-uniform: about half the mass below the geometric mean (100).
-  assert 0.4 < np.mean(totals < 100) < 0.6
-
-
 @pytest.mark.slow
 def test_meta_gradient_matches_finite_differences():
   with jax.enable_x64(True):

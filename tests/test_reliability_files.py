@@ -54,7 +54,7 @@ def test_evaluation_piece_with_a_diverged_cell_round_trips(tmp_path):
 
 def test_report_reads_a_summary_with_a_diverged_accuracy(tmp_path):
   from experiments import report
-  from metaunsup import train
+  from metaunsup.training import workdir as workdir_lib
   acc = {"fewshot_acc_rule": float("nan"), "fewshot_acc_rule_sem": float("nan"),
          "fewshot_acc_rule_per_seed": [float("nan"), 0.5],
          "fewshot_acc_random_init": 0.4, "fewshot_acc_random_init_sem": 0.01,
@@ -69,7 +69,7 @@ def test_report_reads_a_summary_with_a_diverged_accuracy(tmp_path):
              "step_seconds_median": 1.0, "data_to_step_ratio": 0.1}
   checkpointing.atomic_write_json(tmp_path / "summary.json", summary)
   _strict(tmp_path / "summary.json")
-  assert math.isnan(train.read_summary(tmp_path)["eval"]["digits"]["fewshot_acc_rule"])
+  assert math.isnan(workdir_lib.read_summary(tmp_path)["eval"]["digits"]["fewshot_acc_rule"])
   assert "| ridge | nan ± nan | 0.400 ± 0.010 |" in report.table(tmp_path)
 
 
@@ -118,10 +118,10 @@ def test_damaged_config_json_of_a_workdir_is_one_line(tmp_path, content):
 
 def test_metrics_line_of_valid_json_that_is_not_a_row_is_dropped(tmp_path, capsys):
   """A damaged line that still parses ("5", "[1]") was an AttributeError from .items()."""
-  from metaunsup import train
+  from metaunsup.training import workdir as workdir_lib
   path = tmp_path / "metrics.jsonl"
-  path.write_text(train._metrics_line({"step": 0, "meta_loss": 1.0}) + "5\n[1]\nnull\n")
-  assert [r["step"] for r in train._read_metrics(path, below_step=10)] == [0]
+  path.write_text(workdir_lib.metrics_line({"step": 0, "meta_loss": 1.0}) + "5\n[1]\nnull\n")
+  assert [r["step"] for r in workdir_lib.read_metrics(path, below_step=10)] == [0]
   assert "dropped 2 damaged line(s)" in capsys.readouterr().err
 
 

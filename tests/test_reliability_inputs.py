@@ -97,7 +97,8 @@ def test_train_rule_override_of_the_wrong_type_names_the_field(tmp_path):
                                    "heads.ridge_lambda"])
 def test_infinite_config_values_are_refused(field):
   """inf passed `value > 0`: --config.meta.learning_rate=inf started meta-training."""
-  from metaunsup import config_checks, default_config
+  from metaunsup import default_config
+  from metaunsup.training import config_checks
   c = default_config.get_config()
   section, name = field.split(".")
   c[section][name] = float("inf")

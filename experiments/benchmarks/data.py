@@ -1,6 +1,6 @@
 """Data loading per meta-step against the meta-step itself, on the default task family
 (real sources from `make data`): the host builds every task's pool (`TaskFamily.step_data`)
-while the jitted `train.meta_step` consumes it. Measured both with sources held in memory
+while the jitted `training.meta_step.meta_step` consumes it. Measured both with sources held in memory
 (the default for small sources) and read by index from the array_record files each step
 (what a source larger than `family.cache_mb` does)."""
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 import jax
 
 from metaunsup import default_config, rule, task_family, train
+from metaunsup.training import meta_step, truncation_schedule
 
 REPEATS = 5
 K = 5  # the shorter default truncation: the less compute, the larger loading's share
@@ -32,13 +33,13 @@ def run() -> tuple[dict, dict]:
   c, cached = _family(default_config.get_config().family.cache_mb)
   _, streamed = _family(1e-6)
   cfgs = tuple(b.cfg for b in cached.buckets)
-  opt = train.make_optimizer(c.meta)
+  opt = meta_step.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
   opt_state = opt.init(theta)
-  tasks = train.init_family_tasks(jax.random.PRNGKey(1), cached)
+  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), cached)
   ids = cached.initial_datasets()
   task_data, _ = cached.step_data(0, ids)
-  step = lambda: train.meta_step(theta, opt_state, tasks, tuple(() for _ in cfgs), task_data,
+  step = lambda: meta_step.meta_step(theta, opt_state, tasks, tuple(() for _ in cfgs), task_data,
                                  jax.random.PRNGKey(2), cfgs=cfgs, opt=opt, k=K)
   jax.block_until_ready(step())
   times = []

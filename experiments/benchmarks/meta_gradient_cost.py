@@ -5,7 +5,7 @@ interleaved in one process, for the default config's task family and for the
 
 The gradient is written here as `estimators.TruncatedBPTT` computes it -- `jax.value_and_grad`
 of the mean of `inner.truncated_loss` over every task of a bucket, vmapped, buckets averaged
-as `train.meta_step` weighs them -- so the benchmark measures the inner problem's cost
+as `training.meta_step.meta_step` weighs them -- so the benchmark measures the inner problem's cost
 whatever estimator module wraps it. Also timed, as a candidate: each task differentiated on
 its own in a `lax.map` (one at a time) and the gradients averaged, which keeps one task's
 stored intermediates closer to the cache; it is not adopted (paired runs disagreed: README,
@@ -25,6 +25,7 @@ import jax.numpy as jnp
 
 from experiments.benchmarks import common
 from metaunsup import inner, rule, task_family, train
+from metaunsup.training import truncation_schedule
 
 K = 10          # the longer default truncation
 REPEATS = 7
@@ -32,7 +33,7 @@ CONFIGS = ("default", "fmnist_relu")
 
 
 def _mean_loss(theta, cfgs, tasks, task_data, k):
-  """Mean meta-loss over every task of every bucket, as `train.meta_step` weighs them."""
+  """Mean meta-loss over every task of every bucket, as `training.meta_step.meta_step` weighs them."""
   total, count = 0.0, 0
   for cfg, states, data in zip(cfgs, tasks, task_data):
     per_task = functools.partial(inner.truncated_loss, cfg=cfg, k=k)
@@ -93,7 +94,7 @@ def setting(name: str):
   c = importlib.import_module(f"experiments.configs.{name}").get_config()
   family = task_family.TaskFamily(c, train.inner_config(c))
   cfgs = tuple(b.cfg for b in family.buckets)
-  tasks = train.init_family_tasks(jax.random.PRNGKey(1), family)
+  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
   task_data, _ = family.step_data(0, family.initial_datasets())
   return cfgs, tasks, task_data, family.describe()
 

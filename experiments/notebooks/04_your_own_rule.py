@@ -73,6 +73,7 @@ from tqdm.auto import tqdm
 import metaunsup
 from metaunsup import (data, default_config, estimators, evaluation, monitoring, sharding,
                        task_family, train)
+from metaunsup.training import meta_step, truncation_schedule
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,27 +132,27 @@ print(family.describe(), f"on {mesh.size} device(s)")
 # %% [markdown]
 # ## Meta-train theta
 # The loop of `metaunsup/train.py`, written out: each meta-step reads every task's data,
-# runs the jitted `train.meta_step` (truncated backprop through `TRUNCATION` inner steps of
-# our rule, Adam on theta), and gives tasks that reached their length a fresh network.
+# runs the jitted `training.meta_step.meta_step` (truncated backprop through `TRUNCATION`
+# inner steps of our rule, Adam on theta), and gives tasks that reached their length a fresh network.
 
 # %%
 cfgs = tuple(b.cfg for b in family.buckets)
-opt = train.make_optimizer(config.meta)
+opt = meta_step.make_optimizer(config.meta)
 ESTIMATOR = estimators.TruncatedBPTT()  # or estimators.PES(...), estimators.AntitheticES(...)
 key, k_tasks = jax.random.split(jax.random.PRNGKey(0))
 theta0 = my_rule.init_theta()
 # Placed as train.py places them (theta and Adam state replicated, tasks sharded), so the
 # meta-step's inputs look alike at every step and it compiles once.
 theta, opt_state, key = sharding.replicate((theta0, opt.init(theta0), key), mesh)
-tasks = tuple(sharding.shard_tasks(t, mesh) for t in train.init_family_tasks(k_tasks, family))
+tasks = tuple(sharding.shard_tasks(t, mesh) for t in truncation_schedule.init_family_tasks(k_tasks, family))
 ids = family.initial_datasets()
-est_states = train.init_estimator_states(ESTIMATOR, theta, tasks)  # () for truncated BPTT
+est_states = meta_step.init_estimator_states(ESTIMATOR, theta, tasks)  # () for truncated BPTT
 history = []
 for step in (bar := tqdm(range(META_STEPS), desc="meta-train")):
     task_data, _ = family.step_data(step, ids)
     task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
     key, k_step = jax.random.split(key)
-    theta, opt_state, tasks, est_states, done, m = train.meta_step(
+    theta, opt_state, tasks, est_states, done, m = meta_step.meta_step(
         theta, opt_state, tasks, est_states, task_data, k_step, cfgs=cfgs, opt=opt,
         k=TRUNCATION, estimator=ESTIMATOR)
     ids = family.reassign(step, ids, sharding.to_host(done))

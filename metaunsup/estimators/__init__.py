@@ -16,6 +16,12 @@ def from_config(meta) -> TruncatedBPTT | PES | AntitheticES:
   """The estimator `meta.estimator` names, with `meta.es_sigma`, `meta.es_pairs` and
   `meta.es_clip` for the two ES estimators.
 
+  Args:
+    meta: `config.meta`.
+
+  Returns:
+    The estimator (frozen dataclass, a static argument of the jitted meta-step).
+
   Raises:
     ValueError: an unknown estimator name.
   """
@@ -33,7 +39,18 @@ def from_config(meta) -> TruncatedBPTT | PES | AntitheticES:
 
 def truncated_bptt_gradient(theta, cfg, states, data, k: int) -> MetaGradient:
   """Today's meta-gradient on the inner problem alone (k scored steps, no advance):
-  truncated BPTT over tasks [T]. For tests and benchmarks."""
+  truncated BPTT over tasks [T]. For tests and benchmarks.
+
+  Args:
+    theta: meta-parameters.
+    cfg: the tasks' InnerConfig.
+    states: task states [T].
+    data: each task's data [T].
+    k: inner steps.
+
+  Returns:
+    MetaGradient.
+  """
   return TruncatedBPTT().estimate(theta, (), states, data, None, inner_truncation(cfg, k))
 
 
@@ -43,6 +60,12 @@ OBJECTIVES = ("final", "mean_over_truncation")
 def objective_from_config(meta) -> Objective:
   """`meta.objective` ("final": the meta-loss after the truncation; "mean_over_truncation":
   its mean over `meta.objective_points` points of it) and `meta.worsening_penalty`.
+
+  Args:
+    meta: `config.meta`.
+
+  Returns:
+    Objective.
 
   Raises:
     ValueError: an unknown objective name.

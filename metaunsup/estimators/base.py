@@ -26,6 +26,7 @@ from metaunsup import inner
 
 @flax.struct.dataclass
 class MetaGradient:
+  """What an estimator returns for a batch of T tasks (leaves as commented)."""
   loss: jax.Array          # mean meta-loss over tasks (of theta itself where it is run)
   grads: Any               # estimate of d loss / d theta, theta's tree
   states: Any              # every task's state after the truncation (and advance) [T]
@@ -62,7 +63,17 @@ class Objective:
 def inner_truncation(cfg: inner.InnerConfig, k: int, advance_steps: int = 0,
                      objective: Objective = Objective()) -> Truncation:
   """The meta-training inner problem: k scored inner steps, then `advance_steps`
-  forward-only ones."""
+  forward-only ones.
+
+  Args:
+    cfg: the tasks' InnerConfig.
+    k: scored inner steps (the truncation length).
+    advance_steps: forward-only inner steps after them (0: none).
+    objective: what the truncation is scored on.
+
+  Returns:
+    Truncation of one task (vmapped over [T] by the estimators).
+  """
   def loss(theta, state, data):
     if objective == Objective():
       return inner.truncated_loss(theta, cfg, state, data, k)
@@ -76,12 +87,31 @@ def inner_truncation(cfg: inner.InnerConfig, k: int, advance_steps: int = 0,
 
 
 def tasks_vmap(fn, *, theta_axis=None):
-  """vmap over the leading task axis of states and data (theta shared unless told)."""
+  """vmap over the leading task axis of states and data (theta shared unless told).
+
+  Args:
+    fn: (theta, state, data) -> anything, for one task.
+    theta_axis: theta's mapped axis (None: shared).
+
+  Returns:
+    fn over states [T] and data [T].
+  """
   return jax.vmap(fn, in_axes=(theta_axis, 0, 0))
 
 
 def advance_tasks(truncation: Truncation, theta, states, data, theta_axis=None):
-  """Forward-only steps of every task [T] (no-op without an advance)."""
+  """Forward-only steps of every task [T] (no-op without an advance).
+
+  Args:
+    truncation: the Truncation (its `advance`).
+    theta: meta-parameters (no gradient flows through them here).
+    states: task states [T].
+    data: each task's data [T].
+    theta_axis: theta's mapped axis (None: shared).
+
+  Returns:
+    task states [T] after the advance.
+  """
   if truncation.advance is None:
     return states
   return tasks_vmap(truncation.advance, theta_axis=theta_axis)(
@@ -89,21 +119,50 @@ def advance_tasks(truncation: Truncation, theta, states, data, theta_axis=None):
 
 
 def tree_where(mask: jax.Array, new, old):
-  """Per task [T]: `new` where mask, else `old` (any trailing shapes)."""
+  """Per task [T]: `new` where mask, else `old` (any trailing shapes).
+
+  Args:
+    mask: bool [T].
+    new: a tree of leaves [T, ...].
+    old: a tree of the same structure and shapes.
+
+  Returns:
+    the tree, leaf by leaf.
+  """
   return jax.tree_util.tree_map(
       lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (o.ndim - mask.ndim)), n, o),
       new, old)
 
 
 def reset(estimator, theta, est_state, states, done: jax.Array):
-  """Estimator state of the tasks that were reset (done [T]) starts again from theirs."""
+  """Estimator state of the tasks that were reset (done [T]) starts again from theirs.
+
+  Args:
+    estimator: the estimator (its `init`).
+    theta: meta-parameters.
+    est_state: its per-task state [T] (returned as is when it has no leaves).
+    states: the task states [T] after the reset.
+    done: bool [T], the tasks reset.
+
+  Returns:
+    estimator state [T].
+  """
   if not jax.tree_util.tree_leaves(est_state):
     return est_state
   return tree_where(done, estimator.init(theta, states), est_state)
 
 
 def perturbations(key, theta, shape: tuple):
-  """Standard-normal directions with theta's tree, each leaf [*shape, *leaf.shape]."""
+  """Standard-normal directions with theta's tree, each leaf [*shape, *leaf.shape].
+
+  Args:
+    key: PRNG key.
+    theta: meta-parameters (tree and dtypes).
+    shape: leading shape, e.g. (T, P).
+
+  Returns:
+    eps, theta's tree.
+  """
   leaves, treedef = jax.tree_util.tree_flatten(theta)
   keys = jax.random.split(key, len(leaves))
   return jax.tree_util.tree_unflatten(
@@ -112,19 +171,44 @@ def perturbations(key, theta, shape: tuple):
 
 
 def antithetic_thetas(theta, eps, sigma: float):
-  """theta + sigma eps and theta - sigma eps, stacked on a new leading [2] axis."""
+  """theta + sigma eps and theta - sigma eps, stacked on a new leading [2] axis.
+
+  Args:
+    theta: meta-parameters.
+    eps: directions, theta's tree with leading axes (e.g. [T, P]).
+    sigma: perturbation scale.
+
+  Returns:
+    theta's tree, leaves [2, *eps leaf shape].
+  """
   return jax.tree_util.tree_map(
       lambda t, e: jnp.stack([t + sigma * e, t - sigma * e]), theta, eps)
 
 
 def clip_differences(delta: jax.Array, clip: float) -> jax.Array:
   """Loss differences of antithetic pairs clipped to [-clip, clip] (clip 0: unclipped), so
-  one blown-up inner run cannot dominate an ES estimate."""
+  one blown-up inner run cannot dominate an ES estimate.
+
+  Args:
+    delta: L+ - L- per pair, e.g. [T, P].
+    clip: bound (0: unclipped).
+
+  Returns:
+    delta clipped, same shape.
+  """
   return jnp.clip(delta, -clip, clip) if clip else delta
 
 
 def weighted_directions(weights: jax.Array, directions):
-  """sum_i weights[i] directions[i] / n over every leading axis of `weights`."""
+  """sum_i weights[i] directions[i] / n over every leading axis of `weights`.
+
+  Args:
+    weights: e.g. [T, P].
+    directions: theta's tree, leaves [*weights.shape, ...].
+
+  Returns:
+    theta's tree, the weighted mean direction.
+  """
   n = weights.size
   return jax.tree_util.tree_map(
       lambda d: jnp.tensordot(weights, d, axes=weights.ndim) / n, directions)

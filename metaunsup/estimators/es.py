@@ -20,12 +20,28 @@ from metaunsup.estimators import base
 
 @dataclasses.dataclass(frozen=True)
 class AntitheticES:
+  """Antithetic truncated ES (module docstring); a static argument of the jitted meta-step.
+
+  Attributes:
+    sigma: perturbation scale, in theta's units.
+    pairs: antithetic pairs per task and truncation.
+    clip: |L+ - L-| clipped to this (0: no clipping).
+  """
   sigma: float = 0.01   # perturbation scale, in theta's units
   pairs: int = 1        # antithetic pairs per task and truncation
   clip: float = 0.0     # |L+ - L-| clipped to this (0: no clipping)
   name = "es"
 
   def init(self, theta, states):
+    """No per-task state.
+
+    Args:
+      theta: meta-parameters (unused).
+      states: task states [T] (unused).
+
+    Returns:
+      ().
+    """
     del theta, states
     return ()
 
@@ -40,6 +56,7 @@ class AntitheticES:
       states: task states [T]; data: each task's data [T].
       key: PRNG key of the perturbations.
       truncation: per-task scored unroll and forward-only advance.
+
     Returns:
       MetaGradient whose loss and per-task losses are those of theta itself.
     """

@@ -31,19 +31,40 @@ from metaunsup.estimators import base
 
 @flax.struct.dataclass
 class PESState:
+  """PES's per-task state, checkpointed with the run.
+
+  Attributes:
+    particles: task states [T, 2 (+, -), P].
+    accumulator: theta's tree, leaves [T, P, ...]: the sum of eps since the task's reset.
+  """
   particles: object     # task states [T, 2 (+, -), P]
   accumulator: object   # theta's tree, leaves [T, P, ...]: sum of eps since the reset
 
 
 @dataclasses.dataclass(frozen=True)
 class PES:
+  """Antithetic persistent ES (module docstring); a static argument of the jitted meta-step.
+
+  Attributes:
+    sigma: perturbation scale, in theta's units.
+    pairs: antithetic pairs (particle pairs) per task.
+    clip: |L+ - L-| clipped to this (0: no clipping).
+  """
   sigma: float = 0.01   # perturbation scale, in theta's units
   pairs: int = 1        # antithetic pairs (particle pairs) per task
   clip: float = 0.0     # |L+ - L-| clipped to this (0: no clipping)
   name = "pes"
 
   def init(self, theta, states) -> PESState:
-    """Every particle a copy of its task's state; nothing accumulated yet."""
+    """Every particle a copy of its task's state; nothing accumulated yet.
+
+    Args:
+      theta: meta-parameters (the accumulator takes their tree).
+      states: task states [T].
+
+    Returns:
+      PESState: particles [T, 2, P], accumulator zeros [T, P, ...].
+    """
     num_tasks = jax.tree_util.tree_leaves(states)[0].shape[0]
     particles = jax.tree_util.tree_map(
         lambda x: jnp.broadcast_to(x[:, None, None], x.shape[:1] + (2, self.pairs) + x.shape[1:]),
@@ -63,6 +84,7 @@ class PES:
       data: each task's data [T], shared by its particles.
       key: PRNG key of this truncation's perturbations.
       truncation: per-task scored unroll and forward-only advance.
+
     Returns:
       MetaGradient; loss and per-task losses are means over each task's particles.
     """

@@ -13,9 +13,20 @@ from metaunsup.estimators import base
 
 @dataclasses.dataclass(frozen=True)
 class TruncatedBPTT:
+  """Truncated BPTT (module docstring): Metz et al., ICLR 2019's meta-gradient; a static
+  argument of the jitted meta-step."""
   name = "truncated_bptt"
 
   def init(self, theta, states):
+    """No per-task state.
+
+    Args:
+      theta: meta-parameters (unused).
+      states: task states [T] (unused).
+
+    Returns:
+      ().
+    """
     del theta, states
     return ()
 
@@ -31,6 +42,7 @@ class TruncatedBPTT:
       data: each task's data [T].
       key: unused (the tasks' own keys drive their randomness).
       truncation: the per-task scored unroll and the forward-only advance.
+
     Returns:
       MetaGradient; grads is d mean_T(loss) / d theta.
     """

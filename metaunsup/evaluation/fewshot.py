@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from metaunsup import api, heads
+from metaunsup import heads, trained_model
+from metaunsup.rule_files import Rule
 from metaunsup.data import Dataset
 
 
@@ -32,7 +33,7 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
     raise ValueError(f"labels must be integers 0..num_classes-1, got dtype {labels.dtype}")
   for name, value, low in (("shots", shots, 1), ("query_size", query_size, 0),
                            ("num_classes", num_classes, 1)):
-    api._integer(value, name, low)
+    trained_model.integer(value, name, low)
   counts = np.bincount(labels[(labels >= 0) & (labels < num_classes)].astype(np.int64),
                        minlength=num_classes)
   outside = np.unique(labels[(labels < 0) | (labels >= num_classes)])
@@ -52,7 +53,7 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
   return support, rng.choice(rest, min(query_size, len(rest)), replace=False)
 
 
-def fewshot_eval(rule_: api.Rule, ds: Dataset, *, widths, activation: str, steps: int,
+def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: int,
                  seeds, batch_size: int = 128, shots: int = 10, query_size: int = 1000,
                  heads_: tuple = ("ridge",)) -> dict:
   """The rule against random init: train a network on ds.train_x without labels, read it
@@ -81,7 +82,7 @@ def fewshot_eval(rule_: api.Rule, ds: Dataset, *, widths, activation: str, steps
   for seed in seeds:
     s_idx, q_idx = support_query_split(ds.test_y, shots, query_size, seed, ds.num_classes)
     for method, n in (("rule", steps), ("random_init", 0)):
-      model = api.apply_rule(rule_, ds.train_x, widths=widths, activation=activation,
+      model = trained_model.apply_rule(rule_, ds.train_x, widths=widths, activation=activation,
                              steps=n, batch_size=batch_size, seed=seed)
       u_s, u_q = model.features(ds.test_x[s_idx]), model.features(ds.test_x[q_idx])
       for h in heads_:

@@ -22,7 +22,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from metaunsup import api, checkpointing
+from metaunsup import checkpointing, rule_files
+from metaunsup.rule_files import Rule
 from metaunsup.evaluation import protocol, sweeps
 from metaunsup.evaluation import store as store_lib
 from metaunsup.evaluation.config_checks import check_config
@@ -30,7 +31,7 @@ from metaunsup.evaluation.data_specs import DataSpec, image_side
 from metaunsup.evaluation.stats import summarize_records
 
 
-def evaluate_all(learned: api.Rule, config, seeds, store: store_lib.PartialResults,
+def evaluate_all(learned: Rule, config, seeds, store: store_lib.PartialResults,
                  log=print, reverse=False):
   """Every data set, then the sweeps, each piece stored as soon as it is done.
 
@@ -87,7 +88,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   what the other has stored; the two can overlap on at most the piece where they meet).
 
   Args:
-    rule_path: a rule file, a meta-training workdir, or 'pretrained' (`api.load_rule`).
+    rule_path: a rule file, a meta-training workdir, or 'pretrained' (`rule_files.read_rule`).
     config: the evaluation config (`metaunsup.evaluation.default_config`).
     out: the output folder (created; pieces of an earlier run of the same config and rule
       in it are reused).
@@ -109,7 +110,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   """
   from metaunsup.evaluation import figures, report
   check_config(config)
-  learned = api.load_rule(rule_path)
+  learned = rule_files.read_rule(rule_path)
   out = pathlib.Path(out)
   if out.exists() and not out.is_dir():
     raise ValueError(f"--out {out} is a file; pass a folder (new or of this evaluation)")

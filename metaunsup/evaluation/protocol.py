@@ -15,7 +15,8 @@ import time
 import jax
 import numpy as np
 
-from metaunsup import api, base_model, data, inner
+from metaunsup import base_model, data, inner
+from metaunsup.rule_files import Rule
 from metaunsup.baselines import linear, oja, supervised, vae
 from metaunsup.evaluation import readout as readout_lib
 from metaunsup.evaluation import store as store_lib
@@ -77,7 +78,7 @@ def unroll_checkpoints(theta, cfg: inner.InnerConfig, state: inner.TaskState,
   for target in checkpoints:
     while done < target:
       k = next(c for c in (1000, 100, 10, 1) if c <= target - done)
-      state = api.jitted_unroll(theta, cfg, state, task_data, k)
+      state = inner.jitted_unroll(theta, cfg, state, task_data, k)
       done += k
     yield target, state.params
 
@@ -87,7 +88,7 @@ def _records(dataset: str, method: str, step: int, seed: int, scores: dict) -> l
            "shots": int(s), "head": h, "accuracy": float(a)} for (s, h), a in scores.items()]
 
 
-def evaluate_seed(learned: api.Rule, spec: str, ds: data.Dataset, config, seed: int,
+def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
                   pca, keep_first_layer: bool) -> tuple[dict, dict]:
   """Every method of config.methods on one data set and seed, from one shared init.
 
@@ -174,7 +175,7 @@ def evaluate_seed(learned: api.Rule, spec: str, ds: data.Dataset, config, seed: 
   return result, first_layer
 
 
-def evaluate_dataset(learned: api.Rule, spec: str, ds: data.Dataset, config, seeds,
+def evaluate_dataset(learned: Rule, spec: str, ds: data.Dataset, config, seeds,
                      store: store_lib.PartialResults, log=print,
                      reverse=False) -> tuple[list[dict], dict]:
   """Every method on one data set over all seeds, each seed stored as soon as it is done.

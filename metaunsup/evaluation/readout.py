@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from metaunsup import api, data, heads
+from metaunsup import data, heads, trained_model
 
 
 def nested_support(labels: np.ndarray, max_shots: int, num_classes: int,
@@ -104,7 +104,7 @@ class Readout:
       {(shots, head): test accuracy}, NaN for every cell if any feature is non-finite (the
       network diverged).
     """
-    model = api.TrainedModel.from_reference(params, self.ds.train_x[self.ref], activation)
+    model = trained_model.TrainedModel.from_reference(params, self.ds.train_x[self.ref], activation)
     u_s = model.features(self.ds.train_x[self.support.reshape(-1)])
     u_q = model.features(self.ds.test_x[self.query])
     if not (np.all(np.isfinite(u_s)) and np.all(np.isfinite(u_q))):

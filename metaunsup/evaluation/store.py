@@ -30,7 +30,7 @@ def fingerprint(config_json: str, learned) -> str:
   Args:
     config_json: the evaluation config as JSON (`ConfigDict.to_json()`); key order and
       formatting do not matter.
-    learned: the rule (`api.Rule`): its config and parameters are hashed (as float32).
+    learned: the rule (`rule_files.Rule`): its config and parameters are hashed (as float32).
 
   Returns:
     12 hex digits of a SHA-256.
@@ -60,7 +60,7 @@ class PartialResults:
     Args:
       out: the evaluation's output folder.
       config_json: the evaluation config as JSON.
-      learned: the rule (`api.Rule`).
+      learned: the rule (`rule_files.Rule`).
 
     Returns:
       The `PartialResults` in OUT/partial/<fingerprint(config_json, learned)>.

@@ -8,7 +8,8 @@ import time
 import jax
 import ml_collections
 
-from metaunsup import api, data, inner
+from metaunsup import data, inner
+from metaunsup.rule_files import Rule
 from metaunsup.evaluation import protocol
 from metaunsup.evaluation import readout as readout_lib
 from metaunsup.evaluation import store as store_lib
@@ -38,7 +39,7 @@ def sweep_architectures(config) -> list[tuple[str, object, tuple, str]]:
   return out
 
 
-def sweep_point(learned: api.Rule, ds: data.Dataset, config, kind: str, value, widths,
+def sweep_point(learned: Rule, ds: data.Dataset, config, kind: str, value, widths,
                 act: str, seeds) -> dict:
   """The rule (config.sweep.steps inner steps) against random init at one architecture.
 
@@ -76,7 +77,7 @@ def sweep_point(learned: api.Rule, ds: data.Dataset, config, kind: str, value, w
   return {"records": records, "seconds": round(time.time() - t0, 2)}
 
 
-def run_sweeps(learned: api.Rule, config, seeds, store: store_lib.PartialResults,
+def run_sweeps(learned: Rule, config, seeds, store: store_lib.PartialResults,
                log=print, reverse=False) -> tuple[list[dict], float]:
   """Every point of the sweeps, each stored as soon as it is done.
 

@@ -1,25 +1,34 @@
-"""Up-front validation of a meta-training config: one-line errors that name the field and
-the fix, raised before anything is compiled."""
+"""Up-front validation of a meta-training config (`metaunsup.default_config`'s fields):
+one-line errors that name the field and the fix, raised before anything is compiled."""
 from __future__ import annotations
 
-import ast
+import json
 import math
-import sys
 
-from metaunsup import base_model, preprocess
+from metaunsup import base_model, default_config, preprocess
 
-REQUIRED = {
-    "family": ("datasets", "held_out", "image_sizes", "depths", "widths", "feature_width",
-               "activations", "batch_sizes", "num_buckets", "tasks_per_bucket",
-               "permute_inputs", "pool_per_class", "cache_mb", "augment", "max_shift",
-               "max_rotation", "max_noise"),
-    "inner": ("truncation_lengths", "min_total_steps", "max_total_steps", "reference_batch"),
-    "heads": ("shots", "query_per_class", "ridge_lambda"),
-    "meta": ("steps", "learning_rate", "clip_norm", "max_consecutive_skips",
-             "checkpoint_every"),
-    "eval": ("datasets", "image_size", "widths", "activation", "num_seeds", "inner_steps",
-             "batch_size", "query_size", "heads"),
+# Read with `.get(field, default)`, where the default reproduces the code from before the
+# field existed, so configs written before them still run: not required. `rule` is read by
+# `rule.RuleConfig.from_dict`, which fills in its own defaults.
+OPTIONAL = {
+    "rule": None,  # the whole section
+    "inner": ("remat", "advance_steps"),
+    "meta": ("estimator", "es_sigma", "es_pairs", "es_clip", "objective", "objective_points",
+             "worsening_penalty", "init_rule"),
 }
+
+
+def required_fields() -> dict[str, tuple[str, ...]]:
+  """Every section of the default config and its fields, less those in OPTIONAL.
+
+  Returns:
+    {section: field names}, sections and fields in sorted order.
+  """
+  out = {}
+  for section, fields in json.loads(default_config.get_config().to_json()).items():
+    if isinstance(fields, dict) and OPTIONAL.get(section, ()) is not None:
+      out[section] = tuple(f for f in fields if f not in OPTIONAL.get(section, ()))
+  return out
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> None:
@@ -102,10 +111,18 @@ def _check_long_horizon(meta, inner) -> None:
 
 
 def validate(config) -> None:
+  """Check a meta-training config before anything runs.
+
+  Args:
+    config: an ml_collections.ConfigDict shaped as `metaunsup.default_config.get_config()`.
+
+  Raises:
+    ValueError: one line naming the first missing field or bad value and the fix.
+  """
   if "seed" not in config:
     raise ValueError("config.seed is missing; add an integer seed")
   _positive_int(config.seed, "seed", 0)
-  for section, fields in REQUIRED.items():
+  for section, fields in required_fields().items():
     if section not in config:
       raise ValueError(f"config.{section} is missing; start from experiments/configs/default.py")
     for field in fields:
@@ -145,24 +162,3 @@ def validate(config) -> None:
   for h in config.eval.heads:
     if h not in ("ridge", "logistic"):
       raise ValueError(f"config.eval.heads has {h!r}; use 'ridge' and/or 'logistic'")
-
-
-def parse_flags(argv):
-  """absl's flag parser for the CLIs, with one line instead of a traceback for what
-  ml_collections' config flags raise outside absl's own errors: a config file that does not
-  exist or fails to import, an override of a field the config does not have."""
-  from absl import app, flags
-  try:
-    out = app.parse_flags_with_usage(argv)
-    flags.FLAGS.config.keys()  # a config file that failed to load raises only when read
-    return out
-  except (AttributeError, KeyError, OSError, ImportError, SyntaxError, TypeError) as e:
-    detail = (e.args[0] if e.args and isinstance(e.args[0], str)
-              and not isinstance(e, SyntaxError) else str(e))
-    if detail[:1] in ("'", '"') and detail[-1:] == detail[:1]:  # ml_collections quotes it
-      try:
-        detail = str(ast.literal_eval(detail))
-      except (ValueError, SyntaxError):
-        pass
-    sys.exit(f"error: cannot build the config ({' '.join(detail.split())}); check --config (a file such as experiments/configs/default.py) "
-             "and the --config.SECTION.FIELD overrides against it")

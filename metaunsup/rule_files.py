@@ -1,0 +1,121 @@
+"""Reading and writing learned rules: the `Rule` dataclass (theta + its rule config) and
+finding one in a rule file, a meta-training workdir (its rule file, or the newest checkpoint
+of a run that has not finished) or the package's shipped rules. Core: the public
+`metaunsup.load_rule` and meta-training's warm start both read rules through here."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import sys
+
+import jax
+import jax.numpy as jnp
+
+from metaunsup import checkpointing, file_faults, pretrained, rule
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+  """A learned update rule: meta-parameters theta and the rule config they belong to.
+
+  Attributes:
+    theta: the rule's meta-parameters, a dict of arrays (`rule.init_theta`'s tree).
+    config: the `rule.RuleConfig` theta belongs to.
+    meta: provenance written beside theta (seed, meta-steps, data sets, or the checkpoint
+      step it was read from).
+  """
+  theta: dict
+  config: rule.RuleConfig
+  meta: dict = dataclasses.field(default_factory=dict)
+
+  def save(self, path) -> None:
+    """Write the rule file (msgpack: theta, config, meta) atomically.
+
+    Args:
+      path: where to write (conventionally `rule.msgpack`).
+
+    Raises:
+      ValueError: theta holds a NaN or inf (nothing is written).
+      WriteFailedError: the disk is full; any previous file there is intact.
+    """
+    checkpointing.save_rule_file(path, self.theta, dataclasses.asdict(self.config), self.meta)
+
+
+def read_rule(path) -> Rule:
+  """A rule from a meta-training workdir (its rule.msgpack, or the newest checkpoint of a
+  run that has not finished), a rule file, or a rule shipped in the package: "pretrained"
+  (the default one) or "pretrained:NAME" (see `metaunsup.pretrained`). To load a local
+  folder called "pretrained", write "./pretrained".
+
+  Args:
+    path: a str or os.PathLike as above.
+
+  Returns:
+    The Rule, theta as jax arrays checked against its config.
+
+  Raises:
+    TypeError: `path` is not a path.
+    FileNotFoundError: nothing loadable there (or an unknown pretrained name).
+    DamagedFileError: the file (or every checkpoint) does not read back and there is nothing
+      to fall back on.
+    ValueError: theta does not match the rule config saved with it.
+  """
+  if not isinstance(path, (str, os.PathLike)):
+    raise TypeError(f"load_rule takes a path (a workdir, a {checkpointing.RULE_FILE} file or "
+                    f"'pretrained'), got {type(path).__name__} {path!r}")
+  if isinstance(path, str) and (path == "pretrained" or path.startswith("pretrained:")):
+    return read_rule(pretrained.path(path.partition(":")[2] or pretrained.DEFAULT))
+  p = pathlib.Path(path)
+  if p.is_dir() and not (p / checkpointing.RULE_FILE).exists():
+    return _rule_from_checkpoint(p)
+  if p.is_dir():
+    p = p / checkpointing.RULE_FILE
+  if not p.exists():
+    raise FileNotFoundError(f"no rule at {path}: pass a workdir of a finished `make meta-train` "
+                            f"run or a {checkpointing.RULE_FILE} file")
+  try:
+    theta, cfg_dict, meta = checkpointing.load_rule_file(p)
+  except file_faults.DamagedFileError as e:
+    # The run's final checkpoint holds the same theta; a lone rule file has nothing to fall
+    # back on.
+    if not _has_checkpoints(p.parent):
+      raise
+    print(f"warning: {p}: damaged or truncated, not read; using the run's newest checkpoint "
+          f"instead (rerun the `make meta-train` command to rewrite {p.name})",
+          file=sys.stderr)
+    return _rule_from_checkpoint(p.parent)
+  cfg = rule.RuleConfig.from_dict(cfg_dict)
+  theta = jax.tree_util.tree_map(jnp.asarray, theta)
+  rule.check_theta(theta, cfg)
+  return Rule(theta=theta, config=cfg, meta=meta)
+
+
+def _has_checkpoints(workdir: pathlib.Path) -> bool:
+  return (workdir / "config.json").exists() and (workdir / "checkpoints").is_dir()
+
+
+def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
+  if not _has_checkpoints(workdir):
+    raise FileNotFoundError(f"no rule at {workdir}: pass a workdir of a `make meta-train` "
+                            f"run or a {checkpointing.RULE_FILE} file")
+  config_file = workdir / "config.json"
+  fix = ("it is the run's config; rerun the `make meta-train` command that wrote it (same "
+         "--config and flags) to rewrite it")
+  saved = checkpointing.read_json(config_file, fix, keep=None)
+  try:
+    cfg = rule.RuleConfig.from_dict(saved["rule"])
+  except (KeyError, TypeError, ValueError) as e:
+    raise file_faults.damaged(config_file, e, fix) from None
+  like = {"theta": jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), cfg))}
+  step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like,
+                                                partial=True)
+  if restored is None:
+    raise FileNotFoundError(f"{workdir} has no checkpoint yet; wait for the first one "
+                            "(config.meta.checkpoint_every steps)")
+  try:  # orbax restores the checkpoint's own shapes, whatever `like` says
+    rule.check_theta(restored["theta"], cfg)
+  except ValueError as e:
+    raise ValueError(f"{workdir / 'checkpoints' / str(step)} does not match the rule config in "
+                     f"{config_file} ({e}); was config.json edited? {fix}") from None
+  return Rule(theta=restored["theta"], config=cfg, meta={"checkpoint_step": int(step)})

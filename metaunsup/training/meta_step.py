@@ -1,0 +1,131 @@
+"""The jitted meta-step and the meta-optimiser: one meta-gradient over every bucket of
+tasks, one clipped Adam update of theta that skips a non-finite meta-gradient (Metz et al.,
+ICLR 2019: truncated backprop through unrolled inner loops; learned_optimization's
+outer-training step with the estimator kept apart, `metaunsup.estimators`)."""
+from __future__ import annotations
+
+import functools
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from metaunsup import estimators
+from metaunsup.training import truncation_schedule
+
+
+def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """clip + adam behind apply_if_finite, which skips (and counts) any meta-gradient holding
+  a NaN or inf. Its `max_consecutive_errors` would *apply* the update after that many skips
+  in a row; set out of reach here, so a non-finite update never reaches theta. The loop
+  stops the run after `meta.max_consecutive_skips` in a row instead (`check_skips`).
+
+  Args:
+    meta: `config.meta` (clip_norm: global-norm bound; learning_rate: Adam's step size).
+
+  Returns:
+    The optax GradientTransformation; its state has `notfinite_count` (skips in a row)
+    and `total_notfinite`.
+  """
+  return optax.apply_if_finite(
+      optax.chain(optax.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
+      max_consecutive_errors=np.iinfo(np.int32).max)
+
+
+class NonFiniteMetaGradientError(ValueError):
+  """meta.max_consecutive_skips meta-gradients in a row held a NaN or inf."""
+
+
+def check_skips(opt_state, step: int, limit: int, workdir: pathlib.Path) -> None:
+  """Stop, before this step's state is saved anywhere, after `limit` skips in a row.
+
+  Args:
+    opt_state: the state of `make_optimizer`'s optimiser after meta-step `step`.
+    step: the meta-step just taken.
+    limit: `config.meta.max_consecutive_skips`.
+    workdir: the run's folder (named in the message).
+
+  Raises:
+    NonFiniteMetaGradientError: `limit` or more non-finite meta-gradients in a row (one line).
+  """
+  in_a_row = int(opt_state.notfinite_count)
+  if in_a_row >= limit:
+    raise NonFiniteMetaGradientError(
+        f"{in_a_row} non-finite meta-gradients in a row (up to step {step}, "
+        f"config.meta.max_consecutive_skips={limit}); theta was never updated with them and "
+        f"the last good checkpoint in {workdir / 'checkpoints'} is kept: lower "
+        "meta.learning_rate or meta.clip_norm, or check the data, then rerun to resume")
+
+
+def init_estimator_states(estimator, theta, tasks) -> tuple:
+  """The estimator's own state of every bucket's tasks (() for a stateless one).
+
+  Args:
+    estimator: a `metaunsup.estimators` estimator.
+    theta: the rule's meta-parameters.
+    tasks: one TaskState [T_b] per bucket.
+
+  Returns:
+    One estimator state [T_b] per bucket.
+  """
+  return tuple(estimator.init(theta, states) for states in tasks)
+
+
+@functools.partial(jax.jit, static_argnames=("cfgs", "opt", "k", "estimator", "advance_steps",
+                                             "objective"))
+def meta_step(theta, opt_state, tasks, est_states, task_data, key, *, cfgs, opt, k,
+              estimator=estimators.TruncatedBPTT(), advance_steps: int = 0,
+              objective: estimators.Objective = estimators.Objective()):
+  """One meta-update from every bucket (one vmapped program per bucket shape, all in one
+  jitted step). Each task is unrolled k scored steps, then `advance_steps` forward-only
+  ones; `estimator` (static) forms the meta-gradient, the mean over all tasks of all
+  buckets; tasks that reached their length start over (`truncation_schedule`).
+
+  Args:
+    theta: the rule's meta-parameters.
+    opt_state: `opt`'s state.
+    tasks: one TaskState [T_b] per bucket b.
+    est_states: one estimator state [T_b] per bucket (() for a stateless estimator).
+    task_data: one TaskData per bucket, x [T_b, N, D_b], y [T_b, N], by_class [T_b, C, M].
+    key: PRNG key of this meta-step.
+    cfgs: one `inner.InnerConfig` per bucket (static).
+    opt: the optimiser (`make_optimizer`, static).
+    k: truncation length in inner steps (static).
+    estimator: the meta-gradient estimator (static).
+    advance_steps: forward-only inner steps after the scored ones (static).
+    objective: what a truncation is scored on (static).
+
+  Returns:
+    (theta, opt_state, tasks, est_states, dones, metrics): dones one bool [T_b] per bucket
+    (the tasks reset); metrics meta_loss, query_accuracy, grad_norm, skipped (total
+    non-finite meta-gradients), tasks_reset and bucket_loss [B].
+  """
+  grads, new_tasks, new_est, dones, losses, accs = [], [], [], [], [], []
+  for cfg, states, est_state, bucket_data, k_bucket in zip(
+      cfgs, tasks, est_states, task_data, jax.random.split(key, len(cfgs))):
+    truncation = estimators.inner_truncation(cfg, k, advance_steps, objective)
+    mg = estimator.estimate(theta, est_state, states, bucket_data,
+                            jax.random.fold_in(k_bucket, 1), truncation)
+    states, done = truncation_schedule.reset_finished(k_bucket, cfg, mg,
+                                                      bucket_data.x.shape[-1])
+    weight = done.shape[0]
+    grads.append(jax.tree_util.tree_map(lambda g: g * weight, mg.grads))
+    new_tasks.append(states)
+    new_est.append(estimators.reset(estimator, theta, mg.estimator_state, states, done))
+    dones.append(done)
+    losses.append(mg.task_losses)
+    accs.append(mg.task_accuracies)
+  total = sum(d.shape[0] for d in dones)
+  grads = jax.tree_util.tree_map(lambda *g: sum(g) / total, *grads)
+  updates, opt_state = opt.update(grads, opt_state, theta)
+  theta = optax.apply_updates(theta, updates)
+  metrics = {"meta_loss": jnp.mean(jnp.concatenate(losses)),
+             "query_accuracy": jnp.mean(jnp.concatenate(accs)),
+             "grad_norm": optax.tree.norm(grads),
+             "skipped": opt_state.total_notfinite,
+             "tasks_reset": sum(jnp.sum(d) for d in dones),
+             "bucket_loss": jnp.stack([jnp.mean(l) for l in losses])}
+  return theta, opt_state, tuple(new_tasks), tuple(new_est), tuple(dones), metrics

@@ -1,0 +1,95 @@
+"""The meta-training state: everything a run needs to go on from a meta-step, as one typed
+pytree (flax.struct), and where theta starts (random, or a warm start from a learned rule).
+
+Checkpoints hold `MetaTrainState.to_checkpoint()`, a dict with the same entries as the
+dict-of-strings state written before this class existed, so older workdirs still resume.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from metaunsup import rule
+from metaunsup.rule_files import read_rule
+
+
+@flax.struct.dataclass
+class MetaTrainState:
+  """A meta-training run's state after `step` meta-steps.
+
+  Attributes:
+    theta: the rule's meta-parameters (`rule.init_theta`'s tree), replicated.
+    opt_state: the meta-optimiser's state (`meta_step.make_optimizer`), replicated.
+    tasks: one `inner.TaskState` per bucket b, leaves with a leading [T_b] task axis,
+      sharded over devices by task.
+    datasets: one int32 [T_b] per bucket: the index, into the bucket's data sets, of the one
+      each task is on (host state of the task family).
+    key: the PRNG key of the next meta-step.
+    step: int32 scalar, meta-steps done.
+    estimator: the estimator's per-task state, one [T_b] tree per bucket (PES's particles
+      and accumulators; trees without leaves for a stateless estimator).
+  """
+  theta: Any
+  opt_state: Any
+  tasks: tuple
+  datasets: tuple
+  key: jax.Array
+  step: jax.Array
+  estimator: tuple = ()
+
+  def to_checkpoint(self) -> dict:
+    """The state as checkpoints hold it: {"theta", "opt_state", "tasks", "datasets", "key",
+    "step"}, plus "estimator" only when it has leaves (as written before this class).
+
+    Returns:
+      dict of the fields.
+    """
+    out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    if not jax.tree_util.tree_leaves(self.estimator):
+      del out["estimator"]
+    return out
+
+  def from_checkpoint(self, restored: dict) -> MetaTrainState:
+    """This state with the entries of `restored` (`to_checkpoint`'s dict, as restored or
+    placed on devices) in place of its own.
+
+    Args:
+      restored: a dict with some or all of the fields.
+
+    Returns:
+      MetaTrainState.
+    """
+    return self.replace(**restored)
+
+
+def warm_start_theta(path, rule_cfg: rule.RuleConfig) -> dict:
+  """theta of the rule at `path` (a rule file or a meta-training workdir) to start from:
+  `meta.init_rule`, fine-tuning a shipped rule on a new task family.
+
+  Args:
+    path: a rule file, a workdir, or "pretrained[:NAME]" (`rule_files.read_rule`).
+    rule_cfg: the rule config of this run (`config.rule`).
+
+  Returns:
+    theta, float32 leaves with the shapes `rule_cfg` needs.
+
+  Raises:
+    FileNotFoundError: nothing loadable at `path`.
+    ValueError: its theta does not have the shapes `rule_cfg` needs (one line).
+  """
+  loaded = read_rule(path)
+  expected = jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), rule_cfg))
+  for name in sorted(set(expected) | set(loaded.theta)):
+    got = tuple(jnp.shape(loaded.theta[name])) if name in loaded.theta else None
+    want = expected[name].shape if name in expected else None
+    if got != want:
+      theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(rule_cfg)
+      differ = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
+      raise ValueError(f"config.meta.init_rule={path}: its theta[{name!r}] has shape {got}, "
+                       f"config.rule needs {want}; set config.rule to the rule's own "
+                       f"settings {differ}")
+  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), loaded.theta)

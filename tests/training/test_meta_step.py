@@ -1,0 +1,82 @@
+"""The jitted meta-step and the meta-optimiser (metaunsup/training/meta_step.py), on small
+configs and real data (scikit-learn digits)."""
+import dataclasses
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from helpers import per_task, tiny_config
+from metaunsup import data, estimators, inner, preprocess, rule, train
+from metaunsup.training import meta_step, truncation_schedule
+
+
+@pytest.mark.slow
+def test_meta_loss_decreases_on_a_small_fixed_task():
+  """Real data (digits), one fixed set of tasks and keys: Adam on theta must lower the
+  meta-loss of exactly that truncation."""
+  c = tiny_config(learning_rate=1e-2)
+  ds = data.load("digits", 8)
+  cfg = dataclasses.replace(train.inner_config(c), widths=(16, 8), batch_size=32,
+                            augment=preprocess.AugmentConfig())
+  task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 4)
+  opt = meta_step.make_optimizer(c.meta)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  states = truncation_schedule.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
+  # Advance the tasks first so the rule has changed the networks it is judged on.
+  loss_fn = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 5))
+  opt_state = opt.init(theta)
+  first = float(loss_fn(theta).loss)
+  for _ in range(25):
+    mg = loss_fn(theta)
+    updates, opt_state = opt.update(mg.grads, opt_state, theta)
+    theta = optax.apply_updates(theta, updates)
+  last = float(loss_fn(theta).loss)
+  assert last < first - 0.05, (first, last)
+
+
+def test_non_finite_meta_gradients_are_skipped_and_counted():
+  c = tiny_config()
+  opt = meta_step.make_optimizer(c.meta)
+  theta = {"a": jax.numpy.ones(3)}
+  state = opt.init(theta)
+  updates, state = opt.update({"a": jax.numpy.array([1.0, np.nan, 0.0])}, state, theta)
+  assert np.all(np.asarray(updates["a"]) == 0) and int(state.total_notfinite) == 1
+  updates, state = opt.update({"a": jax.numpy.ones(3)}, state, theta)
+  assert np.all(np.asarray(updates["a"]) != 0) and int(state.total_notfinite) == 1
+
+
+@pytest.mark.slow
+def test_meta_step_compiles_once_per_truncation_length():
+  """Two buckets of different shapes, fresh data every step: still one compile."""
+  c = tiny_config()
+  family = train.task_family.TaskFamily(c, train.inner_config(c))
+  cfgs = tuple(b.cfg for b in family.buckets)
+  opt = meta_step.make_optimizer(c.meta)
+  theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
+  opt_state = opt.init(theta)
+  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
+  ids = family.initial_datasets()
+  before = meta_step.meta_step._cache_size()
+  for i in range(3):
+    task_data, _ = family.step_data(i, ids)
+    theta, opt_state, tasks, _, done, _ = meta_step.meta_step(
+        theta, opt_state, tasks, tuple(() for _ in cfgs), task_data, jax.random.PRNGKey(i),
+        cfgs=cfgs, opt=opt, k=2)
+    ids = family.reassign(i, ids, done)
+  assert meta_step.meta_step._cache_size() - before == 1
+
+
+def test_optimizer_never_applies_a_non_finite_update():
+  """51 all-NaN meta-gradients in a row (one more than max_consecutive_skips=50): theta is
+  unchanged (on main, optax.apply_if_finite applied the 51st and theta became NaN)."""
+  c = tiny_config(max_consecutive_skips=50)
+  opt = meta_step.make_optimizer(c.meta)
+  theta = {"a": jax.numpy.ones(3)}
+  state, update = opt.init(theta), jax.jit(opt.update)
+  for _ in range(51):
+    updates, state = update({"a": jax.numpy.full(3, np.nan)}, state, theta)
+    theta = jax.tree_util.tree_map(lambda p, u: p + u, theta, updates)
+  np.testing.assert_array_equal(theta["a"], np.ones(3))
+  assert int(state.notfinite_count) == 51
