@@ -23,7 +23,7 @@
 # 10 labels per class, against the same network at its random initialisation and against PCA.
 #
 # The shipped rule is an interim one: meta-trained on Fashion-MNIST only, it beats random
-# init and Oja's rule on held-out images, but loses to PCA-32 (see the README's Results).
+# init and Oja's rule on held-out images, but loses to PCA-32 (see the README's headline results).
 #
 # Runs on a CPU, GPU or TPU runtime. The first cell installs the project when it is missing.
 
