@@ -493,7 +493,14 @@ def check_theta(theta: dict, cfg: RuleConfig) -> None:
 
 
 def param_count(theta: dict) -> int:
-  """Number of scalar meta-parameters in theta."""
+  """Number of scalar meta-parameters in theta.
+
+  Args:
+    theta: the rule's meta-parameters (`init_theta`), a pytree of arrays.
+
+  Returns:
+    The total number of entries over all leaves.
+  """
   return int(sum(x.size for x in jax.tree_util.tree_leaves(theta)))
 
 

@@ -67,6 +67,19 @@ def _features(params, x, stats, activation):
 
 
 def check_inputs(x, name: str, dim: int | None = None) -> np.ndarray:
+  """Examples as a finite float32 matrix, or a one-line error.
+
+  Args:
+    x: examples [N, D], array-like.
+    name: the argument's name, for the message.
+    dim: the width D the model expects (None: any).
+
+  Returns:
+    x as float32 numpy [N, D].
+
+  Raises:
+    ValueError: x is not 2-D, has another width than `dim`, or holds NaN or inf.
+  """
   x = np.asarray(x)
   if x.ndim != 2:
     raise ValueError(f"{name} must be a 2-D array [examples, features], got shape {x.shape}; "
@@ -77,8 +90,20 @@ def check_inputs(x, name: str, dim: int | None = None) -> np.ndarray:
 
 
 def integer(value, name: str, minimum: int | None) -> int:
-  """`value` as an int, or a one-line error (a float or string count would reach a Python
-  loop or jax.random as the wrong type; a zero chunk would loop forever)."""
+  """A count as an int, or a one-line error (a float or string count would reach a Python
+  loop or jax.random as the wrong type; a zero chunk would loop forever).
+
+  Args:
+    value: the count (a Python or numpy integer; bool is refused).
+    name: the argument's name, for the message.
+    minimum: the smallest allowed value (None: no bound).
+
+  Returns:
+    value as int.
+
+  Raises:
+    ValueError: value is not an integer, or below `minimum`.
+  """
   if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
       or (minimum is not None and value < minimum)):
     raise ValueError(f"{name} must be an integer" + (f" >= {minimum}" if minimum is not None

@@ -15,7 +15,7 @@ from metaunsup import base_model, preprocess
 from metaunsup.baselines.checks import check_differentiable, is_int
 
 
-def init_params(key: jax.Array, encoder: base_model.BaseParams, num_classes: int) -> dict:
+def init_classifier(key: jax.Array, encoder: base_model.BaseParams, num_classes: int) -> dict:
   """The trainable parameters: the trunk's W and b (V is the learned rule's feedback
   pathway, unused by the forward pass; perm is fixed) and a LeCun-normal linear head.
 
@@ -35,7 +35,7 @@ def init_params(key: jax.Array, encoder: base_model.BaseParams, num_classes: int
 
 
 def trunk_params(params: dict, encoder: base_model.BaseParams) -> base_model.BaseParams:
-  """The trunk with the trained W and b (`init_params`' layout) put back.
+  """The trunk with the trained W and b (`init_classifier`' layout) put back.
 
   Args:
     params: the trainable parameters.
@@ -53,7 +53,7 @@ def logits(params: dict, encoder: base_model.BaseParams, x: jax.Array,
   training is full-batch on the support set.
 
   Args:
-    params: the trainable parameters (`init_params`).
+    params: the trainable parameters (`init_classifier`).
     encoder: the initial trunk (its V and perm).
     x: [N, D] inputs.
     activation: the trunk's activation name.
@@ -85,7 +85,7 @@ def _fit(params: dict, encoder: base_model.BaseParams, x: jax.Array, y: jax.Arra
   return params, acc
 
 
-def train(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_support, *,
+def train_classifier(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_support, *,
           activation: str, num_classes: int, steps: int = 500,
           learning_rate: float = 1e-3) -> tuple[base_model.BaseParams, float]:
   """Supervised backprop on the labelled examples alone: full-batch Adam (optax) on
@@ -128,7 +128,7 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_supp
   if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
     raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
   check_differentiable(activation)
-  params, acc = _fit(init_params(key, encoder_init, num_classes), encoder_init,
+  params, acc = _fit(init_classifier(key, encoder_init, num_classes), encoder_init,
                      jnp.asarray(x), jnp.asarray(y, jnp.int32),
                      jnp.asarray(steps, jnp.int32), jnp.asarray(learning_rate, jnp.float32),
                      activation=activation)

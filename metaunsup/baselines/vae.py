@@ -71,7 +71,7 @@ class TrainState:
   key: jax.Array
 
 
-def init_params(key: jax.Array, encoder: base_model.BaseParams, cfg: VAEConfig) -> dict:
+def init_vae(key: jax.Array, encoder: base_model.BaseParams, cfg: VAEConfig) -> dict:
   """The trainable parameters. Only the trunk's W and b are trained: V is the learned
   rule's feedback pathway, unused by the forward pass, and perm is fixed by definition.
 
@@ -105,7 +105,7 @@ def encoder_params(params: dict, encoder: base_model.BaseParams) -> base_model.B
   """The trunk with the trained W and b put back.
 
   Args:
-    params: the VAE's parameters (`init_params`).
+    params: the VAE's parameters (`init_vae`).
     encoder: the initial trunk (its V and perm are kept).
 
   Returns:
@@ -121,7 +121,7 @@ def elbo(params: dict, encoder: base_model.BaseParams, x: jax.Array, key: jax.Ar
   standardised. Batch norm in the trunk uses x's own statistics.
 
   Args:
-    params: the VAE's parameters (`init_params`).
+    params: the VAE's parameters (`init_vae`).
     encoder: the initial trunk (its V and perm).
     x: [B, D] inputs.
     key: PRNG key of the posterior sample.
@@ -177,7 +177,7 @@ def run_steps(state: TrainState, encoder: base_model.BaseParams, x_train: jax.Ar
 _eval_elbo = jax.jit(elbo, static_argnames="activation")
 
 
-def train(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.ndarray, *,
+def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.ndarray, *,
           activation: str, cfg: VAEConfig,
           checkpoints: Sequence[int]) -> list[tuple[int, base_model.BaseParams, float]]:
   """Trains a VAE whose encoder trunk is the base network, by Adam on the ELBO.
@@ -211,7 +211,7 @@ def train(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.n
   k_split, k_init, k_eval, k_train = jax.random.split(key, 4)
   order = np.asarray(jax.random.permutation(k_split, len(x)))
   x_eval, x_train = jnp.asarray(x[order[:n_eval]]), jnp.asarray(x[order[n_eval:]])
-  params = init_params(k_init, encoder_init, cfg)
+  params = init_vae(k_init, encoder_init, cfg)
   state = TrainState(params=params, opt_state=optax.adam(cfg.learning_rate).init(params),
                      key=k_train)
   out, done = [], 0

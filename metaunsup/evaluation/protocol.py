@@ -139,7 +139,7 @@ def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
         first_layer[method] = _first_layer(params)
 
   def train_vae():
-    for step, params, elbo in vae.train(k_vae, state.params, ds.train_x, activation=act,
+    for step, params, elbo in vae.train_vae(k_vae, state.params, ds.train_x, activation=act,
                                         cfg=vae.VAEConfig(**config.vae.to_dict()),
                                         checkpoints=checkpoints):
       add("vae", step, readout.score_network(params, act))
@@ -150,9 +150,9 @@ def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
   def train_supervised():
     for s, k in zip(readout.shots, jax.random.split(k_sup, len(readout.shots))):
       idx = readout.support_idx(s)
-      params, train_acc = supervised.train(k, state.params, ds.train_x[idx], ds.train_y[idx],
-                                           activation=act, num_classes=ds.num_classes,
-                                           **config.supervised.to_dict())
+      params, train_acc = supervised.train_classifier(
+          k, state.params, ds.train_x[idx], ds.train_y[idx], activation=act,
+          num_classes=ds.num_classes, **config.supervised.to_dict())
       add("supervised", config.supervised.steps, readout.score_network(params, act, s))
       result["supervised_train_accuracy"].append(
           {"seed": seed, "shots": int(s), "accuracy": float(train_acc)})

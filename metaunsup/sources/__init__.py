@@ -135,7 +135,14 @@ def builder(name: str, alphabet_spec=None):
 
 
 def is_prepared(b) -> bool:
-  """Whether builder `b`'s data is prepared (its `dataset_info.json` exists)."""
+  """Whether a builder's data is prepared.
+
+  Args:
+    b: a TFDS builder of this package.
+
+  Returns:
+    True when its `dataset_info.json` exists in its data_dir.
+  """
   return (pathlib.Path(b.data_dir) / "dataset_info.json").is_file()
 
 

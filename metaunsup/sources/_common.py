@@ -49,7 +49,15 @@ def corrupt(path, err, fix: str = "delete it and rerun `make data`") -> CorruptD
 
 
 def missing(name: str, what: str) -> DataNotFoundError:
-  """A one-line `DataNotFoundError`: `name`'s raw files (`what`) are missing; run `make data`."""
+  """A one-line error for missing raw files.
+
+  Args:
+    name: the data set's name.
+    what: which raw files are missing (shown in the message).
+
+  Returns:
+    DataNotFoundError telling the user to run `make data` (not raised here).
+  """
   return DataNotFoundError(f"{name}: raw files not found ({what}); run `make data` "
                            f"(python -m metaunsup.sources.setup) to fetch and prepare them "
                            f"into {data_dir()}")

@@ -222,7 +222,16 @@ RENDER_VERSION = 1  # bump when render_one or split_fonts change: a new config n
 
 
 def spec_hash(spec: AlphabetSpec, fonts: list[tuple[str, str]], split: dict) -> str:
-  """10 hex digits identifying a rendering: spec, fonts, test split and `RENDER_VERSION`."""
+  """The identity of a rendering of the alphabet data set.
+
+  Args:
+    spec: the rendering settings.
+    fonts: (family, file) pairs of the fonts used.
+    split: {"train": [...], "test": [...]} font families per split.
+
+  Returns:
+    10 hex digits hashing spec, fonts, the test split and `RENDER_VERSION`.
+  """
   blob = repr((RENDER_VERSION, dataclasses.astuple(spec), fonts,
                sorted(split["test"]))).encode()
   return hashlib.sha1(blob).hexdigest()[:10]

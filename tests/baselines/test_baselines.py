@@ -98,7 +98,7 @@ def test_oja_two_layers_on_digits_stay_finite(digits):
 
 def test_vae_elbo_improves_and_checkpoint_zero_is_the_init(digits):
   enc = base_model.init(jax.random.PRNGKey(0), digits.input_dim, (64, 32))
-  out = vae.train(jax.random.PRNGKey(1), enc, digits.train_x, activation="relu",
+  out = vae.train_vae(jax.random.PRNGKey(1), enc, digits.train_x, activation="relu",
                   cfg=vae.VAEConfig(), checkpoints=[0, 300])
   assert [s for s, _, _ in out] == [0, 300]
   (_, p0, elbo0), (_, p300, elbo300) = out
@@ -114,7 +114,7 @@ def test_vae_elbo_improves_and_checkpoint_zero_is_the_init(digits):
 
 def test_vae_decoder_mirrors_the_encoder_by_default():
   def shapes(cfg):   # abstract evaluation: shapes without running anything
-    params = jax.eval_shape(lambda k: vae.init_params(k, base_model.init(k, 20, (16, 8)), cfg),
+    params = jax.eval_shape(lambda k: vae.init_vae(k, base_model.init(k, 20, (16, 8)), cfg),
                             jax.random.PRNGKey(0))
     return [layer["w"].shape for layer in params["decoder"]]
   assert shapes(vae.VAEConfig(latent=4)) == [(4, 8), (8, 16), (16, 20)]
@@ -126,8 +126,8 @@ def test_supervised_fits_the_support_set(digits):
   x, y = digits.train_x[support], digits.train_y[support]
   enc = base_model.init(jax.random.PRNGKey(0), digits.input_dim, (64, 32))
   kw = dict(activation="relu", num_classes=10)
-  p0, acc0 = supervised.train(jax.random.PRNGKey(1), enc, x, y, steps=0, **kw)
-  trained, acc = supervised.train(jax.random.PRNGKey(1), enc, x, y, steps=300, **kw)
+  p0, acc0 = supervised.train_classifier(jax.random.PRNGKey(1), enc, x, y, steps=0, **kw)
+  trained, acc = supervised.train_classifier(jax.random.PRNGKey(1), enc, x, y, steps=300, **kw)
   assert acc >= 0.95 and acc > acc0, (acc0, acc)
   np.testing.assert_array_equal(p0.W[0], enc.W[0])
   assert all(np.all(np.isfinite(w)) for w in jax.tree_util.tree_leaves(trained))
@@ -163,16 +163,16 @@ def test_bad_train_arguments_raise(digits):
   enc = base_model.init(jax.random.PRNGKey(0), digits.input_dim, (8,))
   x = digits.train_x[:200]
   with pytest.raises(ValueError, match="checkpoints"):
-    vae.train(jax.random.PRNGKey(0), enc, x, activation="relu", cfg=vae.VAEConfig(),
+    vae.train_vae(jax.random.PRNGKey(0), enc, x, activation="relu", cfg=vae.VAEConfig(),
               checkpoints=[10, 0])
   with pytest.raises(ValueError, match="x_unlabeled"):
-    vae.train(jax.random.PRNGKey(0), enc, x[:, :10], activation="relu",
+    vae.train_vae(jax.random.PRNGKey(0), enc, x[:, :10], activation="relu",
               cfg=vae.VAEConfig(), checkpoints=[0])
   with pytest.raises(ValueError, match="'step' has zero gradient"):
-    supervised.train(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20],
+    supervised.train_classifier(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20],
                      activation="step", num_classes=10)
   with pytest.raises(ValueError, match="y_support"):
-    supervised.train(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20] + 10,
+    supervised.train_classifier(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20] + 10,
                      activation="relu", num_classes=10)
 
 
@@ -180,8 +180,8 @@ def test_values_beyond_float32_are_named_as_overflow(digits):
   enc = base_model.init(jax.random.PRNGKey(0), digits.input_dim, (8,))
   x = digits.train_x[:200].astype(np.float64) * 1e40
   with pytest.raises(ValueError, match="x_unlabeled .* overflow float32"):
-    vae.train(jax.random.PRNGKey(0), enc, x, activation="relu", cfg=vae.VAEConfig(),
+    vae.train_vae(jax.random.PRNGKey(0), enc, x, activation="relu", cfg=vae.VAEConfig(),
               checkpoints=[0])
   with pytest.raises(ValueError, match="x_support .* overflow float32"):
-    supervised.train(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20],
+    supervised.train_classifier(jax.random.PRNGKey(0), enc, x[:20], digits.train_y[:20],
                      activation="relu", num_classes=10)
