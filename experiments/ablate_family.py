@@ -3,7 +3,7 @@ the default config, with the same seed and budget; the family's own query accura
 run and held-out accuracy (the default evaluation) of each rule.
 
   .venv/bin/python -m experiments.ablate_family --steps=150 --out=runs/ablate_family
-  .venv/bin/python -m experiments.ablate_family --only=default,no_augment
+  .venv/bin/python -m experiments.ablate_family --only=default,relu_only
 
 Each variant is a meta-training workdir under OUT (rerunning resumes or skips finished ones);
 OUT/results.{json,md} gather them. The table compares query accuracy within a run (first vs
@@ -25,17 +25,17 @@ from metaunsup.training.workdir import read_summary
 
 # name -> (what changes, overrides as {section: {field: value}})
 VARIANTS = {
-    "default": ("the default family", {}),
-    "no_augment": ("no augmentation targets", {"family": {"augment": ()}}),
+    "augment": ("augmentation targets on (the default before commit 53ba9c1)",
+                {"family": {"augment": ("shift", "rotation", "noise")}}),
+    "default": ("the default family (no augmentation targets)", {}),
     "fmnist_only": ("Fashion-MNIST train split only", {"family": {"datasets": ("fashion_mnist",)}}),
     "no_alphabet": ("without alphabet (10 of 62 classes)",
                     {"family": {"datasets": ("fashion_mnist", "digits", "mnist1d")}}),
     "relu_only": ("relu only", {"family": {"activations": ("relu",)}}),
     "meta_lr_1e-3": ("meta learning rate 1e-3 (3e-3)", {"meta": {"learning_rate": 1e-3}}),
     "tasks_6": ("6 tasks per bucket (3)", {"family": {"tasks_per_bucket": 6}}),
-    "no_augment_fmnist_relu": ("no augmentation, Fashion-MNIST only, relu only",
-                               {"family": {"augment": (), "datasets": ("fashion_mnist",),
-                                           "activations": ("relu",)}}),
+    "fmnist_relu": ("Fashion-MNIST only, relu only",
+                    {"family": {"datasets": ("fashion_mnist",), "activations": ("relu",)}}),
 }
 
 WINDOW = 30  # meta-steps averaged at each end of a run
