@@ -11,38 +11,31 @@ import argparse
 import json
 import pathlib
 
-import numpy as np
-
-
-def rule_accuracy(results: dict) -> dict:
-  """{(dataset, shots, head, step): {seed: accuracy}} of the learned rule."""
-  out: dict = {}
-  for r in results["records"]:
-    if r["method"] == "rule":
-      out.setdefault((r["dataset"], r["shots"], r["head"], r["step"]), {})[r["seed"]] = r["accuracy"]
-  return out
-
-
-def mean_sem(values) -> tuple[float, float]:
-  v = np.asarray(values, float)
-  return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+from metaunsup.evaluation import report
+from metaunsup.evaluation.stats import mean_sem
 
 
 def table(a: dict, b: dict, names: tuple[str, str]) -> str:
   if a["config"] != b["config"]:
     raise SystemExit("the two runs used different evaluation configs; compare like with like")
-  acc_a, acc_b = rule_accuracy(a), rule_accuracy(b)
   lines = [f"| data | labels/class | head | inner steps | {names[0]} | {names[1]} | "
            f"{names[0]} − {names[1]} (paired) |", "| --- | --- | --- | --- | --- | --- | --- |"]
-  for key in sorted(set(acc_a) & set(acc_b)):
-    sa, sb = acc_a[key], acc_b[key]
-    seeds = sorted(set(sa) & set(sb))
-    ma, ea = mean_sem([sa[s] for s in seeds])
-    mb, eb = mean_sem([sb[s] for s in seeds])
-    d, de = mean_sem([sa[s] - sb[s] for s in seeds])
-    word = "wins" if d > 2 * de else "loses" if d < -2 * de else "level"
-    lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {ma:.3f} ± {ea:.3f} | "
-                 f"{mb:.3f} ± {eb:.3f} | {d:+.3f} ± {de:.3f} {word} |")
+  cfg = a["config"]
+  for ds in cfg["datasets"]:
+    for shots in cfg["shots"]:
+      for head in cfg["heads"]:
+        for step in cfg["checkpoints"]:
+          sa = report.per_seed(a, ds, "rule", shots, head, step)
+          sb = report.per_seed(b, ds, "rule", shots, head, step)
+          if not sa or not sb:
+            continue  # a step beyond this data set's cap
+          seeds = sorted(set(sa) & set(sb))
+          ma, ea = mean_sem([sa[s] for s in seeds])
+          mb, eb = mean_sem([sb[s] for s in seeds])
+          d, de = report.paired(sa, sb)
+          word = "wins" if d > 2 * de else "loses" if d < -2 * de else "level"
+          lines.append(f"| {ds} | {shots} | {head} | {step} | {ma:.3f} ± {ea:.3f} | "
+                       f"{mb:.3f} ± {eb:.3f} | {d:+.3f} ± {de:.3f} {word} |")
   return "\n".join(lines) + "\n"
 
 
