@@ -157,7 +157,10 @@ def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
                    base: inner.InnerConfig) -> tuple[Bucket, ...]:
   """Draw `family.num_buckets` architectures and input shapes from the config's ranges,
   deterministically from the seed. Bucket i's input shape comes from data set i of a
-  shuffled list, so every data set is reachable once there are enough buckets.
+  shuffled list, so every data set is reachable once there are enough buckets; its activation
+  is `family.activations[i % len]`, in the listed order, so the first listed activation is in
+  every family and each one is trained on once there are enough buckets (a random draw left
+  relu, the evaluation's activation, out of the default family: experiments/results/default).
 
   Args:
     config: the meta-training config (reads `seed` and the `family` section).
@@ -188,7 +191,7 @@ def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
     # Shifts and rotations need a pixel grid; vector inputs get only noise.
     kinds = tuple(k for k in fam.augment if image_shape or k == "noise")
     cfg = dataclasses.replace(
-        base, widths=widths, activation=str(rng.choice(fam.activations)),
+        base, widths=widths, activation=str(fam.activations[i % len(fam.activations)]),
         batch_size=int(rng.choice(fam.batch_sizes)), image_shape=image_shape,
         augment=preprocess.AugmentConfig(kinds=kinds, max_shift=fam.max_shift,
                                          max_rotation=fam.max_rotation,

@@ -38,6 +38,8 @@ def test_buckets_group_equal_shapes(family):
     assert b.cfg.augment.spatial == bool(b.cfg.image_shape)
     seen.add((b.input_dim, b.cfg.widths, b.cfg.activation))
   assert len(seen) > 1  # the family really varies the architecture
+  # Activations cycle in the listed order: the first (the evaluation's relu) is always drawn.
+  assert [b.cfg.activation for b in family.buckets] == ["relu", "tanh", "swish", "relu"]
 
 
 def test_step_data_is_class_balanced_standardised_and_deterministic(family):
