@@ -27,14 +27,11 @@ data: venv
 meta-train: venv data
 	$(PY) -m metaunsup.train --config=$(CONFIG) --workdir=$(WORKDIR)
 
-# One process per test file: a single process that compiles every test's XLA programs
-# crashed inside XLA (a segfault while serialising an executable, once some 120 tests had
-# loaded theirs; each file passes alone), and a fresh process per file also keeps the
-# files independent. The on-disk compilation cache still shares programs between them.
+# Every test file in a fresh process, TEST_JOBS at a time, each slot with its own
+# compilation cache (why: tests/run_suite.sh).
+TEST_JOBS ?= 2
 test: venv data
-	@failed=""; for f in $$(find tests -name 'test_*.py' | sort); do \
-	  echo "== $$f"; $(PY) -m pytest -q --durations=3 $$f || failed="$$failed $$f"; \
-	done; if [ -n "$$failed" ]; then echo "FAILED:$$failed"; exit 1; fi
+	bash tests/run_suite.sh $(PY) $(TEST_JOBS) $(JAX_COMPILATION_CACHE_DIR)
 
 # The edit-test loop: every test not marked slow (pyproject.toml), in one process, under
 # 3 minutes on 2 cores with a warm compilation cache. `make test` still runs everything.
