@@ -48,7 +48,7 @@ def get_config() -> ml_collections.ConfigDict:
                  # tasks reach old ages (up to max_total_steps) at a fraction of the cost.
                  advance_steps=0)
   c.heads = dict(shots=10, query_per_class=10, ridge_lambda=0.1)
-  c.meta = dict(steps=800, learning_rate=3e-3, clip_norm=1.0, max_consecutive_skips=50,
+  c.meta = dict(steps=700, learning_rate=3e-3, clip_norm=1.0, max_consecutive_skips=50,
                 checkpoint_every=50,
                 # How the meta-gradient is formed: truncated_bptt | pes | es (estimators/).
                 # ES and PES: perturbation scale, antithetic pairs per task, and |L+ - L-|
