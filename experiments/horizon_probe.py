@@ -24,10 +24,6 @@ from metaunsup.evaluation.stats import mean_sem
 DATA, SHOTS, HEAD, STEPS = "mnist@14", 10, "ridge", (300, 1000, 10000)
 
 
-def _verdict(d: float, se: float) -> str:
-  return "wins" if d > 2 * se else "loses" if d < -2 * se else "level"
-
-
 def table(out: pathlib.Path, rules: list[str]) -> str:
   baselines = json.loads((out / "vae" / "results.json").read_text())
   lines = ["| rule | inner steps | accuracy | − its value at 300 | − VAE (paired) | "
@@ -39,11 +35,14 @@ def table(out: pathlib.Path, rules: list[str]) -> str:
       acc = report.per_seed(r, DATA, "rule", SHOTS, HEAD, step)
       m, e = mean_sem(list(acc.values()))
       cells = [f"{m:.3f} ± {e:.3f}"]
-      cells.append("" if step == 300 else "{:+.3f} ± {:.3f} {}".format(
-          *report.paired(acc, at300), _verdict(*report.paired(acc, at300))))
+      if step == 300:
+        cells.append("")
+      else:
+        d, se = report.paired(acc, at300)
+        cells.append(f"{d:+.3f} ± {se:.3f} {report.verdict(d, se)}")
       for method in ("vae", "random_init"):
         d, se = report.paired(acc, report.per_seed(baselines, DATA, method, SHOTS, HEAD, step))
-        cells.append(f"{d:+.3f} ± {se:.3f} {_verdict(d, se)}")
+        cells.append(f"{d:+.3f} ± {se:.3f} {report.verdict(d, se)}")
       lines.append(f"| {name} | {step} | " + " | ".join(cells) + " |")
   for method in ("vae", "random_init"):
     for step in STEPS:

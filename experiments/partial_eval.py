@@ -45,9 +45,8 @@ def table(records: list[dict], steps: tuple[int, ...], seeds: int, shots: int = 
       for method in methods:
         other = report.per_seed(results, ds, method, shots, head, step)
         d, se = report.paired(rule, other)
-        word = "wins" if d > 2 * se else "loses" if d < -2 * se else "level"
         om, _ = mean_sem(list(other.values()))
-        cells.append(f"{d:+.3f} ± {se:.3f} {word} ({om:.3f})")
+        cells.append(f"{d:+.3f} ± {se:.3f} {report.verdict(d, se)} ({om:.3f})")
       lines.append(f"| {ds} | {step} | {m:.3f} ± {e:.3f} | " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 

@@ -9,15 +9,12 @@ rule, random init and the VAE on held-out Fashion-MNIST (test split) 14x14 and M
 
 A quicker probe: --config.datasets='("mnist@14",)' --config.methods='("rule",)'.
 """
-from experiments.configs import eval_full
+from experiments.configs import eval_targets
 
 
 def get_config():
-  c = eval_full.get_config()
+  c = eval_targets.get_config()  # its labels, head and no sweeps; other data, methods, steps
   c.datasets = ("fashion_mnist@14", "mnist@14", "mnist@28")
   c.methods = ("rule", "random_init", "vae")
   c.checkpoints = (300, 1000, 10000)
-  c.shots = (10,)
-  c.heads = ("ridge",)
-  c.sweep.enabled = False
   return c
