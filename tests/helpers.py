@@ -71,3 +71,30 @@ def read_scalars(logdir: pathlib.Path) -> dict:
       for v in event.summary.value:
         out.setdefault(v.tag, {})[event.step] = v.simple_value
   return out
+
+
+def assert_close_at_scale(actual, desired, rel: float, err_msg: str = "") -> None:
+  """actual and desired (arrays or pytrees of the same structure), made by two different
+  programs, agree at the scale of each quantity: for every leaf,
+  max|actual - desired| <= rel * max|desired|.
+
+  Two programs that sum in another order (vmap vs loop, jit vs eager, sharded vs not) differ
+  by float32 rounding relative to the *largest* terms of a result, not to each entry: an
+  entry near zero carries the rounding of its large neighbours, so an element-wise rtol
+  asks for more than float32 gives (it failed on one machine and passed on another). rel is
+  chosen per test, from float32's epsilon (1.2e-7) times how far the program amplifies it,
+  with the reason in a comment there. The check is done in float64 and so adds no rounding.
+  """
+  leaves_a, tree_a = jax.tree_util.tree_flatten(actual)
+  leaves_d, tree_d = jax.tree_util.tree_flatten(desired)
+  assert tree_a == tree_d, f"{err_msg}: structures differ: {tree_a} vs {tree_d}"
+  for i, (a, d) in enumerate(zip(leaves_a, leaves_d)):
+    a, d = np.asarray(a, np.float64), np.asarray(d, np.float64)
+    assert a.shape == d.shape, f"{err_msg} leaf {i}: shapes {a.shape} vs {d.shape}"
+    assert np.all(np.isfinite(a) == np.isfinite(d)), f"{err_msg} leaf {i}: non-finite differ"
+    fin = np.isfinite(d)
+    scale = float(np.max(np.abs(d[fin]), initial=0.0))
+    err = float(np.max(np.abs(a[fin] - d[fin]), initial=0.0))
+    assert err <= rel * scale or err == 0.0, (
+        f"{err_msg} leaf {i} {d.shape}: max|difference| {err:.3g} is {err / max(scale, 1e-300):.3g}"
+        f" of the leaf's scale {scale:.3g}, above rel={rel:g}")

@@ -17,8 +17,13 @@ parser.add_argument("--process-id", type=int)
 parser.add_argument("--num-processes", type=int)
 parser.add_argument("--coordinator")
 args = parser.parse_args()
-os.environ["XLA_FLAGS"] = (f"--xla_force_host_platform_device_count={args.devices} "
-                           "--xla_backend_optimization_level=0")  # as conftest.py
+# The caller's flags are kept (e.g. `make test-portable`'s --xla_cpu_max_isa): the run must
+# be the same program as the single-device one it is compared with, bar the device count.
+_inherited = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
+                      if not f.startswith(("--xla_force_host_platform_device_count",
+                                           "--xla_backend_optimization_level")))
+os.environ["XLA_FLAGS"] = (f"{_inherited} --xla_force_host_platform_device_count={args.devices} "
+                           "--xla_backend_optimization_level=0").strip()  # as conftest.py
 
 import jax  # noqa: E402  (after XLA_FLAGS)
 from jax.experimental import multihost_utils  # noqa: E402

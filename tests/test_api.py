@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from helpers import tiny_rule_config
+from helpers import assert_close_at_scale, tiny_rule_config
 from metaunsup import base_model, data, rule
 
 
@@ -40,8 +40,9 @@ def test_apply_rule_trains_and_features_are_per_example(tiny_rule, digits):
                                batch_size=32, seed=0)
   assert not np.allclose(model.params.W[0], start.params.W[0])
   both = model.features(digits.test_x[:4])
-  np.testing.assert_allclose(both[:1], model.features(digits.test_x[:1]), rtol=1e-5,
-                             atol=1e-6)
+  # A batch of 4 and a batch of 1 are two programs (other matmul kernels): a few float32 eps
+  # of the features' scale; features that mixed examples would differ by O(1).
+  assert_close_at_scale(model.features(digits.test_x[:1]), both[:1], rel=1e-5)
 
 
 def test_rule_file_round_trip(tmp_path, tiny_rule):

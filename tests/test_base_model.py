@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers import assert_close_at_scale
 from metaunsup import base_model
 
 
@@ -34,7 +35,9 @@ def test_features_with_reference_stats_work_on_single_examples(key):
   stats = base_model.apply(params, ref, "relu").stats
   batch = base_model.features(params, ref[:4], "relu", stats)
   one = base_model.features(params, ref[:1], "relu", stats)
-  np.testing.assert_allclose(batch[:1], one, rtol=1e-5, atol=1e-6)
+  # A batch of 4 and a batch of 1 are two programs (other matmul kernels): a few float32 eps
+  # of the features' scale; mixing examples through batch statistics would be O(1).
+  assert_close_at_scale(one, batch[:1], rel=1e-5)
 
 
 def test_bad_inputs_give_clear_errors(key):

@@ -9,6 +9,7 @@ from metaunsup import preprocess
 def test_resize_matches_block_means_and_preserves_mass():
   rng = np.random.default_rng(0)
   images = rng.uniform(size=(3, 28, 28)).astype(np.float32)
+  # Pixels in [0, 1], a matrix product against block means: a few float32 eps of scale 1.
   np.testing.assert_allclose(preprocess.resize(images, 14),
                              images.reshape(3, 14, 2, 14, 2).mean(axis=(2, 4)), atol=1e-6)
   for size in (8, 16):  # non-integer factors: area interpolation keeps the image mean
@@ -39,6 +40,7 @@ def test_shift_matches_scipy(dx, dy):
   img = _blob()
   ours = np.asarray(preprocess.transform_image(img, dx, dy, 0.0))
   ref = ndimage.shift(img, (dy, dx), order=1, mode="nearest")
+  # float32 bilinear weights against scipy's float64, pixels of scale 1.
   np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
@@ -47,6 +49,7 @@ def test_rotation_matches_scipy(angle):
   img = _blob()
   ours = np.asarray(preprocess.transform_image(img, 0.0, 0.0, angle))
   ref = ndimage.rotate(img, angle, reshape=False, order=1, mode="nearest")
+  # float32 sin/cos and bilinear weights against scipy's float64, pixels of scale 1.
   np.testing.assert_allclose(ours, ref, atol=1e-4)
 
 

@@ -2,6 +2,7 @@
 in a temporary METAUNSUP_DATA (the real ~/.cache/metaunsup is never touched)."""
 import os
 import pathlib
+import select
 import shutil
 import subprocess
 import sys
@@ -84,16 +85,30 @@ def test_cli_prints_one_line_for_damaged_data(digits_copy, tmp_path):
 
 
 @pytest.mark.slow
-def test_two_processes_preparing_one_source_at_once(tmp_path):
-  """Two real processes prepare digits into one empty METAUNSUP_DATA at the same time:
-  both succeed and read the same, complete data."""
-  code = ("from metaunsup import sources; s = sources.get('digits', 'train'); "
-          "print(len(s), float(s.read(range(len(s))).sum()))")
-  env = {**os.environ, "METAUNSUP_DATA": str(tmp_path),
-         "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
-  procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True) for _ in range(2)]
-  outs = [p.communicate(timeout=300) for p in procs]
-  for p, (out, err) in zip(procs, outs):
-    assert p.returncode == 0, err[-2000:]
-  assert outs[0][0] == outs[1][0] and outs[0][0].split()[0] == "1438"
+def test_two_processes_preparing_one_source_at_once(tmp_path, monkeypatch, capsys):
+  """Two real processes prepare digits into one empty METAUNSUP_DATA at the same time, this
+  one and a subprocess: both succeed, read the same, complete data, and only one prepares it.
+  Both import what preparing needs first and then start together, on a word sent through a
+  pipe: preparing takes a fraction of a second, and the imports, seconds long, would decide
+  whether the two overlap at all."""
+  code = ("import sys, sklearn.datasets, tensorflow_datasets; from metaunsup import sources; "
+          "print('ready', flush=True); sys.stdin.readline(); "
+          "s = sources.get('digits', 'train'); print(len(s), float(s.read(range(len(s))).sum()))")
+  monkeypatch.setenv("METAUNSUP_DATA", str(tmp_path))
+  p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])})
+  import sklearn.datasets  # noqa: F401  (imported as in the subprocess)
+  import tensorflow_datasets  # noqa: F401
+  if not select.select([p.stdout], [], [], 300)[0] or p.stdout.readline() != "ready\n":
+    p.kill()
+    pytest.fail(p.communicate()[1][-2000:])
+  p.stdin.write("go\n")
+  p.stdin.flush()
+  s = sources.get("digits", "train")
+  here = f"{len(s)} {float(s.read(range(len(s))).sum())}\n"
+  out, err = p.communicate(timeout=300)
+  assert p.returncode == 0, err[-2000:]
+  assert out == here and here.split()[0] == "1438"
+  # The lock: the other one waited and found it prepared, it did not prepare it again.
+  assert (err + capsys.readouterr().err).count("preparing digits") == 1, err[-2000:]

@@ -154,3 +154,35 @@ def test_missing_evaluation_data_set_fails_before_meta_training(tmp_path):
     train.train_and_evaluate(c, tmp_path / "run")
   _one_line(e, "nope", "not a metaunsup source")
   assert not (tmp_path / "run").exists()
+
+
+def test_inputs_too_large_for_float32_batch_norm_are_one_line(tiny_rule):
+  """x * 1e18 (64-d digits) was accepted: the batch norm's variance overflowed float32 and
+  the features silently shrank to about 0.02 of their size (no NaN, no word)."""
+  from metaunsup import base_model
+  from metaunsup.baselines import supervised, vae
+  big = X * 1e18
+  with pytest.raises(ValueError) as e:
+    metaunsup.apply_rule(tiny_rule, big, widths=(5, 3), steps=1, batch_size=8)
+  _one_line(e, "x_unlabeled", "overflows", "standardise")
+  trunk = base_model.init(jax.random.PRNGKey(0), X.shape[1], (5, 3))
+  with pytest.raises(ValueError) as e:
+    supervised.train_classifier(jax.random.PRNGKey(0), trunk, big, Y, activation="relu",
+                                num_classes=4, steps=1)
+  _one_line(e, "x_support", "overflows", "standardise")
+  with pytest.raises(ValueError) as e:
+    vae.train_vae(jax.random.PRNGKey(0), trunk, np.tile(big, (4, 1)), activation="relu",
+                  cfg=vae.VAEConfig(), checkpoints=[1])
+  _one_line(e, "x_unlabeled", "overflows", "standardise")
+  # The bound is the one its docstring derives, not a guess: just below it, features are
+  # finite and of the same size as those of the unscaled inputs.
+  n, d = X.shape
+  limit = np.sqrt(np.finfo(np.float32).max / n) / (2 * d)
+  scale = 0.5 * limit / np.abs(X).max()
+  kw = dict(widths=(5, 3), steps=1, batch_size=8)
+  near = metaunsup.apply_rule(tiny_rule, X * scale, **kw).features(X * scale)
+  plain = metaunsup.apply_rule(tiny_rule, X, **kw).features(X)
+  assert np.all(np.isfinite(near))
+  # Batch norm makes the features scale-free: same size at both scales (a factor of 2, not
+  # the 50x collapse above).
+  assert 0.5 < np.abs(near).mean() / np.abs(plain).mean() < 2

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import assert_close_at_scale
 from metaunsup import sharding
 
 SCRIPT = pathlib.Path(__file__).with_name("sharded_run.py")
@@ -48,6 +49,8 @@ def single(tmp_path_factory):
 
 
 def _assert_same_run(a, b):
+  # Each loss is a scalar at its own scale: an entry of theta that Adam moved by a rounding
+  # flip (below) has a near-zero gradient, so it moves the loss only to second order.
   np.testing.assert_allclose(a["losses"], b["losses"], rtol=1e-5)
   leaves = sorted(k for k in a if k.startswith("arr_"))
   assert leaves == sorted(k for k in b if k.startswith("arr_"))
@@ -58,8 +61,7 @@ def _assert_same_run(a, b):
     # step of up to the learning rate (3e-3) on that entry of theta, and then moves the
     # tasks it trains (fresh-clone runs saw 3.1e-5 and 1.8e-4 on single entries of leaves
     # of scale about 1). A wrong shard or a dropped task moves whole leaves and the losses.
-    np.testing.assert_allclose(a[k], b[k], rtol=1e-4,
-                               atol=1e-3 * float(np.max(np.abs(a[k]))) + 1e-7, err_msg=k)
+    assert_close_at_scale(b[k], a[k], rel=1e-3, err_msg=k)
 
 
 @pytest.mark.slow

@@ -106,8 +106,9 @@ def train_classifier(key: jax.Array, encoder_init: base_model.BaseParams, x_supp
     set (steps=0: the initial trunk and the accuracy of the random head on it).
 
   Raises:
-    ValueError: (one line) for wrong shapes, non-finite inputs, labels out of range, bad
-      counts or rates, or a non-differentiable activation.
+    ValueError: (one line) for wrong shapes, non-finite inputs or ones too large for float32
+      batch norm, labels out of range, bad counts or rates, or a non-differentiable
+      activation.
   """
   x = np.asarray(x_support)
   y = np.asarray(y_support)
@@ -115,6 +116,7 @@ def train_classifier(key: jax.Array, encoder_init: base_model.BaseParams, x_supp
     raise ValueError(f"x_support must be [examples, {encoder_init.input_dim}], "
                      f"got shape {x.shape}")
   x = preprocess.finite_float32(x, "x_support")
+  preprocess.check_network_range(x, "x_support")
   if len(x) < 2:
     raise ValueError(f"x_support needs at least 2 examples (batch norm), got {len(x)}")
   if not is_int(num_classes) or num_classes < 2:

@@ -198,8 +198,8 @@ def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: 
     gives encoder_init.
 
   Raises:
-    ValueError: (one line) for wrong shapes, non-finite inputs, unsorted checkpoints, too
-      few examples, or a non-differentiable activation.
+    ValueError: (one line) for wrong shapes, non-finite inputs or ones too large for float32
+      batch norm, unsorted checkpoints, too few examples, or a non-differentiable activation.
   """
   x = _check_inputs(x_unlabeled, encoder_init.input_dim)
   steps = _check_checkpoints(checkpoints)
@@ -229,7 +229,9 @@ def _check_inputs(x, dim: int) -> np.ndarray:
   x = np.asarray(x)
   if x.ndim != 2 or x.shape[1] != dim:
     raise ValueError(f"x_unlabeled must be [examples, {dim}], got shape {x.shape}")
-  return preprocess.finite_float32(x, "x_unlabeled")
+  x = preprocess.finite_float32(x, "x_unlabeled")
+  preprocess.check_network_range(x, "x_unlabeled")
+  return x
 
 
 def _check_checkpoints(checkpoints) -> list[int]:

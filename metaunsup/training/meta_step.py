@@ -14,14 +14,16 @@ import numpy as np
 import optax
 
 from metaunsup import estimators
-from metaunsup.training import truncation_schedule
+from metaunsup.training import clipping, truncation_schedule
 
 
 def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformation:
   """clip + adam behind apply_if_finite, which skips (and counts) any meta-gradient holding
   a NaN or inf. Its `max_consecutive_errors` would *apply* the update after that many skips
   in a row; set out of reach here, so a non-finite update never reaches theta. The loop
-  stops the run after `meta.max_consecutive_skips` in a row instead (`check_skips`).
+  stops the run after `meta.max_consecutive_skips` in a row instead (`check_skips`). The
+  clip's norm does not overflow (`clipping`): a finite gradient too large to square in
+  float32 is clipped to its direction, not to zero.
 
   Args:
     meta: `config.meta` (clip_norm: global-norm bound; learning_rate: Adam's step size).
@@ -31,7 +33,7 @@ def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformat
     and `total_notfinite`.
   """
   return optax.apply_if_finite(
-      optax.chain(optax.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
+      optax.chain(clipping.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
       max_consecutive_errors=np.iinfo(np.int32).max)
 
 
@@ -124,7 +126,7 @@ def meta_step(theta, opt_state, tasks, est_states, task_data, key, *, cfgs, opt,
   theta = optax.apply_updates(theta, updates)
   metrics = {"meta_loss": jnp.mean(jnp.concatenate(losses)),
              "query_accuracy": jnp.mean(jnp.concatenate(accs)),
-             "grad_norm": optax.tree.norm(grads),
+             "grad_norm": clipping.global_norm(grads),
              "skipped": opt_state.total_notfinite,
              "tasks_reset": sum(jnp.sum(d) for d in dones),
              "bucket_loss": jnp.stack([jnp.mean(l) for l in losses])}

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from helpers import tiny_rule_config
+from helpers import assert_close_at_scale, tiny_rule_config
 from metaunsup import inner, rule
 from metaunsup.evaluation import protocol
 
@@ -24,5 +24,7 @@ def test_unroll_checkpoints_match_one_unroll(tiny_rule):
   got = dict(protocol.unroll_checkpoints(tiny_rule.theta, cfg, state, task_data, (0, 3, 13)))
   np.testing.assert_array_equal(got[0].W[0], state.params.W[0])
   once = inner.unroll(tiny_rule.theta, cfg, state, task_data, 13).params
-  for a, b in zip(jax.tree_util.tree_leaves(got[13]), jax.tree_util.tree_leaves(once)):
-    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  # Chunked scans against one scan of 13 steps: XLA may fuse and order the sums of each
+  # program differently, and the rule's steps carry that float32 rounding forward; at
+  # each leaf's scale, far below a skipped or repeated step's O(1e-2) change.
+  assert_close_at_scale(got[13], once, rel=1e-4, err_msg="chunked vs single unroll")
