@@ -24,7 +24,9 @@ def read_records(out: pathlib.Path) -> list[dict]:
     raise SystemExit(f"{out / 'partial'} should hold one evaluation's pieces, found {len(folders)}")
   records = []
   for piece in sorted(folders[0].glob("*.json")):
-    records += json.loads(piece.read_text()).get("records", [])
+    # Sweep pieces hold records of the sweep's networks on the same data set and seeds:
+    # read with the rest, they would replace the protocol network's cells.
+    records += [r for r in json.loads(piece.read_text()).get("records", []) if "sweep" not in r]
   return records
 
 

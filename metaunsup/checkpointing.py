@@ -112,7 +112,8 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
   """Write to a temporary sibling, then rename: a reader (or a kill -9) sees the old file or
-  the new one, never half of one. Raises WriteFailedError (one line) on a full disk.
+  the new one, never half of one, with the permissions of any new file (the umask's).
+  Raises WriteFailedError (one line) on a full disk.
 
   Args:
     path: the file; parent folders are created.
@@ -126,6 +127,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
   try:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    # mkstemp makes the file 0600; give it the mode open() would, so collaborators can read
+    # results, rules and metrics as any other file (os.umask only reads by setting).
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     with os.fdopen(fd, "wb") as f:
       f.write(data)
       f.flush()

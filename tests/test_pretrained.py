@@ -26,6 +26,18 @@ def test_load_rule_pretrained_is_the_shipped_file():
   assert learned.meta["meta_steps"] == pretrained.provenance()["meta_steps"]
 
 
+def test_every_shipped_rule_loads_by_name_and_matches_its_provenance():
+  # The earlier single-data-set rule stays loadable, to reproduce the numbers quoted for it.
+  assert {pretrained.DEFAULT, "fmnist_relu"} <= set(pretrained.names())
+  for name in pretrained.names():
+    r = metaunsup.load_rule(f"pretrained:{name}")
+    rule.check_theta(r.theta, r.config)
+    assert r.meta["meta_steps"] == pretrained.provenance(name)["meta_steps"], name
+    assert _sha(ROOT / pretrained.provenance(name)["source"]) == _sha(pretrained.path(name))
+  assert not np.array_equal(metaunsup.load_rule("pretrained").theta["mix"],
+                            metaunsup.load_rule("pretrained:fmnist_relu").theta["mix"])
+
+
 def test_unknown_pretrained_name_lists_the_shipped_ones():
   with pytest.raises(FileNotFoundError, match=pretrained.DEFAULT):
     metaunsup.load_rule("pretrained:nope")

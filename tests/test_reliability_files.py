@@ -3,7 +3,9 @@ back as NaN, and a damaged rule file in a workdir falling back to the run's chec
 import dataclasses
 import json
 import math
+import os
 import pathlib
+import stat
 
 import jax
 import numpy as np
@@ -165,3 +167,17 @@ def test_evaluation_piece_that_parses_but_is_not_a_result_is_computed_again(tmp_
   logged = []
   assert store.load("digits-seed0", log=logged.append) is None
   assert len(logged) == 1 and "digits-seed0.json: damaged" in logged[0]
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_have_the_umask_mode_like_any_new_file(tmp_path, umask, mode):
+  """results.json, rule.msgpack, metrics and summaries were written 0600 (mkstemp's mode),
+  unreadable by collaborators, while the figures beside them were 0644."""
+  old = os.umask(umask)
+  try:
+    checkpointing.atomic_write_bytes(tmp_path / "a.bin", b"x")
+    checkpointing.atomic_write_json(tmp_path / "b.json", {"x": 1})
+  finally:
+    os.umask(old)
+  for name in ("a.bin", "b.json"):
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name

@@ -22,8 +22,10 @@
 # shape you choose on an **unlabeled** array, and reads the representation out with
 # 10 labels per class, against the same network at its random initialisation and against PCA.
 #
-# The shipped rule is an interim one: meta-trained on Fashion-MNIST only, it beats random
-# init and Oja's rule on held-out images, but loses to PCA-32 (see the README's headline results).
+# The shipped rule was meta-trained on a family of tasks (four data sets, three architectures).
+# Held out, after 10^4 inner steps, it beats random init, Oja's rule and supervised training on
+# every image set, is level with a VAE (ahead on MNIST 28x28) and with PCA-32 on MNIST, and
+# loses to PCA-32 on Fashion-MNIST (see the README's headline results).
 #
 # Runs on a CPU, GPU or TPU runtime. The first cell installs the project when it is missing.
 
