@@ -15,10 +15,6 @@ from metaunsup.evaluation import report
 from metaunsup.evaluation.stats import mean_sem
 
 
-def _word(d: float, de: float) -> str:
-  return "wins" if d > 2 * de else "loses" if d < -2 * de else "level"
-
-
 def table(a: dict, b: dict, names: tuple[str, str]) -> str:
   if a["config"] != b["config"]:
     raise SystemExit("the two runs used different evaluation configs; compare like with like")
@@ -37,7 +33,7 @@ def table(a: dict, b: dict, names: tuple[str, str]) -> str:
           ma, ea = mean_sem([sa[s] for s in seeds])
           mb, eb = mean_sem([sb[s] for s in seeds])
           d, de = report.paired(sa, sb)
-          word = _word(d, de)
+          word = report.verdict(d, de).strip("*")
           lines.append(f"| {ds} | {shots} | {head} | {step} | {ma:.3f} ± {ea:.3f} | "
                        f"{mb:.3f} ± {eb:.3f} | {d:+.3f} ± {de:.3f} {word} |")
   return "\n".join(lines) + "\n"
@@ -62,7 +58,7 @@ def sweep_table(a: dict, b: dict, names: tuple[str, str]) -> str:
     mb, eb = mean_sem([sb[s] for s in seeds])
     d, de = report.paired(sa, sb)
     lines.append(f"| {sweep} | {value} | {ma:.3f} ± {ea:.3f} | {mb:.3f} ± {eb:.3f} | "
-                 f"{d:+.3f} ± {de:.3f} {_word(d, de)} |")
+                 f"{d:+.3f} ± {de:.3f} {report.verdict(d, de).strip('*')} |")
   return "\n".join(lines) + "\n"
 
 
