@@ -7,7 +7,11 @@
 # Two at a time: most of a file's time is single-threaded XLA compilation, so two files share
 # 2 cores well. Each slot has its own compilation cache folder (JAX writes cache entries
 # without a lock unless eviction is configured), shared by the files that run in that slot.
-# Files with slow tests start first so the two slots finish close together.
+# Files with slow tests start first so the two slots finish close together. Tests marked
+# `kill` (hard kills of real processes, two processes preparing data at once) run last, in
+# one process alone on the machine, timed: how fast a killed run comes back is what they
+# measure, and a test file on the other core doubled their time (issue 25: under 60 s on 2
+# cores together; 49 to 69 s when they shared the machine).
 # Usage: tests/run_suite.sh PYTHON JOBS CACHE_DIR [FILE...]; prints each file's output when
 # it ends, then the failed files; exit status 1 if any failed.
 set -uo pipefail
@@ -22,9 +26,20 @@ fi
 export py cache logs
 printf '%s\n' "$@" | xargs -P "$jobs" --process-slot-var=TEST_SLOT -I{} bash -c '
   f={}; log="$logs/$(echo "$f" | tr / _).log"
-  JAX_COMPILATION_CACHE_DIR="$cache-$TEST_SLOT" "$py" -m pytest -q --durations=3 "$f" \
-    > "$log" 2>&1 || echo "$f" >> "$logs/FAILED"
+  JAX_COMPILATION_CACHE_DIR="$cache-$TEST_SLOT" "$py" -m pytest -q --durations=3 \
+    -m "not kill" "$f" > "$log" 2>&1
+  rc=$?  # 5: every test of the file is marked kill, it runs below
+  [ $rc -eq 0 ] || [ $rc -eq 5 ] || echo "$f" >> "$logs/FAILED"
   { echo "== $f"; cat "$log"; } | cat'
+kill_files=$(grep -l 'mark.kill' "$@")
+if [ -n "$kill_files" ]; then
+  echo "== kill tests, alone:" $kill_files
+  start=$EPOCHREALTIME
+  JAX_COMPILATION_CACHE_DIR="$cache-0" "$py" -m pytest -q --durations=5 -m kill $kill_files
+  rc=$?
+  awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "kill tests took %.1f s (target: under 60 s on 2 cores)\n", b - a }'
+  [ $rc -eq 0 ] || [ $rc -eq 5 ] || echo "kill tests" >> "$logs/FAILED"
+fi
 if [ -s "$logs/FAILED" ]; then
   echo "FAILED: $(sort "$logs/FAILED" | tr '\n' ' ')"
   exit 1

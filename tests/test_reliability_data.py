@@ -85,6 +85,7 @@ def test_cli_prints_one_line_for_damaged_data(digits_copy, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.kill
 def test_two_processes_preparing_one_source_at_once(tmp_path, monkeypatch, capsys):
   """Two real processes prepare digits into one empty METAUNSUP_DATA at the same time, this
   one and a subprocess: both succeed, read the same, complete data, and only one prepares it.

@@ -102,6 +102,7 @@ def _saving(workdir: pathlib.Path) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.kill
 def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path,
                                                                     cache_every_program):
   config = _cli_config(FLAGS)
@@ -157,6 +158,7 @@ def _start_eval(rule_path, out: pathlib.Path, env: dict) -> subprocess.Popen:
 
 
 @pytest.mark.slow
+@pytest.mark.kill
 def test_kill_9_during_evaluation_resumes_to_the_same_results(tmp_path, cache_every_program):
   cfg = tiny_rule_config()
   path = tmp_path / "rule.msgpack"
