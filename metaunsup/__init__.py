@@ -1,14 +1,24 @@
 """metaunsup: meta-learn neuron-local unsupervised update rules in JAX.
 
 Public API (defined in `metaunsup.api`, re-exported here):
-  train_rule(config=None, workdir=None, **overrides) -> TrainResult
+  train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainResult
   load_rule(path) -> Rule              (path "pretrained": the rule shipped in the package)
   pretrained_rule(name=DEFAULT) -> Rule
   apply_rule(rule, x_unlabeled, *, widths, activation, steps, batch_size, seed) -> TrainedModel
   fewshot_accuracy(support_x, support_y, query_x, query_y, head="ridge") -> float
 """
-from metaunsup.api import (Rule, TrainedModel, TrainResult, apply_rule, fewshot_accuracy,
-                           load_rule, pretrained_rule, train_rule)
-
 __all__ = ["train_rule", "load_rule", "pretrained_rule", "apply_rule", "fewshot_accuracy", "Rule",
            "TrainedModel", "TrainResult"]
+
+
+def __getattr__(name: str):
+  # Loaded on first use (PEP 562): `import metaunsup.rule` then loads the core alone, not
+  # the API's inner problem, which keeps each layer usable without the ones above it.
+  if name in __all__:
+    from metaunsup import api
+    return getattr(api, name)
+  raise AttributeError(f"module 'metaunsup' has no attribute {name!r}")
+
+
+def __dir__():
+  return sorted(list(globals()) + __all__)

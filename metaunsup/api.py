@@ -1,7 +1,7 @@
 """The public API (re-exported by `metaunsup`): meta-train a rule, load a learned one, train
 a base network with it, read features. Nothing in the core imports this module.
 
-  train_rule(config=None, workdir=None, **overrides) -> TrainResult
+  train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainResult
   load_rule(path) -> Rule              (path "pretrained": the rule shipped in the package)
   pretrained_rule(name=DEFAULT) -> Rule
   apply_rule(rule, x_unlabeled, *, widths, activation, steps, batch_size, seed) -> TrainedModel
@@ -49,13 +49,18 @@ class TrainResult:
     return workdir.read_summary(self.workdir)
 
 
-def train_rule(config=None, workdir=None, **overrides) -> TrainResult:
+def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainResult:
   """Meta-train a rule (Metz et al., ICLR 2019; `metaunsup.train`). Re-running with the same
   workdir resumes the run.
 
   Args:
     config: an ml_collections.ConfigDict (default: `metaunsup.default_config.get_config()`).
     workdir: the run's folder (default: a new temporary one).
+    rule: the rule to meta-train, an instance of any registered `metaunsup.local_rule`
+      class with meta-parameters (default: the one `config.rule` names, the learned rule).
+      It becomes config.rule ({"kind": ..., **its fields}), which config.json records;
+      dotted overrides (**{"rule.lr": 0.1}) then apply to it. A dict instead overrides
+      fields of config.rule, as for any other section (rule={"channels": 8}).
     **overrides: config sections as dicts (meta={"steps": 50}) or dotted names
       (**{"meta.steps": 50}).
 
@@ -64,11 +69,18 @@ def train_rule(config=None, workdir=None, **overrides) -> TrainResult:
 
   Raises:
     ValueError: an override names an unknown field or has the wrong type, or the config
-      fails validation (`training.config_checks`), or the workdir holds another run.
+      fails validation (`training.config_checks`), or the workdir holds another run, or
+      the rule has nothing to meta-train (no meta-parameters) or an unknown kind.
+    TypeError: `rule` is not an instance of a registered rule class.
     FileNotFoundError: a data set of the config is not prepared.
   """
   from metaunsup import default_config, train
+  from metaunsup.training import setup
   config = (default_config.get_config() if config is None else config).copy_and_resolve_references()
+  if isinstance(rule, dict):  # a section override, as rule= was before rules were objects
+    overrides = {"rule": rule, **overrides}
+  elif rule is not None:
+    config = setup.with_rule(config, rule)
   for name, value in overrides.items():
     if isinstance(value, dict):
       for field, v in value.items():

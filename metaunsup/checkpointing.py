@@ -256,8 +256,9 @@ def save_rule_file(path, theta: dict, rule_config: dict, meta: dict | None = Non
 
   Args:
     path: e.g. `WORKDIR/rule.msgpack`.
-    theta: the rule's meta-parameters (dict of arrays).
-    rule_config: the `rule.RuleConfig` fields, JSON-able.
+    theta: the rule's meta-parameters (a pytree of arrays; {} for a rule without any).
+    rule_config: the rule's stored form, JSON-able: {"kind": ..., **fields}
+      (`local_rule.to_stored`; files from before kinds have no "kind": the learned rule).
     meta: optional JSON-able provenance (seed, step, ...).
 
   Raises:
@@ -278,7 +279,8 @@ def load_rule_file(path) -> tuple[dict, dict, dict]:
     path: the file.
 
   Returns:
-    (theta as a dict of numpy arrays, rule config dict, meta dict).
+    (theta as a dict of numpy arrays, rule config dict as written (with its "kind", none
+    in files from before kinds: `local_rule.from_dict` reads both), meta dict).
 
   Raises:
     DamagedFileError: the file is missing, truncated or not a rule file (one line, with

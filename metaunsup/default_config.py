@@ -36,7 +36,10 @@ def get_config() -> ml_collections.ConfigDict:
       # held-out Fashion-MNIST 0.334 with, 0.602 without, at 150 meta-steps, seed 0).
       augment=(), max_shift=2.0, max_rotation=15.0,
       max_noise=0.3)
-  c.rule = dict(channels=16, hidden=32, readout_rank=4,
+  # The rule to meta-train: `kind` names a registered `local_rule` class (metaunsup/rule.py's
+  # learned rule here), the other fields are its config (`train_rule(rule=...)` replaces
+  # the whole section with another rule's).
+  c.rule = dict(kind="learned", channels=16, hidden=32, readout_rank=4,
                 terms=("lowrank", "lowrank_w", "lowrank_gauss", "hebbian", "decorrelation",
                        "decay", "within_layer"),
                 unit_id_features=True, cross_unit_mixing=True,

@@ -15,8 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import base_model, heads, preprocess, rule
-from metaunsup.training import truncation_schedule  # task lengths; it imports this module
+from metaunsup import base_model, heads, local_rule, preprocess
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +27,7 @@ class InnerConfig:
       query_per_class < 1, min_total_steps > max_total_steps, or spatial augmentations
       without image_shape (one line each).
   """
-  rule: rule.RuleConfig            # or any local rule config with `.update` (baselines.oja)
+  rule: local_rule.LocalRule       # rule.RuleConfig, baselines.oja.OjaConfig, any registered
   widths: tuple = (64, 64, 32)
   activation: str = "relu"
   batch_size: int = 64
@@ -131,6 +130,25 @@ def unlabeled_data(x) -> TaskData:
   return TaskData(x=x, y=jnp.zeros(x.shape[0], jnp.int32), by_class=jnp.zeros((1, 1), jnp.int32))
 
 
+# ---- the task lifecycle -----------------------------------------------------------------
+# A task runs `total` inner steps, drawn log-uniformly in [min_total_steps, max_total_steps]
+# (Metz et al., ICLR 2019, App. B), and then starts over from a fresh network; meta-training
+# sees it through truncations (`training.truncation_schedule`).
+
+def sample_total_steps(key: jax.Array, cfg: InnerConfig) -> jax.Array:
+  """A task's total length: log-uniform in [cfg.min_total_steps, cfg.max_total_steps].
+
+  Args:
+    key: PRNG key.
+    cfg: the task's InnerConfig (its min_total_steps and max_total_steps).
+
+  Returns:
+    int32 scalar, in inner steps.
+  """
+  lo, hi = np.log(cfg.min_total_steps), np.log(cfg.max_total_steps + 1)
+  return jnp.floor(jnp.exp(jax.random.uniform(key, (), minval=lo, maxval=hi))).astype(jnp.int32)
+
+
 def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
               random_offset: bool = False) -> TaskState:
   """A fresh base network. With `random_offset` the task starts part-way through its
@@ -143,14 +161,68 @@ def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
     random_offset: start at a uniform step in [0, total).
 
   Returns:
-    TaskState; its total length from `training.truncation_schedule.sample_total_steps`.
+    TaskState; its total length from `sample_total_steps`.
   """
   k_params, k_total, k_offset, k_state = jax.random.split(key, 4)
-  total = truncation_schedule.sample_total_steps(k_total, cfg)
+  total = sample_total_steps(k_total, cfg)
   step = (jax.random.randint(k_offset, (), 0, total) if random_offset
           else jnp.zeros((), jnp.int32))
   params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
   return TaskState(params=params, key=k_state, step=step, total=total)
+
+
+def init_tasks(key: jax.Array, input_dim: int, cfg: InnerConfig, num_tasks: int) -> TaskState:
+  """A batch of fresh tasks, each at a random offset into its length, so that the batch
+  does not reset in lock-step.
+
+  Args:
+    key: PRNG key.
+    input_dim: D, the width of the tasks' inputs.
+    cfg: their InnerConfig.
+    num_tasks: T.
+
+  Returns:
+    TaskState with a leading [T] task axis on every leaf.
+  """
+  return jax.vmap(lambda k: init_task(k, input_dim, cfg, random_offset=True))(
+      jax.random.split(key, num_tasks))
+
+
+def tree_where(mask: jax.Array, new, old):
+  """Per task [T]: `new` where mask, else `old` (any trailing shapes).
+
+  Args:
+    mask: bool [T].
+    new: a tree of leaves [T, ...].
+    old: a tree of the same structure and shapes.
+
+  Returns:
+    the tree, leaf by leaf.
+  """
+  return jax.tree_util.tree_map(
+      lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (o.ndim - mask.ndim)), n, o),
+      new, old)
+
+
+def reset_finished(key: jax.Array, cfg: InnerConfig, states: TaskState,
+                   task_losses: jax.Array, input_dim: int) -> tuple[TaskState, jax.Array]:
+  """Tasks that reached their length (or whose meta-loss is not finite) start again from a
+  fresh network (no offset).
+
+  Args:
+    key: PRNG key of the fresh networks.
+    cfg: the tasks' InnerConfig.
+    states: the task states [T] after a truncation.
+    task_losses: their meta-losses [T].
+    input_dim: D, the tasks' input width.
+
+  Returns:
+    (states [T] with the finished ones replaced, done [T] bool).
+  """
+  done = (states.step >= states.total) | ~jnp.isfinite(task_losses)
+  fresh = jax.vmap(lambda k_: init_task(k_, input_dim, cfg))(
+      jax.random.split(key, done.shape[0]))
+  return tree_where(done, fresh, states), done
 
 
 def inner_step(theta, cfg: InnerConfig, params: base_model.BaseParams,

@@ -14,8 +14,9 @@ from typing import Sequence
 import chex
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from metaunsup import base_model
+from metaunsup import base_model, local_rule
 
 EPS = 1e-6
 LOWRANK_TERMS = ("lowrank", "lowrank_w", "lowrank_gauss")
@@ -25,9 +26,11 @@ NUM_UNIT_ID = 4
 NUM_WEIGHT_STATS = 4
 
 
+@local_rule.register("learned")
 @dataclasses.dataclass(frozen=True)
-class RuleConfig:
-  """Static sizes and switches of the rule (Metz et al., ICLR 2019, Sec. 4).
+class RuleConfig(local_rule.LocalRuleBase):
+  """Static sizes and switches of the rule (Metz et al., ICLR 2019, Sec. 4): the
+  `local_rule.LocalRule` of kind "learned", the default kind of rule files and configs.
 
   Hashable, so it can close over jitted code. Only theta's shapes depend on it; the base
   network's sizes never do.
@@ -85,9 +88,21 @@ class RuleConfig:
     """Static per-unit inputs: bias, 4 incoming and 4 outgoing weight stats, 4 unit ids."""
     return 1 + 2 * NUM_WEIGHT_STATS + NUM_UNIT_ID  # bias, in/out weight stats, unit id
 
+  def init_theta(self, key: jax.Array) -> dict:
+    """Random initial meta-parameters (`init_theta`, the module function, with this config).
+
+    Args:
+      key: PRNG key.
+
+    Returns:
+      dict of float32 arrays whose shapes depend on C, H, R and the terms only.
+    """
+    return init_theta(key, self)
+
   def update(self, theta, params, acts):
-    """One inner step. Every local rule config (this one, `baselines.oja.OjaConfig`) has
-    this method, which is how `inner.unroll` drives learned and hand-designed rules alike.
+    """One inner step. Every local rule (`local_rule.LocalRule`: this one,
+    `baselines.oja.OjaConfig`) has this method, which is how `inner.unroll` drives learned
+    and hand-designed rules alike.
 
     Args:
       theta: the rule's meta-parameters (`init_theta`).
@@ -120,6 +135,31 @@ class RuleConfig:
     if unknown:
       raise ValueError(f"unknown rule config fields {sorted(unknown)}; known: {sorted(fields)}")
     return cls(**d)
+
+  def summary(self, theta) -> dict:
+    """What the rule learned to weigh, for a run's summary.json.
+
+    Args:
+      theta: the learned meta-parameters.
+
+    Returns:
+      {"rule_mix": {term name: coefficient of theta["mix"], 4 decimals},
+       "rule_inner_lr": the learned weight step size (`inner_lrs`)}.
+    """
+    return {"rule_mix": dict(zip(rule_terms_names(self),
+                                 np.asarray(theta["mix"]).round(4).tolist())),
+            "rule_inner_lr": float(inner_lrs(theta, self)[0])}
+
+  def check_theta(self, theta) -> None:
+    """A one-line error when theta was made for another rule config (`check_theta`).
+
+    Args:
+      theta: meta-parameters, e.g. read from a rule file.
+
+    Raises:
+      ValueError: a missing entry or one of another shape, naming it and both shapes.
+    """
+    check_theta(theta, self)
 
 
 def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:

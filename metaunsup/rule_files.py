@@ -1,45 +1,52 @@
-"""Reading and writing learned rules: the `Rule` dataclass (theta + its rule config) and
-finding one in a rule file, a meta-training workdir (its rule file, or the newest checkpoint
-of a run that has not finished) or the package's shipped rules. Core: the public
-`metaunsup.load_rule` and meta-training's warm start both read rules through here."""
+"""Reading and writing rules of any registered kind (`local_rule`): the `Rule` dataclass
+(theta + its rule config) and finding one in a rule file, a meta-training workdir (its rule
+file, or the newest checkpoint of a run that has not finished) or the package's shipped
+rules. Core: the public `metaunsup.load_rule` and meta-training's warm start both read rules
+through here."""
 from __future__ import annotations
 
 import dataclasses
 import os
 import pathlib
 import sys
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from metaunsup import checkpointing, file_faults, pretrained, rule
+from metaunsup import checkpointing, file_faults, local_rule, pretrained
 
 
 @dataclasses.dataclass(frozen=True)
 class Rule:
-  """A learned update rule: meta-parameters theta and the rule config they belong to.
+  """An update rule: meta-parameters theta and the rule config they belong to.
 
   Attributes:
-    theta: the rule's meta-parameters, a dict of arrays (`rule.init_theta`'s tree).
-    config: the `rule.RuleConfig` theta belongs to.
+    theta: the rule's meta-parameters, a pytree of arrays (`config.init_theta`'s tree; {}
+      for a rule with nothing learned).
+    config: the `local_rule.LocalRule` theta belongs to (`rule.RuleConfig` for the learned
+      rule, `baselines.oja.OjaConfig`, or a rule of your own).
     meta: provenance written beside theta (seed, meta-steps, data sets, or the checkpoint
       step it was read from).
   """
-  theta: dict
-  config: rule.RuleConfig
+  theta: Any
+  config: local_rule.LocalRule
   meta: dict = dataclasses.field(default_factory=dict)
 
   def save(self, path) -> None:
-    """Write the rule file (msgpack: theta, config, meta) atomically.
+    """Write the rule file (msgpack: theta, the config with its kind, meta) atomically.
 
     Args:
       path: where to write (conventionally `rule.msgpack`).
 
     Raises:
+      TypeError: the config is not a registered rule (its kind would not read back).
       ValueError: theta holds a NaN or inf (nothing is written).
       WriteFailedError: the disk is full; any previous file there is intact.
     """
-    checkpointing.save_rule_file(path, self.theta, dataclasses.asdict(self.config), self.meta)
+    local_rule.check_rule(self.config, "Rule.config")
+    checkpointing.save_rule_file(path, self.theta, local_rule.to_stored(self.config),
+                                 self.meta)
 
 
 def read_rule(path) -> Rule:
@@ -59,7 +66,8 @@ def read_rule(path) -> Rule:
     FileNotFoundError: nothing loadable there (or an unknown pretrained name).
     DamagedFileError: the file (or every checkpoint) does not read back and there is nothing
       to fall back on.
-    ValueError: theta does not match the rule config saved with it.
+    ValueError: theta does not match the rule config saved with it, or the file's rule kind
+      is not registered (one line naming it and the registered kinds).
   """
   if not isinstance(path, (str, os.PathLike)):
     raise TypeError(f"load_rule takes a path (a workdir, a {checkpointing.RULE_FILE} file or "
@@ -76,7 +84,7 @@ def read_rule(path) -> Rule:
                             f"run or a {checkpointing.RULE_FILE} file")
   try:
     theta, cfg_dict, meta = checkpointing.load_rule_file(p)
-  except file_faults.DamagedFileError as e:
+  except file_faults.DamagedFileError:
     # The run's final checkpoint holds the same theta; a lone rule file has nothing to fall
     # back on.
     if not _has_checkpoints(p.parent):
@@ -85,9 +93,9 @@ def read_rule(path) -> Rule:
           f"instead (rerun the `make meta-train` command to rewrite {p.name})",
           file=sys.stderr)
     return _rule_from_checkpoint(p.parent)
-  cfg = rule.RuleConfig.from_dict(cfg_dict)
+  cfg = local_rule.from_dict(cfg_dict)  # no "kind": written before kinds, the learned rule
   theta = jax.tree_util.tree_map(jnp.asarray, theta)
-  rule.check_theta(theta, cfg)
+  cfg.check_theta(theta)
   return Rule(theta=theta, config=cfg, meta=meta)
 
 
@@ -104,17 +112,23 @@ def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
          "--config and flags) to rewrite it")
   saved = checkpointing.read_json(config_file, fix, keep=None)
   try:
-    cfg = rule.RuleConfig.from_dict(saved["rule"])
+    stored = dict(saved["rule"])
   except (KeyError, TypeError, ValueError) as e:
     raise file_faults.damaged(config_file, e, fix) from None
-  like = {"theta": jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), cfg))}
+  # A kind that is not registered is not damage: its one line says to import the rule.
+  local_rule.rule_class(stored.get("kind"))
+  try:
+    cfg = local_rule.from_dict(stored)
+  except (TypeError, ValueError) as e:
+    raise file_faults.damaged(config_file, e, fix) from None
+  like = {"theta": jax.eval_shape(lambda: cfg.init_theta(jax.random.PRNGKey(0)))}
   step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like,
                                                 partial=True)
   if restored is None:
     raise FileNotFoundError(f"{workdir} has no checkpoint yet; wait for the first one "
                             "(config.meta.checkpoint_every steps)")
   try:  # orbax restores the checkpoint's own shapes, whatever `like` says
-    rule.check_theta(restored["theta"], cfg)
+    cfg.check_theta(restored["theta"])
   except ValueError as e:
     raise ValueError(f"{workdir / 'checkpoints' / str(step)} does not match the rule config in "
                      f"{config_file} ({e}); was config.json edited? {fix}") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -230,6 +231,18 @@ class TaskFamily:
   def image_size(self, bucket: Bucket) -> int:
     """The bucket's image side length in pixels, 0 for vector inputs."""
     return bucket.cfg.image_shape[0] if bucket.cfg.image_shape else 0
+
+  def init_tasks(self, key: jax.Array) -> tuple:
+    """Every bucket's tasks (`inner.init_tasks`), at random offsets into their lengths.
+
+    Args:
+      key: PRNG key.
+
+    Returns:
+      One TaskState [T_b] per bucket b.
+    """
+    return tuple(inner.init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
+                 zip(jax.random.split(key, len(self.buckets)), self.buckets))
 
   def initial_datasets(self) -> tuple[np.ndarray, ...]:
     """Each task's first data set, drawn from the seed.

@@ -1,9 +1,10 @@
 """Meta-training: improve the rule's theta with a meta-gradient estimator (truncated backprop
 through unrolled inner loops by default; PES or ES) over a batch of tasks (Metz et al., ICLR
 2019). Reads top to bottom: config -> data -> tasks -> loop -> eval. The parts live in
-`metaunsup.training`: the jitted meta-step and optimiser (meta_step), truncation lengths and
-task resets (truncation_schedule), the typed state (state), the run's folder (workdir) and
-the config's validation (config_checks).
+`metaunsup.training`: the family, static pieces and initial state of a run (setup), the
+jitted meta-step and optimiser (meta_step), truncation lengths (truncation_schedule; task
+resets are the inner problem's), the typed state (state), the run's folder (workdir) and the
+config's validation (config_checks).
 
   python -m metaunsup.train --config=experiments/configs/default.py --workdir=runs/default \
       --config.meta.steps=500
@@ -17,42 +18,22 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from metaunsup import (checkpointing, estimators, file_faults, inner, monitoring, rule, sharding,
-                       sources, task_family)
+from metaunsup import checkpointing, file_faults, local_rule, monitoring, sharding, sources
 from metaunsup.rule_files import Rule
 from metaunsup.training import truncation_schedule, workdir as workdir_lib
-from metaunsup.training.config_checks import validate
-from metaunsup.training.meta_step import (check_skips, init_estimator_states, make_optimizer,
-                                          meta_step)
-from metaunsup.training.state import MetaTrainState, warm_start_theta
+from metaunsup.training.config_checks import complete, validate
+from metaunsup.training.meta_step import check_skips, meta_step
+from metaunsup.training.setup import check_trainable, inner_config, rule_of, setup, with_rule
 
-def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
-  """The settings every task shares; the task family fills in shapes and augmentations
-  per bucket.
-
-  Args:
-    config: a meta-training config (`metaunsup.default_config`).
-
-  Returns:
-    inner.InnerConfig of the rule, readout and task lengths (default widths and shapes).
-  """
-  return inner.InnerConfig(
-      rule=rule.RuleConfig.from_dict(config.rule.to_dict()),
-      permute_inputs=config.family.permute_inputs, shots=config.heads.shots,
-      query_per_class=config.heads.query_per_class, ridge_lambda=config.heads.ridge_lambda,
-      reference_batch=config.inner.reference_batch,
-      min_total_steps=config.inner.min_total_steps,
-      max_total_steps=config.inner.max_total_steps,
-      remat=config.inner.get("remat", False))
+__all__ = ["train_and_evaluate", "inner_config", "main"]
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir) -> tuple[Rule, list, pathlib.Path]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
+                       rule: local_rule.LocalRule | None = None) -> tuple[Rule, list, pathlib.Path]:
   """Meta-train on the task family (resuming from `workdir` when it holds a checkpoint),
   save the rule, and evaluate it against random initialisation on held-out data.
 
@@ -60,18 +41,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     config: a meta-training config (`metaunsup.default_config`).
     workdir: the run's folder (created if missing): config.json, checkpoints/,
       metrics.jsonl, tensorboard/, rule.msgpack, summary.json.
+    rule: a rule to meta-train in place of the one `config.rule` names: any registered
+      `local_rule.LocalRule` with meta-parameters. It becomes config.rule
+      ({"kind": rule.kind, **rule.to_dict()}), so config.json records it and a resumed
+      run checks it.
 
   Returns:
     (rule, history, workdir): the learned Rule, one metrics dict per meta-step, the folder.
 
   Raises:
-    ValueError: a bad config value, a workdir that is a file or holds another run.
+    ValueError: a bad config value, a workdir that is a file or holds another run, an
+      unknown rule kind, or a rule with nothing to meta-train.
+    TypeError: `rule` is not an instance of a registered rule class.
     FileNotFoundError: a data set is not prepared.
     NonFiniteMetaGradientError: meta.max_consecutive_skips non-finite meta-gradients in a row.
     WriteFailedError, DamagedFileError: the disk is full, or the run's files do not read back.
     KeyboardInterrupt: Ctrl-C or SIGTERM, after saving every finished step.
   """
+  config = complete(config)  # fields added since the config was written, at their defaults
+  # config.rule as the rule's stored form: config.json names its kind (configs written
+  # before kinds: "learned") and every field.
+  rule = rule if rule is not None else rule_of(config)
+  config = with_rule(config, rule)
   validate(config)
+  check_trainable(rule)  # nothing to learn: one line, before any file is written
   for name in config.eval.datasets:  # a missing one fails now, not after meta-training
     sources.get(name, "test")
   workdir = pathlib.Path(workdir)
@@ -81,28 +74,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   writer = sharding.is_writer()
   workdir_lib.check_workdir_config(workdir, config, write=writer)
 
-  family = task_family.TaskFamily(config, inner_config(config))
-  cfgs = tuple(b.cfg for b in family.buckets)
-  opt = make_optimizer(config.meta)
-  estimator = estimators.from_config(config.meta)
-  objective = estimators.objective_from_config(config.meta)
-  advance_steps = int(config.inner.get("advance_steps", 0))
-
-  key = jax.random.PRNGKey(config.seed)
-  key, k_theta, k_tasks = jax.random.split(key, 3)
-  theta = rule.init_theta(k_theta, cfgs[0].rule)
-  if config.meta.get("init_rule"):
-    theta = warm_start_theta(config.meta.init_rule, cfgs[0].rule)
-  tasks = truncation_schedule.init_family_tasks(k_tasks, family)
-  state = MetaTrainState(theta=theta, opt_state=opt.init(theta), tasks=tasks,
-                         datasets=family.initial_datasets(), key=key,
-                         step=jnp.asarray(0, jnp.int32),
-                         estimator=init_estimator_states(estimator, theta, tasks))
-
   # Tasks sharded over every device (and host), the rest replicated; placed before the
   # restore so that a checkpoint comes back with the same layout.
   mesh = sharding.task_mesh()
-  state = state.from_checkpoint(sharding.place_train_state(state.to_checkpoint(), mesh))
+  family, static, state = setup(config, mesh=mesh)
   mgr = checkpointing.manager(workdir)
   _, restored = checkpointing.restore_latest(mgr, state.to_checkpoint())
   if restored is not None:
@@ -123,16 +98,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     try:
       for step in range(start, config.meta.steps):
         k = truncation_schedule.truncation_length(config.seed, step, lengths)
-        key, k_step = jax.random.split(state.key)
         task_data, data_seconds = family.step_data(step, sharding.to_host(state.datasets))
         task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
         t_step = time.perf_counter()
-        theta, opt_state, tasks, est_states, done, m = meta_step(
-            state.theta, state.opt_state, state.tasks, state.estimator, task_data, k_step,
-            cfgs=cfgs, opt=opt, k=k, estimator=estimator, advance_steps=advance_steps,
-            objective=objective)
+        stepped, done, m = meta_step(state, task_data, static=static, k=k)
         m = jax.device_get(m)
-        check_skips(opt_state, step, config.meta.max_consecutive_skips, workdir)
+        check_skips(stepped.opt_state, step, config.meta.max_consecutive_skips, workdir)
         row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
                "data_seconds": round(data_seconds, 4),
                "step_seconds": round(time.perf_counter() - t_step, 4),
@@ -145,10 +116,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
         datasets = sharding.replicate(family.reassign(
             step, sharding.to_host(state.datasets), sharding.to_host(done)), mesh)
         # `state` changes only here, whole, so an interrupt never sees half a step.
-        state = MetaTrainState(theta=theta, opt_state=opt_state, tasks=tasks,
-                               datasets=datasets, key=key,
-                               step=sharding.replicate(np.asarray(step + 1, np.int32), mesh),
-                               estimator=est_states)
+        state = stepped.replace(datasets=datasets)
         bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
@@ -164,7 +132,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
   # Host copy: evaluation runs on each process's own devices, off the global mesh.
   theta = jax.tree_util.tree_map(np.asarray, state.theta)
-  learned = Rule(theta=theta, config=cfgs[0].rule,
+  learned = Rule(theta=theta, config=static.cfgs[0].rule,
                  meta={"seed": config.seed, "meta_steps": config.meta.steps,
                        "data": list(config.family.datasets)})
   if writer:
@@ -174,7 +142,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if writer:
     checkpointing.atomic_write_json(workdir / "summary.json",
                                     workdir_lib.summarize_run(history, config, family, evals,
-                                                              theta, cfgs[0].rule))
+                                                              theta, static.cfgs[0].rule))
   return learned, history, workdir
 
 

@@ -29,8 +29,8 @@ import jax  # noqa: E402  (after XLA_FLAGS)
 from jax.experimental import multihost_utils  # noqa: E402
 import numpy as np  # noqa: E402
 
-from metaunsup import rule, sharding, train  # noqa: E402
-from metaunsup.training import meta_step, truncation_schedule  # noqa: E402
+from metaunsup import sharding  # noqa: E402
+from metaunsup.training import meta_step, setup  # noqa: E402
 
 if args.num_processes:
   sharding.initialize_distributed({"JAX_NUM_PROCESSES": str(args.num_processes),
@@ -42,33 +42,15 @@ from helpers import tiny_config  # noqa: E402
 
 c = tiny_config()
 c.family.num_buckets, c.family.tasks_per_bucket = 1, 4  # one program to compile per run
-family = train.task_family.TaskFamily(c, train.inner_config(c))
-cfgs = tuple(b.cfg for b in family.buckets)
-opt = meta_step.make_optimizer(c.meta)
-
-
-@jax.jit
-def init(key):  # one compile instead of many small eager ones
-  key, k_theta, k_tasks = jax.random.split(key, 3)
-  theta = rule.init_theta(k_theta, cfgs[0].rule)
-  return {"theta": theta, "opt_state": opt.init(theta),
-          "tasks": truncation_schedule.init_family_tasks(k_tasks, family),
-          "key": key}
-
-
-state = init(jax.random.PRNGKey(0))
 mesh = sharding.task_mesh()
-state = sharding.place_train_state(state, mesh)
-datasets = family.initial_datasets()
+family, static, state = setup.setup(c, mesh=mesh)
 losses = []
 for step in range(3):  # as train.py: host data per step, sharded by task
-  key, k_step = jax.random.split(state["key"])
-  task_data = tuple(sharding.shard_tasks(d, mesh) for d in family.step_data(step, datasets)[0])
-  theta, opt_state, tasks, _, done, m = meta_step.meta_step(
-      state["theta"], state["opt_state"], state["tasks"], tuple(() for _ in cfgs), task_data,
-      k_step, cfgs=cfgs, opt=opt, k=2)
-  datasets = family.reassign(step, datasets, sharding.to_host(done))
-  state = {"theta": theta, "opt_state": opt_state, "tasks": tasks, "key": key}
+  task_data = tuple(sharding.shard_tasks(d, mesh)
+                    for d in family.step_data(step, sharding.to_host(state.datasets))[0])
+  state, done, m = meta_step.meta_step(state, task_data, static=static, k=2)
+  state = state.replace(datasets=sharding.replicate(family.reassign(
+      step, sharding.to_host(state.datasets), sharding.to_host(done)), mesh))
   losses.append(float(m["meta_loss"]))
 
 error = ""
@@ -76,9 +58,9 @@ try:
   sharding.shard_tasks(np.zeros((mesh.size + 1, 2)), mesh)
 except ValueError as e:
   error = str(e)
-tasks = multihost_utils.process_allgather(state["tasks"], tiled=True)
-leaves = jax.tree_util.tree_leaves((state["theta"], tasks))
+tasks = multihost_utils.process_allgather(state.tasks, tiled=True)
+leaves = jax.tree_util.tree_leaves((state.theta, tasks))
 if sharding.is_writer():
   np.savez(args.out, *[np.asarray(a) for a in leaves], losses=np.asarray(losses),
            compiles=meta_step.meta_step._cache_size(), devices=jax.device_count(),
-           tasks_spec=str(getattr(state["tasks"][0].params.W[0].sharding, "spec", None)), error=error)
+           tasks_spec=str(getattr(state.tasks[0].params.W[0].sharding, "spec", None)), error=error)

@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from metaunsup import api, estimators, rule, train
-from metaunsup.training import meta_step, truncation_schedule
+from metaunsup import api, estimators, train
+from metaunsup.training import meta_step, setup
 from metaunsup.training.state import warm_start_theta
 from helpers import tiny_config
 
@@ -145,27 +145,17 @@ def test_meta_step_compiles_once_per_truncation_length(name, objective):
   c = tiny_config(estimator=name, objective=objective, worsening_penalty=0.1)
   c.family.num_buckets = 1
   c.inner.advance_steps = 2
-  family = train.task_family.TaskFamily(c, train.inner_config(c))
-  cfgs = tuple(b.cfg for b in family.buckets)
-  opt = meta_step.make_optimizer(c.meta)
-  estimator = estimators.from_config(c.meta)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
-  opt_state = opt.init(theta)
-  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
-  est_states = meta_step.init_estimator_states(estimator, theta, tasks)
-  ids = family.initial_datasets()
+  family, static, state = setup.setup(c)
+  assert (static.estimator, static.advance_steps) == (estimators.from_config(c.meta), 2)
   before = meta_step.meta_step._cache_size()
   for i in range(3):
-    task_data, _ = family.step_data(i, ids)
-    theta, opt_state, tasks, est_states, done, m = meta_step.meta_step(
-        theta, opt_state, tasks, est_states, task_data, jax.random.PRNGKey(i), cfgs=cfgs,
-        opt=opt, k=2, estimator=estimator, advance_steps=2,
-        objective=estimators.objective_from_config(c.meta))
-    ids = family.reassign(i, ids, done)
+    task_data, _ = family.step_data(i, state.datasets)
+    state, done, m = meta_step.meta_step(state, task_data, static=static, k=2)
+    state = state.replace(datasets=family.reassign(i, state.datasets, done))
     assert np.isfinite(float(m["meta_loss"])) and float(m["grad_norm"]) > 0
   assert meta_step.meta_step._cache_size() - before == 1
   # Every task moved k + advance_steps = 4 inner steps per meta-step (or was reset).
-  assert all(int(s) % 4 == 0 or int(s) < 12 for t in tasks for s in t.step)
+  assert all(int(s) % 4 == 0 or int(s) < 12 for t in state.tasks for s in t.step)
 
 
 def _pes_config(steps):
@@ -197,17 +187,13 @@ def test_interrupted_pes_run_resumes_to_the_same_theta(tmp_path):
 
 
 def _restored_like():
-  c = _pes_config(4)
-  family = train.task_family.TaskFamily(c, train.inner_config(c))
-  theta = rule.init_theta(jax.random.PRNGKey(0), family.buckets[0].cfg.rule)
-  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(0), family)
-  return meta_step.init_estimator_states(estimators.from_config(c.meta), theta, tasks)
+  return setup.setup(_pes_config(4))[2].estimator
 
 
 def test_warm_start_loads_theta_and_refuses_other_shapes(tmp_path):
   c = tiny_config()
-  cfg = rule.RuleConfig.from_dict(c.rule.to_dict())
-  theta = rule.init_theta(jax.random.PRNGKey(7), cfg)
+  cfg = setup.rule_of(c)
+  theta = cfg.init_theta(jax.random.PRNGKey(7))
   api.Rule(theta=theta, config=cfg).save(tmp_path / "rule.msgpack")
   loaded = warm_start_theta(tmp_path / "rule.msgpack", cfg)
   for name in theta:

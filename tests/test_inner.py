@@ -132,3 +132,31 @@ def test_vmapped_unroll_compiles_once_when_fed_its_own_output():
   for _ in range(3):
     states = run(states)
   assert run._cache_size() == 1 and int(states.step[0]) == 6
+
+
+# ---- the task lifecycle -------------------------------------------------------------------
+
+def test_total_steps_log_uniform_in_range():
+  cfg = tiny_inner_config(min_total_steps=10, max_total_steps=1000)
+  totals = jax.vmap(lambda k: inner.sample_total_steps(k, cfg))(
+      jax.random.split(jax.random.PRNGKey(0), 4000))
+  totals = np.asarray(totals)
+  assert totals.min() >= 10 and totals.max() <= 1000
+  # Log-uniform: about half the mass below the geometric mean (100).
+  assert 0.4 < np.mean(totals < 100) < 0.6
+
+
+def test_tasks_start_staggered_and_only_finished_ones_reset():
+  cfg = tiny_inner_config(min_total_steps=20, max_total_steps=50)
+  states = inner.init_tasks(jax.random.PRNGKey(0), 10, cfg, 8)
+  steps, totals = np.asarray(states.step), np.asarray(states.total)
+  assert len(set(steps.tolist())) > 1 and np.all((0 <= steps) & (steps < totals))
+  # Task 0 reached its length, task 1 blew up (NaN meta-loss); the rest go on.
+  states = states.replace(step=states.step.at[0].set(states.total[0]))
+  losses = jnp.zeros(8).at[1].set(jnp.nan)
+  new, done = inner.reset_finished(jax.random.PRNGKey(1), cfg, states, losses, 10)
+  assert np.asarray(done).tolist() == [True, True] + [False] * 6
+  assert np.asarray(new.step).tolist()[:2] == [0, 0]
+  np.testing.assert_array_equal(np.asarray(new.step)[2:], steps[2:])
+  np.testing.assert_array_equal(new.params.W[0][2:], states.params.W[0][2:])
+  assert not np.array_equal(new.params.W[0][0], states.params.W[0][0])

@@ -31,7 +31,7 @@ SMALL = {
                               EVAL_STEPS=5, EVAL_SEEDS=2, EVAL_QUERY=200),
     "03_paper_figures": dict(SIZE="ci"),
     "04_your_own_rule": dict(DATASETS=("digits",), IMAGE_SIZE=8, WIDTHS=16,
-                             FEATURE_WIDTH=8, META_STEPS=4, TRUNCATION=3,
+                             FEATURE_WIDTH=8, META_STEPS=4, MORE_STEPS=2, TRUNCATION=3,
                              EVAL_DATASET="digits", EVAL_WIDTHS=(16, 8), EVAL_STEPS=10,
                              EVAL_SEEDS=(0, 1), EVAL_QUERY=200),
 }

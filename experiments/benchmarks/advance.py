@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 
 from experiments.benchmarks import common
-from metaunsup import estimators, inner, rule
+from metaunsup import estimators, inner
 
 TASKS = 8
 SHORT, LONG = 10, 30
@@ -19,7 +19,7 @@ REPEATS = 3
 def run() -> tuple[dict, dict]:
   data = common.per_task(common.synthetic_data(), TASKS)
   cfg = common.inner_config()
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
   states = jax.vmap(lambda k: inner.init_task(k, common.INPUT_DIM, cfg))(
       jax.random.split(jax.random.PRNGKey(1), TASKS))
   key = jax.random.PRNGKey(2)

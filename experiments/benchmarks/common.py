@@ -3,7 +3,6 @@ function, timed with `jax.block_until_ready`, in the process that also measures 
 compared with."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
 import time
@@ -12,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import default_config, inner, rule
+from metaunsup import default_config, inner, local_rule
 
 INPUT_DIM = 196  # Fashion-MNIST 14x14, the default meta-training input
 
@@ -39,14 +38,14 @@ def inner_config(**overrides) -> inner.InnerConfig:
   """The default evaluation architecture (64-64-32 relu) with the default rule and batch
   size of meta-training, fields overridable."""
   c = default_config.get_config()
-  base = dict(rule=rule.RuleConfig.from_dict(c.rule.to_dict()), widths=tuple(c.eval.widths),
+  base = dict(rule=local_rule.from_dict(c.rule.to_dict()), widths=tuple(c.eval.widths),
               activation=c.eval.activation, batch_size=c.family.batch_sizes[0])
   return inner.InnerConfig(**{**base, **overrides})
 
 
 def describe(cfg: inner.InnerConfig, **extra) -> dict:
   return {"input_dim": INPUT_DIM, "widths": list(cfg.widths), "batch_size": cfg.batch_size,
-          "activation": cfg.activation, "rule": dataclasses.asdict(cfg.rule),
+          "activation": cfg.activation, "rule": cfg.rule.to_dict(),
           "remat": cfg.remat, **extra}
 
 

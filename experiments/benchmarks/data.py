@@ -10,17 +10,17 @@ import time
 
 import jax
 
-from metaunsup import default_config, rule, task_family, train
-from metaunsup.training import meta_step, truncation_schedule
+from metaunsup import default_config, task_family
+from metaunsup.training import meta_step, setup
 
 REPEATS = 5
 K = 5  # the shorter default truncation: the less compute, the larger loading's share
 
 
-def _family(cache_mb: float):
+def _config(cache_mb: float):
   c = default_config.get_config()
   c.family.cache_mb = cache_mb
-  return c, task_family.TaskFamily(c, train.inner_config(c))
+  return c
 
 
 def _median_data_seconds(family) -> float:
@@ -30,17 +30,11 @@ def _median_data_seconds(family) -> float:
 
 
 def run() -> tuple[dict, dict]:
-  c, cached = _family(default_config.get_config().family.cache_mb)
-  _, streamed = _family(1e-6)
-  cfgs = tuple(b.cfg for b in cached.buckets)
-  opt = meta_step.make_optimizer(c.meta)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
-  opt_state = opt.init(theta)
-  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), cached)
-  ids = cached.initial_datasets()
-  task_data, _ = cached.step_data(0, ids)
-  step = lambda: meta_step.meta_step(theta, opt_state, tasks, tuple(() for _ in cfgs), task_data,
-                                 jax.random.PRNGKey(2), cfgs=cfgs, opt=opt, k=K)
+  c = _config(default_config.get_config().family.cache_mb)
+  cached, static, state = setup.setup(c)
+  streamed = task_family.TaskFamily(_config(1e-6), setup.inner_config(c))
+  task_data, _ = cached.step_data(0, state.datasets)
+  step = lambda: meta_step.meta_step(state, task_data, static=static, k=K)
   jax.block_until_ready(step())
   times = []
   for _ in range(REPEATS):

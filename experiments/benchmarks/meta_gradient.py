@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax
 
 from experiments.benchmarks import common
-from metaunsup import estimators, inner, rule
+from metaunsup import estimators, inner
 
 LENGTHS = (10, 50, 200)
 TASKS = 2
@@ -27,7 +27,7 @@ def run() -> tuple[dict, dict]:
   rows = []
   for remat in (False, True):
     cfg = common.inner_config(batch_size=BATCH, remat=remat)
-    theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+    theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
     states = jax.vmap(lambda k: inner.init_task(k, common.INPUT_DIM, cfg))(
         jax.random.split(jax.random.PRNGKey(1), TASKS))
     for k in LENGTHS:

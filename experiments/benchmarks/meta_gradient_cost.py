@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 
 from experiments.benchmarks import common
-from metaunsup import inner, rule, task_family, train
-from metaunsup.training import truncation_schedule
+from metaunsup import inner
+from metaunsup.training import setup
 
 K = 10          # the longer default truncation
 REPEATS = 7
@@ -90,18 +90,16 @@ def interleaved_seconds(fns: dict, args, repeats: int) -> dict:
 
 
 def setting(name: str):
-  """(cfgs, tasks, task_data, description) of an experiment config's task family."""
+  """(cfgs, theta, tasks, task_data, description) of an experiment config's task family,
+  as its meta-training starts (`training.setup`)."""
   c = importlib.import_module(f"experiments.configs.{name}").get_config()
-  family = task_family.TaskFamily(c, train.inner_config(c))
-  cfgs = tuple(b.cfg for b in family.buckets)
-  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
-  task_data, _ = family.step_data(0, family.initial_datasets())
-  return cfgs, tasks, task_data, family.describe()
+  family, static, state = setup.setup(c)
+  task_data, _ = family.step_data(0, state.datasets)
+  return static.cfgs, state.theta, state.tasks, task_data, family.describe()
 
 
 def measure(name: str, k: int = K, repeats: int = REPEATS) -> dict:
-  cfgs, tasks, task_data, buckets = setting(name)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
+  cfgs, theta, tasks, task_data, buckets = setting(name)
   num_tasks = sum(b["num_tasks"] for b in buckets)
   grad, forward = programs(cfgs, k)
   grad_per_task, _ = programs(cfgs, k, tasks_per_batch=1)

@@ -14,7 +14,7 @@ import pathlib
 import jax
 
 from experiments.benchmarks import common
-from metaunsup import inner, rule
+from metaunsup import inner
 
 TASKS = (1, 4, 16, 64)
 K = 4          # inner steps per unroll
@@ -26,7 +26,7 @@ def measure(tasks=TASKS, k: int = K, repeats: int = REPEATS, loop_max: int = max
   dispatches) only up to `loop_max` tasks, its columns None beyond."""
   cfg = common.inner_config()
   data = common.synthetic_data()
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
   init = jax.jit(jax.vmap(lambda k: inner.init_task(k, common.INPUT_DIM, cfg)))
 
   # Batch sampling is inside both jitted functions, so they differ only in how the work

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from experiments.benchmarks import common
-from metaunsup import base_model, inner, rule
+from metaunsup import base_model, inner
 
 WIDTHS = (64, 256, 1024)   # base network widths (w, w, w)
 BATCH = 128
@@ -85,7 +85,7 @@ def run() -> tuple[dict, dict]:
   rows = []
   for w in WIDTHS:
     cfg = common.inner_config(widths=(w, w, w), batch_size=BATCH)
-    theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+    theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
     params = inner.init_task(jax.random.PRNGKey(1), common.INPUT_DIM, cfg).params
     x = data.x[:BATCH]
     step = _measure(lambda p, x: inner.inner_step(theta, cfg, p, x), params, x)

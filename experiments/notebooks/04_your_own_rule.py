@@ -16,16 +16,18 @@
 # %% [markdown]
 # # Write your own local rule
 #
-# In `metaunsup` a *rule* is any hashable config with a method
-# `update(theta, params, acts) -> params`: given the meta-parameters `theta`, the network's
-# parameters and one forward pass on an unlabeled batch (`acts.xs[l]`: the input of layer
-# `l`, `acts.xs[l + 1]`: its output), it returns the new parameters. The inner loop, the
-# meta-objective, the meta-gradient, the task family and the sharding do not care which rule
-# it is: `baselines/oja.py` is Oja's rule written this way, and the learned rule of
-# `metaunsup/rule.py` is too.
+# In `metaunsup` a *rule* is a `LocalRule` (`metaunsup/local_rule.py`): a frozen dataclass,
+# registered under a `kind`, with `init_theta(key) -> theta`, its meta-parameters, and
+# `update(theta, params, acts) -> params`: given theta, the network's parameters and one
+# forward pass on an unlabeled batch (`acts.xs[l]`: the input of layer `l`, `acts.xs[l + 1]`:
+# its output), it returns the new parameters. The inner loop, the meta-objective, the
+# meta-gradient, the task family, the sharding, checkpoints, resume, rule files and the
+# evaluation do not care which rule it is: `baselines/oja.py` is Oja's rule written this
+# way, and the learned rule of `metaunsup/rule.py` is too.
 #
 # Here we write a rule of our own with three meta-parameters, meta-train them on a small
-# task family with the project's own meta-step, and compare it with the shipped learned rule.
+# task family with `metaunsup.train_rule` (everything `make meta-train` does), extend the
+# run, and compare the rule with the shipped learned rule.
 
 # %%
 REPO = "https://github.com/metaunsup/metaunsup"   # the project's git URL (change it for a fork)
@@ -47,7 +49,9 @@ WIDTHS = 64                     # one hidden layer of this width, then the repre
 FEATURE_WIDTH = 32
 TASKS_PER_DEVICE = 4
 META_STEPS = 150
+MORE_STEPS = 50                 # then the run is extended by this many meta-steps (a resume)
 TRUNCATION = 10                 # inner steps unrolled per meta-step
+WORKDIR = "runs/hebb_oja"       # the run's checkpoints, metrics and rule; rerunning resumes it
 EVAL_DATASET = "mnist"          # held out: never seen in meta-training
 EVAL_WIDTHS = (64, 64, 32)
 EVAL_STEPS = 300
@@ -62,6 +66,11 @@ EVAL_QUERY = 2000
 # so only the direction of `W` matters). theta holds the two coefficients and the step size:
 # meta-training decides how Hebbian and how self-limiting the rule should be, and how fast.
 # Everything it reads is local to a synapse's two neurons plus the batch.
+#
+# `local_rule.register("hebb_oja")` gives it a kind: rule files, checkpoints and the run's
+# `config.json` name it, and `metaunsup.load_rule` finds the class again from it (in any
+# process that has defined it). `LocalRuleBase` supplies the rest of the interface
+# (`to_dict`, `from_dict`, `check_theta`); `summary` says what the run's summary.json reports.
 
 # %%
 import dataclasses
@@ -69,18 +78,17 @@ import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
-from tqdm.auto import tqdm
 import metaunsup
-from metaunsup import (data, default_config, estimators, evaluation, monitoring, sharding,
-                       task_family, train)
-from metaunsup.training import meta_step, truncation_schedule
+from metaunsup import data, default_config, evaluation, local_rule, monitoring
 
 
+@local_rule.register("hebb_oja")
 @dataclasses.dataclass(frozen=True)
-class HebbOjaRule:
+class HebbOjaRule(local_rule.LocalRuleBase):
     max_lr: float = 0.2
 
-    def init_theta(self):
+    def init_theta(self, key):
+        del key  # one fixed start: both terms at 1, the step at half its maximum
         # float32 explicitly: a weakly typed scalar would change type after the first
         # Adam update and compile the meta-step twice.
         return {"mix": jnp.ones(2, jnp.float32), "lr_logit": jnp.zeros((), jnp.float32)}
@@ -97,24 +105,34 @@ class HebbOjaRule:
             new_w.append(w + lr * jnp.sqrt(jnp.mean(w ** 2)) * dw)
         return params.replace(W=new_w)
 
+    def summary(self, theta):
+        return {"hebb_oja_mix": np.asarray(theta["mix"]).round(4).tolist(),
+                "hebb_oja_lr": float(self.max_lr * jax.nn.sigmoid(theta["lr_logit"]))}
+
 
 my_rule = HebbOjaRule()
 
 # %% [markdown]
 # ## A small task family
 # The package's default config, narrowed: one bucket of same-shaped tasks over `DATASETS`,
-# as many tasks as a multiple of the devices (they are sharded over all of them). Only the
-# rule differs from an ordinary `make meta-train`: we hand the family our rule in its base
-# `InnerConfig`.
+# as many tasks as a multiple of the devices (they are sharded over all of them), and a
+# small held-out check at the end of the run. `train_rule(rule=my_rule)` puts our rule in
+# the config's `rule` section (`{"kind": "hebb_oja", "max_lr": 0.2}`); nothing else differs
+# from an ordinary `make meta-train`.
 
 # %%
 config = default_config.get_config()
 f = config.family
 f.datasets, f.image_sizes, f.widths, f.depths = tuple(DATASETS), (IMAGE_SIZE,), (WIDTHS,), (1,)
 f.feature_width, f.activations, f.augment = FEATURE_WIDTH, ("relu",), ()
-mesh = sharding.task_mesh()
-f.num_buckets, f.tasks_per_bucket = 1, TASKS_PER_DEVICE * mesh.size
+f.num_buckets, f.tasks_per_bucket = 1, TASKS_PER_DEVICE * jax.device_count()
+config.inner.truncation_lengths = (TRUNCATION,)
 config.inner.min_total_steps, config.inner.max_total_steps = 2 * TRUNCATION, 30 * TRUNCATION
+config.meta.steps = META_STEPS
+e = config.eval   # the run's own held-out check, in its summary.json
+e.datasets, e.image_size, e.widths = (EVAL_DATASET,), IMAGE_SIZE, EVAL_WIDTHS
+e.inner_steps, e.num_seeds, e.query_size = EVAL_STEPS, len(EVAL_SEEDS), EVAL_QUERY
+e.heads = ("ridge",)
 
 for name in dict.fromkeys(tuple(DATASETS) + (EVAL_DATASET,)):   # fetch on a fresh runtime
     try:
@@ -125,56 +143,46 @@ for name in dict.fromkeys(tuple(DATASETS) + (EVAL_DATASET,)):   # fetch on a fre
             raise RuntimeError(f"could not prepare {name} here (see above); use DATASETS = "
                                "('digits',) and EVAL_DATASET = 'digits'") from None
 
-base = dataclasses.replace(train.inner_config(config), rule=my_rule)
-family = task_family.TaskFamily(config, base)
-print(family.describe(), f"on {mesh.size} device(s)")
-
 # %% [markdown]
 # ## Meta-train theta
-# The loop of `metaunsup/train.py`, written out: each meta-step reads every task's data,
-# runs the jitted `training.meta_step.meta_step` (truncated backprop through `TRUNCATION`
-# inner steps of our rule, Adam on theta), and gives tasks that reached their length a fresh network.
+# `train_rule` runs the loop of `metaunsup/train.py` on our rule: each meta-step reads every
+# task's data, runs the jitted meta-step (truncated backprop through `TRUNCATION` inner steps
+# of our rule, Adam on theta) and gives tasks that reached their length a fresh network; it
+# checkpoints to `WORKDIR`, and at the end writes the rule file and summary.json.
 
 # %%
-cfgs = tuple(b.cfg for b in family.buckets)
-opt = meta_step.make_optimizer(config.meta)
-ESTIMATOR = estimators.TruncatedBPTT()  # or estimators.PES(...), estimators.AntitheticES(...)
-key, k_tasks = jax.random.split(jax.random.PRNGKey(0))
-theta0 = my_rule.init_theta()
-# Placed as train.py places them (theta and Adam state replicated, tasks sharded), so the
-# meta-step's inputs look alike at every step and it compiles once.
-theta, opt_state, key = sharding.replicate((theta0, opt.init(theta0), key), mesh)
-tasks = tuple(sharding.shard_tasks(t, mesh) for t in truncation_schedule.init_family_tasks(k_tasks, family))
-ids = family.initial_datasets()
-est_states = meta_step.init_estimator_states(ESTIMATOR, theta, tasks)  # () for truncated BPTT
-history = []
-for step in (bar := tqdm(range(META_STEPS), desc="meta-train")):
-    task_data, _ = family.step_data(step, ids)
-    task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
-    key, k_step = jax.random.split(key)
-    theta, opt_state, tasks, est_states, done, m = meta_step.meta_step(
-        theta, opt_state, tasks, est_states, task_data, k_step, cfgs=cfgs, opt=opt,
-        k=TRUNCATION, estimator=ESTIMATOR)
-    ids = family.reassign(step, ids, sharding.to_host(done))
-    history.append({"step": step, "meta_loss": float(m["meta_loss"]),
-                    "query_accuracy": float(m["query_accuracy"])})
-    bar.set_postfix(loss=f"{history[-1]['meta_loss']:.3f}", acc=f"{history[-1]['query_accuracy']:.3f}")
-print("theta:", jax.tree_util.tree_map(lambda v: np.round(np.asarray(v), 3).tolist(), theta))
+result = metaunsup.train_rule(config, WORKDIR, rule=my_rule)
+print("theta:", jax.tree_util.tree_map(lambda v: np.round(np.asarray(v), 3).tolist(),
+                                       result.rule.theta))
+print({k: result.summary[k] for k in ("hebb_oja_mix", "hebb_oja_lr", "fewshot_acc_rule",
+                                      "fewshot_acc_random_init")})
+
+# %% [markdown]
+# ## Extend the run
+# The same call with more meta-steps and the same `WORKDIR` resumes from the last checkpoint
+# (an interrupted run resumes the same way): the config, our rule's kind and fields
+# included, must match the one in `WORKDIR/config.json`.
 
 # %%
-monitoring.plot_curves(history, title="our Hebb-Oja rule: meta-training")
+result = metaunsup.train_rule(config, WORKDIR, rule=my_rule,
+                              meta={"steps": META_STEPS + MORE_STEPS})
+print(f"{len(result.history)} meta-steps in {result.workdir}, {META_STEPS} of them from the "
+      "first call")
+monitoring.plot_curves(result.history, title="our Hebb-Oja rule: meta-training")
 plt.show()
 
 # %% [markdown]
 # ## Compare with the shipped learned rule, held out
 # The same protocol for every rule: a fresh `EVAL_WIDTHS` network trained `EVAL_STEPS` inner
-# steps on `EVAL_DATASET`'s unlabeled train split, read out on its test split with 10 labels
-# per class (ridge), same seeds and labelled examples; `steps=0` gives random init.
+# steps on `EVAL_DATASET`'s unlabeled train split, read out with 10 labels per class
+# (ridge), same seeds and labelled examples; `steps=0` gives random init. Our rule comes back
+# from its workdir with `load_rule`, like any other.
 
 # %%
 ds = data.load(EVAL_DATASET, IMAGE_SIZE)
-rules = {"our rule, before meta-training": metaunsup.Rule(theta=theta0, config=my_rule),
-         "our rule, meta-trained": metaunsup.Rule(theta=theta, config=my_rule),
+rules = {"our rule, before meta-training":
+             metaunsup.Rule(theta=my_rule.init_theta(jax.random.PRNGKey(0)), config=my_rule),
+         "our rule, meta-trained": metaunsup.load_rule(WORKDIR),
          "shipped learned rule": metaunsup.load_rule("pretrained")}
 scores = {}
 for name, r in rules.items():
@@ -201,6 +209,9 @@ plt.show()
 # - Give the rule more to learn: per-layer coefficients, a term in `z` (pre-activations), a
 #   top-down signal. Any jax function of `theta`, `params` and `acts` works, as long as it
 #   stays local (a synapse reads only its two neurons and batch statistics).
-# - A new *term* in the learned rule: add it to `rule.update_terms` in `metaunsup/rule.py`
-#   and its name to `config.rule.terms`; the learned mix weighs it.
-# - Run it at scale: `metaunsup.train_rule` and `make meta-train` take the same config.
+# - Another estimator or objective: `config.meta.estimator = "pes"` (or `"es"`),
+#   `config.meta.objective = "mean_over_truncation"`; the rest of the call stays.
+# - A new *term* in the learned rule: add it to `rule.weight_update_terms` in
+#   `metaunsup/rule.py` and its name to `config.rule.terms`; the learned mix weighs it.
+# - Run it at scale: the same `train_rule` call with the default task family (drop the
+#   narrowing above), on as many devices as the runtime has.

@@ -7,15 +7,17 @@ import dataclasses
 import chex
 import jax.numpy as jnp
 
-from metaunsup import base_model
+from metaunsup import base_model, local_rule
 
 EPS = 1e-8
 
 
+@local_rule.register("oja")
 @dataclasses.dataclass(frozen=True)
-class OjaConfig:
-  """Oja's subspace rule as the `rule` of an `inner.InnerConfig` (Oja 1989). Hashable, like
-  `rule.RuleConfig`, so it can close over jitted code.
+class OjaConfig(local_rule.LocalRuleBase):
+  """Oja's subspace rule as the `rule` of an `inner.InnerConfig` (Oja 1989): the
+  `local_rule.LocalRule` of kind "oja", with nothing to meta-learn (`init_theta` -> {}).
+  Hashable, like `rule.RuleConfig`, so it can close over jitted code.
 
   Attributes:
     lr: the relative step size, in (0, 1): the step is normalised per layer and batch

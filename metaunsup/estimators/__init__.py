@@ -1,6 +1,24 @@
 """Meta-gradient estimators (`meta.estimator`), one per file, as learned_optimization's
-outer_trainers: the only place that knows how a meta-gradient is formed."""
+outer_trainers: the only place that knows how a meta-gradient is formed.
+
+The registry maps `meta.estimator` to a class; `from_config`, `names` and the config check
+(`training/config_checks.py`) read it. A new estimator is one file and one decorator (a
+frozen dataclass with `init` and `estimate`, `base.py`'s interface):
+
+  @estimators.register("my_estimator")
+  @dataclasses.dataclass(frozen=True)
+  class MyEstimator:
+    @classmethod
+    def from_config(cls, meta): return cls()      # optional; default: cls()
+    def init(self, theta, states): ...
+    def estimate(self, theta, est_state, states, data, key, truncation): ...
+
+A package estimator is registered below (its registry line); one of a user's registers when
+its module is imported, before the config that names it is checked.
+"""
 from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
 
 from metaunsup.estimators import base
 from metaunsup.estimators.base import (MetaGradient, Objective, Truncation, inner_truncation,
@@ -9,15 +27,65 @@ from metaunsup.estimators.es import AntitheticES
 from metaunsup.estimators.pes import PES, PESState
 from metaunsup.estimators.truncated_bptt import TruncatedBPTT
 
-NAMES = ("truncated_bptt", "pes", "es")
+T = TypeVar("T", bound=type)
+
+# meta.estimator -> (the class, a builder from `config.meta` to an instance of it).
+_REGISTRY: dict[str, tuple[type, Callable[[Any], Any]]] = {}
 
 
-def from_config(meta) -> TruncatedBPTT | PES | AntitheticES:
-  """The estimator `meta.estimator` names, with `meta.es_sigma`, `meta.es_pairs` and
-  `meta.es_clip` for the two ES estimators.
+def register(name: str, from_config: Callable[[Any], Any] | None = None) -> Callable[[T], T]:
+  """Class decorator: registers an estimator class under `name` (`meta.estimator`).
 
   Args:
-    meta: `config.meta`.
+    name: the registry name; letters, digits and underscores.
+    from_config: builds the estimator from `config.meta`; default: the class's own
+      `from_config(meta)` classmethod if it has one, else the class with no arguments.
+
+  Returns:
+    The decorator, which returns the class unchanged.
+
+  Raises:
+    ValueError: `name` is malformed or already registered to another class.
+  """
+  if not name or not name.replace("_", "").isalnum():
+    raise ValueError(f"an estimator name is letters, digits and underscores, got {name!r}")
+
+  def decorate(cls: T) -> T:
+    # Re-registering the same class (a reloaded module) is fine; another class is not.
+    if name in _REGISTRY and _REGISTRY[name][0].__qualname__ != cls.__qualname__:
+      raise ValueError(f"estimator {name!r} is already registered to {_REGISTRY[name][0]}")
+    builder = from_config or getattr(cls, "from_config", None) or (lambda meta: cls())
+    _REGISTRY[name] = (cls, builder)
+    return cls
+  return decorate
+
+
+def _perturbation_fields(meta) -> dict:
+  # ES and PES share the perturbation fields; the casts keep the static argument hashable
+  # and its fields of one type whatever type the config holds.
+  return dict(sigma=float(meta.es_sigma), pairs=int(meta.es_pairs), clip=float(meta.es_clip))
+
+
+register("truncated_bptt")(TruncatedBPTT)
+register("pes", from_config=lambda meta: PES(**_perturbation_fields(meta)))(PES)
+register("es", from_config=lambda meta: AntitheticES(**_perturbation_fields(meta)))(AntitheticES)
+
+
+def names() -> tuple[str, ...]:
+  """Every registered estimator name, in registration order (the package's first).
+
+  Returns:
+    tuple of names.
+  """
+  return tuple(_REGISTRY)
+
+
+def from_config(meta):
+  """The estimator `meta.estimator` names, built by its registered builder (the ES
+  estimators read `meta.es_sigma`, `meta.es_pairs` and `meta.es_clip`).
+
+  Args:
+    meta: `config.meta`, completed from the default config (`training.config_checks.complete`).
 
   Returns:
     The estimator (frozen dataclass, a static argument of the jitted meta-step).
@@ -25,16 +93,11 @@ def from_config(meta) -> TruncatedBPTT | PES | AntitheticES:
   Raises:
     ValueError: an unknown estimator name.
   """
-  name = meta.get("estimator", "truncated_bptt")
-  if name == "truncated_bptt":
-    return TruncatedBPTT()
-  kwargs = {field: cast(meta[f"es_{field}"]) for field, cast in
-            (("sigma", float), ("pairs", int), ("clip", float)) if f"es_{field}" in meta}
-  if name == "pes":
-    return PES(**kwargs)
-  if name == "es":
-    return AntitheticES(**kwargs)
-  raise ValueError(f"config.meta.estimator={name!r} is unknown; choose one of {NAMES}")
+  if meta.estimator not in _REGISTRY:
+    raise ValueError(f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
+                     f"{names()} (an estimator of your own must be imported, and so "
+                     "registered, first)")
+  return _REGISTRY[meta.estimator][1](meta)
 
 
 def truncated_bptt_gradient(theta, cfg, states, data, k: int) -> MetaGradient:
@@ -62,7 +125,7 @@ def objective_from_config(meta) -> Objective:
   its mean over `meta.objective_points` points of it) and `meta.worsening_penalty`.
 
   Args:
-    meta: `config.meta`.
+    meta: `config.meta`, completed from the default config.
 
   Returns:
     Objective.
@@ -70,8 +133,8 @@ def objective_from_config(meta) -> Objective:
   Raises:
     ValueError: an unknown objective name.
   """
-  name = meta.get("objective", "final")
-  if name not in OBJECTIVES:
-    raise ValueError(f"config.meta.objective={name!r} is unknown; choose one of {OBJECTIVES}")
-  points = int(meta.get("objective_points", 1)) if name == "mean_over_truncation" else 1
-  return Objective(points=points, worsening=float(meta.get("worsening_penalty", 0.0)))
+  if meta.objective not in OBJECTIVES:
+    raise ValueError(f"config.meta.objective={meta.objective!r} is unknown; choose one of "
+                     f"{OBJECTIVES}")
+  points = int(meta.objective_points) if meta.objective == "mean_over_truncation" else 1
+  return Objective(points=points, worsening=float(meta.worsening_penalty))

@@ -118,22 +118,6 @@ def advance_tasks(truncation: Truncation, theta, states, data, theta_axis=None):
       jax.lax.stop_gradient(theta), states, data)
 
 
-def tree_where(mask: jax.Array, new, old):
-  """Per task [T]: `new` where mask, else `old` (any trailing shapes).
-
-  Args:
-    mask: bool [T].
-    new: a tree of leaves [T, ...].
-    old: a tree of the same structure and shapes.
-
-  Returns:
-    the tree, leaf by leaf.
-  """
-  return jax.tree_util.tree_map(
-      lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (o.ndim - mask.ndim)), n, o),
-      new, old)
-
-
 def reset(estimator, theta, est_state, states, done: jax.Array):
   """Estimator state of the tasks that were reset (done [T]) starts again from theirs.
 
@@ -149,7 +133,7 @@ def reset(estimator, theta, est_state, states, done: jax.Array):
   """
   if not jax.tree_util.tree_leaves(est_state):
     return est_state
-  return tree_where(done, estimator.init(theta, states), est_state)
+  return inner.tree_where(done, estimator.init(theta, states), est_state)
 
 
 def perturbations(key, theta, shape: tuple):

@@ -4,8 +4,10 @@ loaded or any program compiled."""
 from __future__ import annotations
 
 from metaunsup import base_model
+from metaunsup.evaluation import default_config
+from metaunsup.evaluation import methods as methods_lib
 from metaunsup.evaluation.data_specs import DataSpec
-from metaunsup.evaluation.protocol import HEADS, METHODS
+from metaunsup.evaluation.protocol import HEADS
 
 
 def check_config(config) -> None:
@@ -13,19 +15,28 @@ def check_config(config) -> None:
 
   Args:
     config: the evaluation config (`ml_collections.ConfigDict`, the fields of
-      `metaunsup.evaluation.default_config.get_config()`).
+      `metaunsup.evaluation.default_config.get_config()`; those it lacks are checked at
+      their defaults, `default_config.complete`).
 
   Raises:
-    ValueError: (one line) for an empty or string-valued list, an unknown method or head,
-      a non-integer or too-small count, an unknown activation, a malformed data set spec,
-      or a step cap for a data set the config does not evaluate.
+    ValueError: (one line) for an empty or string-valued list, an unknown method (not in
+      the registry of `methods.py`, nor "local:KIND" for a registered local rule) or head,
+      a config.local_rules entry that is not a registered rule kind or has a bad field, a
+      non-integer or too-small count, an unknown activation, a malformed data set spec, or
+      a step cap for a data set the config does not evaluate.
   """
+  config = default_config.complete(config)
   for field in ("datasets", "methods", "checkpoints", "shots", "heads", "widths"):
     if isinstance(config[field], str) or not config[field]:
       raise ValueError(f"config.{field} must be a non-empty list, got {config[field]!r}")
-  unknown = set(config.methods) - set(METHODS)
-  if unknown:
-    raise ValueError(f"config.methods has {sorted(unknown)}; choose from {METHODS}")
+  for method in config.methods:
+    methods_lib.get(method)
+  kinds = set(config.local_rules) | {methods_lib.local_kind(m) for m in config.methods}
+  for kind in sorted(kinds - {None}):
+    try:
+      methods_lib.local_rule_config(config, kind)
+    except (ValueError, TypeError) as e:
+      raise ValueError(f"config.local_rules[{kind!r}]: {e}") from None
   if set(config.heads) - set(HEADS):
     raise ValueError(f"config.heads must be a subset of {HEADS}, got {tuple(config.heads)}")
   for field in ("checkpoints", "shots", "widths"):

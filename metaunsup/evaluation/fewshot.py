@@ -1,12 +1,26 @@
 """Few-shot evaluation of a rule against random initialisation on held-out data: the quick
-check meta-training runs at its end (`train.py`), one readout per seed."""
+check meta-training runs at its end (`train.py`, summary.json), one readout per seed, with
+the labelled examples of `make evaluate` (`readout.make_readout`: support from the train
+split, a class-balanced query from the test split)."""
 from __future__ import annotations
+
+import types
 
 import numpy as np
 
 from metaunsup import heads, trained_model
 from metaunsup.rule_files import Rule
 from metaunsup.data import Dataset
+from metaunsup.evaluation import default_config
+from metaunsup.evaluation import readout as readout_lib
+
+# How `fewshot_eval` draws its labelled examples, by `support_split`; summary.json records
+# the one it used ("eval_protocol").
+PROTOCOLS = {
+    "train": "train-split support (shots per class), class-balanced test query of "
+             "query_size (make evaluate's readout)",
+    "test": "support and query both from the test split (summaries before issue 27)",
+}
 
 
 def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: int,
@@ -55,10 +69,15 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
 
 def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: int,
                  seeds, batch_size: int = 128, shots: int = 10, query_size: int = 1000,
-                 heads_: tuple = ("ridge",)) -> dict:
-  """The rule against random init: train a network on ds.train_x without labels, read it
-  out on ds.test_x with `shots` labels per class (support and query both from the test
-  split, `support_query_split`).
+                 heads_: tuple = ("ridge",), support_split: str = "train") -> dict:
+  """The rule against random init: train a network on ds.train_x without labels (`apply_rule`
+  with the seed), read it out with `shots` labels per class. With support_split="train"
+  (the default) the labelled examples are `make evaluate`'s: `readout.make_readout`'s
+  support from the train split and class-balanced query from the test split, scored by
+  `Readout.score_network` (batch norm with the statistics of `reference_batch` train
+  examples, as `make evaluate`'s default). support_split="test" is the protocol of
+  summaries written before issue 27: support and query both from the test split
+  (`support_query_split`), for reproducing their numbers.
 
   Args:
     rule_: the learned rule.
@@ -69,16 +88,38 @@ def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: in
     seeds: one network init, support and query per seed.
     batch_size: unlabeled examples per inner step.
     shots: labelled examples per class.
-    query_size: test examples scored per seed.
+    query_size: test examples scored per seed (with "train": at most, the same number of
+      every class).
     heads_: few-shot heads ('ridge', 'logistic').
+    support_split: "train" or "test" (`PROTOCOLS`).
 
   Returns:
-    {"rule": {head: [accuracy per seed]}, "random_init": {head: [...]}}.
+    {"rule": {head: [accuracy per seed]}, "random_init": {head: [...]}}; NaN for a seed
+    whose features are not finite (with "train", as `make evaluate`).
 
   Raises:
-    ValueError: for bad arguments or a class with fewer than `shots` test examples.
+    ValueError: for bad arguments or a class with fewer than `shots` examples in the
+      support's split.
   """
+  if support_split not in PROTOCOLS:
+    raise ValueError(f"support_split must be one of {tuple(PROTOCOLS)}, got {support_split!r}")
   out = {"rule": {h: [] for h in heads_}, "random_init": {h: [] for h in heads_}}
+  if support_split == "train":
+    for name, value, low in (("shots", shots, 1), ("query_size", query_size, 1)):
+      trained_model.integer(value, name, low)
+    labels = types.SimpleNamespace(
+        shots=(shots,), heads=tuple(heads_), query_size=query_size,
+        reference_batch=default_config.get_config().reference_batch)
+    for seed in seeds:
+      readout = readout_lib.make_readout(ds, labels, seed)
+      for method, n in (("rule", steps), ("random_init", 0)):
+        model = trained_model.apply_rule(rule_, ds.train_x, widths=widths,
+                                         activation=activation, steps=n,
+                                         batch_size=batch_size, seed=seed)
+        scores = readout.score_network(model.params, activation)
+        for h in heads_:
+          out[method][h].append(scores[(shots, h)])
+    return out
   for seed in seeds:
     s_idx, q_idx = support_query_split(ds.test_y, shots, query_size, seed, ds.num_classes)
     for method, n in (("rule", steps), ("random_init", 0)):

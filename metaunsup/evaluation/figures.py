@@ -11,14 +11,30 @@ matplotlib.use("Agg")  # files only; no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from metaunsup.evaluation import methods as methods_lib  # noqa: E402
 from metaunsup.evaluation import report  # noqa: E402
-from metaunsup.evaluation.protocol import CURVE_METHODS  # noqa: E402
-from metaunsup.evaluation.report import NAMES  # noqa: E402
+from metaunsup.evaluation.report import name  # noqa: E402
 from metaunsup.evaluation.stats import mean_sem  # noqa: E402
 from metaunsup.evaluation.sweeps import SWEEP_KINDS  # noqa: E402
 
-COLORS = {"rule": "C3", "random_init": "0.4", "vae": "C0", "supervised": "C2", "oja": "C1",
-          "pca": "C4", "raw": "C5"}
+# Colours for methods that register none (or that this process does not know), in order.
+SPARE_COLORS = ("C6", "C7", "C8", "C9", "k", "y", "m", "c")
+
+
+def colors(method_names) -> dict:
+  """A colour per method: the registered one (`methods.Method.color`), else the next spare.
+
+  Args:
+    method_names: the methods of one figure, in order.
+
+  Returns:
+    {method: matplotlib colour}.
+  """
+  out, spare = {}, iter(SPARE_COLORS * (1 + len(method_names) // len(SPARE_COLORS)))
+  for m in method_names:
+    registered = m in methods_lib.names() and methods_lib.get(m).color
+    out[m] = registered or next(spare)
+  return out
 
 
 def _grid(n: int, size=(4.2, 3.3)):
@@ -52,17 +68,18 @@ def curves(results: dict, path: pathlib.Path) -> None:
   shots, head = report.headline_shots(results), results["config"]["heads"][0]
   steps = sorted(results["config"]["checkpoints"])
   methods = report._methods(results)
+  color = colors(methods)
   fig, axes = _grid(len(results["config"]["datasets"]))
   for ax, ds in zip(axes, results["config"]["datasets"]):
     for m in methods:
-      if m in CURVE_METHODS:
+      if methods_lib.is_curve(m):
         ms = [_mean_sem(report.per_seed(results, ds, m, shots, head, s)) for s in steps]
         ax.errorbar(steps, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
-                    capsize=2, color=COLORS[m], label=NAMES[m])
+                    capsize=2, color=color[m], label=name(m))
       else:
         mean, sem = _mean_sem(report.per_seed(results, ds, m, shots, head))
-        ax.axhline(mean, color=COLORS[m], ls="--", lw=1, label=NAMES[m])
-        ax.axhspan(mean - sem, mean + sem, color=COLORS[m], alpha=0.15, lw=0)
+        ax.axhline(mean, color=color[m], ls="--", lw=1, label=name(m))
+        ax.axhspan(mean - sem, mean + sem, color=color[m], alpha=0.15, lw=0)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlim(-1, 1.5 * max(steps))  # symlog would otherwise show negative steps
     ax.set_xlabel("unsupervised inner steps")
@@ -80,12 +97,13 @@ def shots_plot(results: dict, path: pathlib.Path) -> None:
     path: the PNG file to write.
   """
   shots, head = results["config"]["shots"], results["config"]["heads"][0]
+  color = colors(report._methods(results))
   fig, axes = _grid(len(results["config"]["datasets"]))
   for ax, ds in zip(axes, results["config"]["datasets"]):
     for m in report._methods(results):
       ms = [_mean_sem(report.per_seed(results, ds, m, s, head)) for s in shots]
       ax.errorbar(shots, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
-                  capsize=2, color=COLORS[m], label=NAMES[m])
+                  capsize=2, color=color[m], label=name(m))
     ax.set_xscale("log")
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel(f"test accuracy ({head})")
@@ -102,6 +120,7 @@ def sweeps(results: dict, path: pathlib.Path) -> None:
     path: the PNG file to write.
   """
   sw = results["config"]["sweep"]
+  color = colors(("rule", "random_init"))
   fig, axes = _grid(3)
   for ax, kind in zip(axes, SWEEP_KINDS):
     values = list(sw[kind])
@@ -111,7 +130,7 @@ def sweeps(results: dict, path: pathlib.Path) -> None:
                        if r["sweep"] == kind and r["value"] == v and r["method"] == m})
             for v in values]
       ax.errorbar(xs, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
-                  capsize=2, color=COLORS[m], label=NAMES[m])
+                  capsize=2, color=color[m], label=name(m))
     if kind == "widths":
       ax.set_xscale("log", base=2)
     if kind == "activations":
@@ -135,7 +154,9 @@ def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) ->
     units: units shown per method.
   """
   side = int(first_layers["side"])
-  methods = [m for m in ("random_init", "rule", "oja", "vae") if m in first_layers]
+  # Random init first for comparison, then the rule, then the others in config order.
+  methods = sorted((m for m in first_layers if m not in ("dataset", "side")),
+                   key=lambda m: (m != "random_init", m != "rule"))
   fig, axes = plt.subplots(len(methods), units, figsize=(units * 0.8, len(methods) * 0.95),
                            squeeze=False)
   for row, m in zip(axes, methods):
@@ -146,7 +167,7 @@ def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) ->
       ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
       ax.set_xticks([])
       ax.set_yticks([])
-    row[0].set_ylabel(NAMES[m], rotation=0, ha="right", va="center", fontsize=8)
+    row[0].set_ylabel(name(m), rotation=0, ha="right", va="center", fontsize=8)
   fig.suptitle(f"First-layer receptive fields, {first_layers['dataset']} "
                "(after the last checkpoint; random init for comparison)", fontsize=9)
   _save(fig, path)

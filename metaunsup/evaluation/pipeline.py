@@ -10,7 +10,6 @@ OUT/results.json, OUT/results.md (`report.py`) and PNG figures (`figures.py`).
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import io
 import json
@@ -24,7 +23,7 @@ import numpy as np
 
 from metaunsup import checkpointing, rule_files
 from metaunsup.rule_files import Rule
-from metaunsup.evaluation import protocol, sweeps
+from metaunsup.evaluation import default_config, protocol, sweeps
 from metaunsup.evaluation import store as store_lib
 from metaunsup.evaluation.config_checks import check_config
 from metaunsup.evaluation.data_specs import DataSpec, image_side
@@ -89,7 +88,9 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
 
   Args:
     rule_path: a rule file, a meta-training workdir, or 'pretrained' (`rule_files.read_rule`).
-    config: the evaluation config (`metaunsup.evaluation.default_config`).
+    config: the evaluation config (`metaunsup.evaluation.default_config`); fields it lacks
+      take their default values (`default_config.complete`), and results.json records
+      the completed config.
     out: the output folder (created; pieces of an earlier run of the same config and rule
       in it are reused).
     log: called with progress lines.
@@ -109,6 +110,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
     file_faults.WriteFailedError: if OUT cannot be written.
   """
   from metaunsup.evaluation import figures, report
+  config = default_config.complete(config)
   check_config(config)
   learned = rule_files.read_rule(rule_path)
   out = pathlib.Path(out)
@@ -126,7 +128,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
                                 for t in per_seed.values())
   results = {
       "rule": {"path": str(rule_path), "meta": learned.meta,
-               "config": dataclasses.asdict(learned.config)},
+               "kind": learned.config.kind, "config": learned.config.to_dict()},
       "config": json.loads(config.to_json()),
       "seeds": seeds,
       "environment": {"jax": jax.__version__, "backend": jax.default_backend(),

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from metaunsup.evaluation.protocol import CURVE_METHODS
+from metaunsup.evaluation import methods as methods_lib
 from metaunsup.evaluation.stats import mean_sem
 from metaunsup.evaluation.sweeps import SWEEP_KINDS
 
-NAMES = {"rule": "learned rule", "random_init": "random init", "vae": "VAE",
-         "supervised": "supervised", "oja": "Oja", "pca": "PCA-32", "raw": "raw inputs"}
+
+def name(method: str) -> str:
+  """The name the tables print for a method (`methods.display_name`: the registry's).
+
+  Args:
+    method: a method name of the records.
+
+  Returns:
+    Its display name, e.g. 'learned rule' for 'rule'.
+  """
+  return methods_lib.display_name(method)
 
 
 def report_step(results: dict, dataset: str | None = None) -> int:
@@ -25,8 +34,8 @@ def report_step(results: dict, dataset: str | None = None) -> int:
     The step, in inner steps.
   """
   cfg = results["config"]
-  step = int(cfg["report_step"]) if cfg.get("report_step") is not None else max(cfg["checkpoints"])
-  cap = cfg.get("step_caps", {}).get(dataset)
+  step = int(cfg["report_step"]) if cfg["report_step"] is not None else max(cfg["checkpoints"])
+  cap = cfg["step_caps"].get(dataset)
   if cap is not None and step > cap:
     step = max(c for c in cfg["checkpoints"] if c <= cap)
   return step
@@ -52,7 +61,7 @@ def per_seed(results: dict, dataset: str, method: str, shots: int, head: str,
   Args:
     results: an evaluation's results.
     dataset: the data set spec.
-    method: one of protocol.METHODS; CURVE_METHODS are read at `step`.
+    method: a method of the records; curve methods (`methods.is_curve`) are read at `step`.
     shots: labelled examples per class.
     head: 'ridge' or 'logistic'.
     step: the inner step of a curve method (default: `report_step`); ignored otherwise.
@@ -60,12 +69,13 @@ def per_seed(results: dict, dataset: str, method: str, shots: int, head: str,
   Returns:
     {seed: accuracy}, empty if the cell was not evaluated.
   """
-  if method in CURVE_METHODS:
+  curve = methods_lib.is_curve(method)
+  if curve:
     step = report_step(results, dataset) if step is None else step
   out = {}
   for r in results["records"]:
     if (r["dataset"], r["method"], r["shots"], r["head"]) == (dataset, method, shots, head) \
-        and (method not in CURVE_METHODS or r["step"] == step):
+        and (not curve or r["step"] == step):
       out[r["seed"]] = r["accuracy"]
   return out
 
@@ -118,7 +128,7 @@ def _datasets(results) -> list[str]:
 
 
 def _methods(results) -> list[str]:
-  return [m for m in results["config"]["methods"] if m in NAMES]
+  return list(results["config"]["methods"])
 
 
 def headline(results: dict, head: str) -> list[str]:
@@ -135,7 +145,7 @@ def headline(results: dict, head: str) -> list[str]:
   shots = headline_shots(results)
   methods = _methods(results)
   others = [m for m in methods if m != "rule"]
-  lines = [f"| data | step | {' | '.join(NAMES[m] for m in methods)} | rule vs best other |",
+  lines = [f"| data | step | {' | '.join(name(m) for m in methods)} | rule vs best other |",
            "|" + " --- |" * (len(methods) + 3)]
   for ds in _datasets(results):
     accs = {m: per_seed(results, ds, m, shots, head) for m in methods}
@@ -144,7 +154,7 @@ def headline(results: dict, head: str) -> list[str]:
     if "rule" in accs and others:
       best = max(others, key=lambda m: np.mean(list(accs[m].values()) or [-1]))
       d, s = paired(accs["rule"], accs[best])
-      last = f"{d:+.3f} ± {s:.3f} vs {NAMES[best]}: {verdict(d, s)}"
+      last = f"{d:+.3f} ± {s:.3f} vs {name(best)}: {verdict(d, s)}"
     lines.append(f"| {ds} | {report_step(results, ds)} | {' | '.join(row)} | {last} |")
   return lines
 
@@ -161,7 +171,7 @@ def differences(results: dict, head: str) -> list[str]:
   """
   shots = headline_shots(results)
   others = [m for m in _methods(results) if m != "rule"]
-  lines = [f"| data | {' | '.join('rule − ' + NAMES[m] for m in others)} |",
+  lines = [f"| data | {' | '.join('rule − ' + name(m) for m in others)} |",
            "|" + " --- |" * (len(others) + 1)]
   for ds in _datasets(results):
     rule_acc = per_seed(results, ds, "rule", shots, head)
@@ -188,7 +198,7 @@ def shots_table(results: dict, dataset: str, head: str) -> list[str]:
   lines = [f"| method | {' | '.join(f'{s} / class' for s in shots)} |",
            "|" + " --- |" * (len(shots) + 1)]
   for m in _methods(results):
-    lines.append(f"| {NAMES[m]} | " + " | ".join(
+    lines.append(f"| {name(m)} | " + " | ".join(
         _cell(per_seed(results, dataset, m, s, head).values()) for s in shots) + " |")
   return lines
 
@@ -205,8 +215,8 @@ def curve_table(results: dict, dataset: str, head: str) -> list[str]:
     Markdown table lines.
   """
   shots = headline_shots(results)
-  methods = [m for m in _methods(results) if m in CURVE_METHODS]
-  lines = [f"| inner steps | {' | '.join(NAMES[m] for m in methods)} |",
+  methods = [m for m in _methods(results) if methods_lib.is_curve(m)]
+  lines = [f"| inner steps | {' | '.join(name(m) for m in methods)} |",
            "|" + " --- |" * (len(methods) + 1)]
   for step in sorted(results["config"]["checkpoints"]):
     lines.append(f"| {step} | " + " | ".join(
@@ -310,7 +320,7 @@ def markdown(results: dict) -> str:
       "the paired difference exceeds 2 standard errors.",
       f"Environment: jax {results['environment']['jax']} on {results['environment']['backend']}; "
       f"{results['seconds']:.0f} s.", ""]
-  caps = cfg.get("step_caps") or {}
+  caps = cfg["step_caps"]
   for head in heads:
     lines += [f"## Headline: {shots} labels per class, {head} head", "",
               f"The rule, Oja and the VAE after {step} unsupervised inner steps"

@@ -21,7 +21,7 @@ import re
 import jax
 import numpy as np
 
-from metaunsup import checkpointing, file_faults
+from metaunsup import checkpointing, file_faults, local_rule
 
 
 def fingerprint(config_json: str, learned) -> str:
@@ -36,7 +36,10 @@ def fingerprint(config_json: str, learned) -> str:
     12 hex digits of a SHA-256.
   """
   h = hashlib.sha256(json.dumps(json.loads(config_json), sort_keys=True).encode())
-  h.update(json.dumps(dataclasses.asdict(learned.config), sort_keys=True).encode())
+  rule_config = learned.config.to_dict()
+  if learned.config.kind != local_rule.DEFAULT_KIND:  # the learned rule's folders keep their names
+    rule_config["kind"] = learned.config.kind
+  h.update(json.dumps(rule_config, sort_keys=True).encode())
   for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(learned.theta),
                            key=lambda p: jax.tree_util.keystr(p[0])):
     h.update(jax.tree_util.keystr(path).encode())

@@ -7,9 +7,10 @@ import math
 
 from metaunsup import base_model, default_config, preprocess
 
-# Read with `.get(field, default)`, where the default reproduces the code from before the
-# field existed, so configs written before them still run: not required. `rule` is read by
-# `rule.RuleConfig.from_dict`, which fills in its own defaults.
+# Fields added to the default config after configs were first written: `complete` fills
+# them in from `default_config` (whose value reproduces the code from before the field
+# existed), so older configs still run; not required. `rule` is read by the rule's
+# `from_dict`, which fills in its own defaults.
 OPTIONAL = {
     "rule": None,  # the whole section
     "inner": ("remat", "advance_steps"),
@@ -28,6 +29,32 @@ def required_fields() -> dict[str, tuple[str, ...]]:
   for section, fields in json.loads(default_config.get_config().to_json()).items():
     if isinstance(fields, dict) and OPTIONAL.get(section, ()) is not None:
       out[section] = tuple(f for f in fields if f not in OPTIONAL.get(section, ()))
+  return out
+
+
+def complete(config):
+  """The config with every OPTIONAL field it lacks at its `default_config` value: done once
+  where a config enters (`train.train_and_evaluate`, `validate`), so code reads fields,
+  never `get(field, default)`. Old config.json files are completed the same way
+  (`training.workdir._with_added_fields`).
+
+  Args:
+    config: an ml_collections.ConfigDict shaped as `metaunsup.default_config.get_config()`,
+      possibly written before some OPTIONAL fields existed.
+
+  Returns:
+    A completed copy (the argument is not changed); a missing section stays missing, for
+    `validate` to name.
+  """
+  out = config.copy_and_resolve_references()
+  defaults = default_config.get_config()
+  with out.unlocked():
+    for section, fields in OPTIONAL.items():
+      if fields is None or section not in out:
+        continue
+      for field in fields:
+        if field not in out[section]:
+          out[section][field] = defaults[section][field]
   return out
 
 
@@ -82,31 +109,31 @@ def _check_family(fam, heads) -> None:
 
 
 def _check_long_horizon(meta, inner) -> None:
-  """Estimator, objective, advance and warm-start fields (absent in older configs: defaults)."""
+  """Estimator, objective, advance and warm-start fields (completed: `complete`)."""
   from metaunsup import estimators  # the estimators import the inner problem; keep this light
-  if meta.get("estimator", "truncated_bptt") not in estimators.NAMES:
+  if meta.estimator not in estimators.names():
     raise ValueError(f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
-                     f"{estimators.NAMES}")
-  if "es_sigma" in meta:
-    _positive(meta.es_sigma, "meta.es_sigma")
-  if "es_pairs" in meta:
-    _positive_int(meta.es_pairs, "meta.es_pairs")
-  if "es_clip" in meta and not (isinstance(meta.es_clip, (int, float)) and meta.es_clip >= 0):
+                     f"{estimators.names()} (an estimator of your own must be imported, and "
+                     "so registered, first)")
+  _positive(meta.es_sigma, "meta.es_sigma")
+  _positive_int(meta.es_pairs, "meta.es_pairs")
+  if isinstance(meta.es_clip, bool) or not isinstance(meta.es_clip, (int, float)) \
+      or not meta.es_clip >= 0:
     raise ValueError(f"config.meta.es_clip must be >= 0 (0: no clipping), got {meta.es_clip!r}")
-  if meta.get("objective", "final") not in estimators.OBJECTIVES:
+  if meta.objective not in estimators.OBJECTIVES:
     raise ValueError(f"config.meta.objective={meta.objective!r} is unknown; choose one of "
                      f"{estimators.OBJECTIVES}")
-  if meta.get("objective", "final") == "mean_over_truncation":
-    _positive_int(meta.get("objective_points", 1), "meta.objective_points")
+  if meta.objective == "mean_over_truncation":
+    _positive_int(meta.objective_points, "meta.objective_points")
     if meta.objective_points > min(inner.truncation_lengths):
       raise ValueError(f"config.meta.objective_points={meta.objective_points} exceeds the "
                        f"shortest truncation ({min(inner.truncation_lengths)} steps); use at "
                        "most that many points")
-  penalty = meta.get("worsening_penalty", 0.0)
-  if not isinstance(penalty, (int, float)) or penalty < 0:
+  penalty = meta.worsening_penalty
+  if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
     raise ValueError(f"config.meta.worsening_penalty must be >= 0, got {penalty!r}")
-  _positive_int(inner.get("advance_steps", 0), "inner.advance_steps", 0)
-  if not isinstance(meta.get("init_rule", ""), str):
+  _positive_int(inner.advance_steps, "inner.advance_steps", 0)
+  if not isinstance(meta.init_rule, str):
     raise ValueError(f"config.meta.init_rule must be a path (or \"\"), got {meta.init_rule!r}")
 
 
@@ -114,11 +141,13 @@ def validate(config) -> None:
   """Check a meta-training config before anything runs.
 
   Args:
-    config: an ml_collections.ConfigDict shaped as `metaunsup.default_config.get_config()`.
+    config: an ml_collections.ConfigDict shaped as `metaunsup.default_config.get_config()`;
+      OPTIONAL fields it lacks are checked at their defaults (`complete`).
 
   Raises:
     ValueError: one line naming the first missing field or bad value and the fix.
   """
+  config = complete(config)
   if "seed" not in config:
     raise ValueError("config.seed is missing; add an integer seed")
   _positive_int(config.seed, "seed", 0)
@@ -132,7 +161,7 @@ def validate(config) -> None:
   _check_family(config.family, config.heads)
   for name in ("min_total_steps", "max_total_steps", "reference_batch"):
     _positive_int(config.inner[name], f"inner.{name}")
-  if not isinstance(config.inner.get("remat", False), bool):
+  if not isinstance(config.inner.remat, bool):
     raise ValueError(f"config.inner.remat must be True or False, got {config.inner.remat!r}")
   if not config.inner.truncation_lengths:
     raise ValueError("config.inner.truncation_lengths must list at least one length")

@@ -4,8 +4,10 @@ ICLR 2019: truncated backprop through unrolled inner loops; learned_optimization
 outer-training step with the estimator kept apart, `metaunsup.estimators`)."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 import pathlib
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +15,9 @@ import ml_collections
 import numpy as np
 import optax
 
-from metaunsup import estimators
-from metaunsup.training import clipping, truncation_schedule
+from metaunsup import estimators, inner
+from metaunsup.training import clipping
+from metaunsup.training.state import MetaTrainState
 
 
 def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformation:
@@ -76,43 +79,57 @@ def init_estimator_states(estimator, theta, tasks) -> tuple:
   return tuple(estimator.init(theta, states) for states in tasks)
 
 
-@functools.partial(jax.jit, static_argnames=("cfgs", "opt", "k", "estimator", "advance_steps",
-                                             "objective"))
-def meta_step(theta, opt_state, tasks, est_states, task_data, key, *, cfgs, opt, k,
-              estimator=estimators.TruncatedBPTT(), advance_steps: int = 0,
-              objective: estimators.Objective = estimators.Objective()):
+@dataclasses.dataclass(frozen=True)
+class MetaStatic:
+  """What a meta-step holds fixed, built once by `training.setup.setup`: hashable, so the
+  jitted `meta_step` takes it as a static argument and compiles once per truncation length.
+
+  Attributes:
+    cfgs: one `inner.InnerConfig` per bucket of the task family (its rule included).
+    opt: the meta-optimiser (`make_optimizer`).
+    estimator: the meta-gradient estimator (`metaunsup.estimators`).
+    objective: what a truncation is scored on (`estimators.Objective`).
+    advance_steps: forward-only inner steps of every task after the scored ones.
+  """
+  cfgs: tuple
+  opt: optax.GradientTransformation
+  estimator: Any = estimators.TruncatedBPTT()
+  objective: estimators.Objective = estimators.Objective()
+  advance_steps: int = 0
+
+
+@functools.partial(jax.jit, static_argnames=("static", "k"))
+def meta_step(state: MetaTrainState, task_data: tuple, *, static: MetaStatic,
+              k: int) -> tuple[MetaTrainState, tuple, dict]:
   """One meta-update from every bucket (one vmapped program per bucket shape, all in one
-  jitted step). Each task is unrolled k scored steps, then `advance_steps` forward-only
-  ones; `estimator` (static) forms the meta-gradient, the mean over all tasks of all
-  buckets; tasks that reached their length start over (`truncation_schedule`).
+  jitted step). Each task is unrolled k scored steps, then `static.advance_steps`
+  forward-only ones; `static.estimator` forms the meta-gradient, the mean over all tasks of
+  all buckets; tasks that reached their length start over (`inner.reset_finished`).
 
   Args:
-    theta: the rule's meta-parameters.
-    opt_state: `opt`'s state.
-    tasks: one TaskState [T_b] per bucket b.
-    est_states: one estimator state [T_b] per bucket (() for a stateless estimator).
-    task_data: one TaskData per bucket, x [T_b, N, D_b], y [T_b, N], by_class [T_b, C, M].
-    key: PRNG key of this meta-step.
-    cfgs: one `inner.InnerConfig` per bucket (static).
-    opt: the optimiser (`make_optimizer`, static).
+    state: the run's state after `state.step` meta-steps (`training.setup.setup`).
+    task_data: one TaskData per bucket, x [T_b, N, D_b], y [T_b, N], by_class [T_b, C, M]
+      (`task_family.TaskFamily.step_data`).
+    static: the run's fixed pieces (static).
     k: truncation length in inner steps (static).
-    estimator: the meta-gradient estimator (static).
-    advance_steps: forward-only inner steps after the scored ones (static).
-    objective: what a truncation is scored on (static).
 
   Returns:
-    (theta, opt_state, tasks, est_states, dones, metrics): dones one bool [T_b] per bucket
-    (the tasks reset); metrics meta_loss, query_accuracy, grad_norm, skipped (total
-    non-finite meta-gradients), tasks_reset and bucket_loss [B].
+    (state, dones, metrics): the state after this step (theta, optimiser, tasks, estimator
+    state and key advanced, step + 1; `datasets` as given: the host reassigns them with
+    `dones`, `TaskFamily.reassign`); dones one bool [T_b] per bucket (the tasks reset);
+    metrics meta_loss, query_accuracy, grad_norm, skipped (total non-finite
+    meta-gradients), tasks_reset and bucket_loss [B].
   """
+  cfgs, estimator, theta = static.cfgs, static.estimator, state.theta
+  key, k_step = jax.random.split(state.key)
   grads, new_tasks, new_est, dones, losses, accs = [], [], [], [], [], []
   for cfg, states, est_state, bucket_data, k_bucket in zip(
-      cfgs, tasks, est_states, task_data, jax.random.split(key, len(cfgs))):
-    truncation = estimators.inner_truncation(cfg, k, advance_steps, objective)
+      cfgs, state.tasks, state.estimator, task_data, jax.random.split(k_step, len(cfgs))):
+    truncation = estimators.inner_truncation(cfg, k, static.advance_steps, static.objective)
     mg = estimator.estimate(theta, est_state, states, bucket_data,
                             jax.random.fold_in(k_bucket, 1), truncation)
-    states, done = truncation_schedule.reset_finished(k_bucket, cfg, mg,
-                                                      bucket_data.x.shape[-1])
+    states, done = inner.reset_finished(k_bucket, cfg, mg.states, mg.task_losses,
+                                        bucket_data.x.shape[-1])
     weight = done.shape[0]
     grads.append(jax.tree_util.tree_map(lambda g: g * weight, mg.grads))
     new_tasks.append(states)
@@ -122,7 +139,7 @@ def meta_step(theta, opt_state, tasks, est_states, task_data, key, *, cfgs, opt,
     accs.append(mg.task_accuracies)
   total = sum(d.shape[0] for d in dones)
   grads = jax.tree_util.tree_map(lambda *g: sum(g) / total, *grads)
-  updates, opt_state = opt.update(grads, opt_state, theta)
+  updates, opt_state = static.opt.update(grads, state.opt_state, theta)
   theta = optax.apply_updates(theta, updates)
   metrics = {"meta_loss": jnp.mean(jnp.concatenate(losses)),
              "query_accuracy": jnp.mean(jnp.concatenate(accs)),
@@ -130,4 +147,6 @@ def meta_step(theta, opt_state, tasks, est_states, task_data, key, *, cfgs, opt,
              "skipped": opt_state.total_notfinite,
              "tasks_reset": sum(jnp.sum(d) for d in dones),
              "bucket_loss": jnp.stack([jnp.mean(l) for l in losses])}
-  return theta, opt_state, tuple(new_tasks), tuple(new_est), tuple(dones), metrics
+  state = state.replace(theta=theta, opt_state=opt_state, tasks=tuple(new_tasks),
+                        estimator=tuple(new_est), key=key, step=state.step + 1)
+  return state, tuple(dones), metrics

@@ -13,7 +13,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from metaunsup import rule
+from metaunsup import local_rule
 from metaunsup.rule_files import read_rule
 
 
@@ -22,7 +22,7 @@ class MetaTrainState:
   """A meta-training run's state after `step` meta-steps.
 
   Attributes:
-    theta: the rule's meta-parameters (`rule.init_theta`'s tree), replicated.
+    theta: the rule's meta-parameters (its `init_theta`'s tree), replicated.
     opt_state: the meta-optimiser's state (`meta_step.make_optimizer`), replicated.
     tasks: one `inner.TaskState` per bucket b, leaves with a leading [T_b] task axis,
       sharded over devices by task.
@@ -66,30 +66,37 @@ class MetaTrainState:
     return self.replace(**restored)
 
 
-def warm_start_theta(path, rule_cfg: rule.RuleConfig) -> dict:
+def warm_start_theta(path, rule_cfg: local_rule.LocalRule) -> Any:
   """theta of the rule at `path` (a rule file or a meta-training workdir) to start from:
   `meta.init_rule`, fine-tuning a shipped rule on a new task family.
 
   Args:
     path: a rule file, a workdir, or "pretrained[:NAME]" (`rule_files.read_rule`).
-    rule_cfg: the rule config of this run (`config.rule`).
+    rule_cfg: the rule of this run (`config.rule`), any registered kind.
 
   Returns:
-    theta, float32 leaves with the shapes `rule_cfg` needs.
+    theta, float32 leaves with the structure and shapes of `rule_cfg.init_theta`.
 
   Raises:
     FileNotFoundError: nothing loadable at `path`.
-    ValueError: its theta does not have the shapes `rule_cfg` needs (one line).
+    ValueError: it holds a rule of another kind, or its theta does not have the shapes
+      `rule_cfg` needs (one line).
   """
   loaded = read_rule(path)
-  expected = jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0), rule_cfg))
-  for name in sorted(set(expected) | set(loaded.theta)):
-    got = tuple(jnp.shape(loaded.theta[name])) if name in loaded.theta else None
-    want = expected[name].shape if name in expected else None
-    if got != want:
-      theirs, ours = dataclasses.asdict(loaded.config), dataclasses.asdict(rule_cfg)
+  if loaded.config.kind != rule_cfg.kind:
+    raise ValueError(f"config.meta.init_rule={path} holds a rule of kind "
+                     f"{loaded.config.kind!r}, config.rule is of kind {rule_cfg.kind!r}; "
+                     "set config.rule.kind (and its fields) to the rule's own")
+  expected = jax.eval_shape(lambda: rule_cfg.init_theta(jax.random.PRNGKey(0)))
+  got = {jax.tree_util.keystr(p): tuple(jnp.shape(v))
+         for p, v in jax.tree_util.tree_flatten_with_path(loaded.theta)[0]}
+  want = {jax.tree_util.keystr(p): tuple(v.shape)
+          for p, v in jax.tree_util.tree_flatten_with_path(expected)[0]}
+  for name in sorted(set(got) | set(want)):
+    if got.get(name) != want.get(name):
+      theirs, ours = loaded.config.to_dict(), rule_cfg.to_dict()
       differ = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
-      raise ValueError(f"config.meta.init_rule={path}: its theta[{name!r}] has shape {got}, "
-                       f"config.rule needs {want}; set config.rule to the rule's own "
-                       f"settings {differ}")
+      raise ValueError(f"config.meta.init_rule={path}: its theta{name} has shape "
+                       f"{got.get(name)}, config.rule needs {want.get(name)}; set config.rule "
+                       f"to the rule's own settings {differ}")
   return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), loaded.theta)

@@ -14,8 +14,9 @@ import sys
 
 import numpy as np
 
-from metaunsup import (checkpointing, data, default_config, evaluation, file_faults, rule,
-                       task_family)
+from metaunsup import (checkpointing, data, default_config, evaluation, file_faults,
+                       local_rule, rule, task_family)
+from metaunsup.evaluation import fewshot
 from metaunsup.rule_files import Rule
 
 
@@ -34,10 +35,16 @@ def _changed_fields(previous: dict, current: dict, prefix: str = "") -> list[str
 def _with_added_fields(previous: dict) -> dict:
   """A saved config with the fields added to the default config since it was written, at
   their defaults: each new field's default reproduces the code it was saved with, so an
-  older workdir still resumes unless the new config sets a new field otherwise."""
+  older workdir still resumes unless the new config sets a new field otherwise. A rule
+  section without a kind is the learned rule's (written before kinds); one of another kind
+  keeps its own fields (the default config's are the learned rule's)."""
   out = {k: dict(v) if isinstance(v, dict) else v for k, v in previous.items()}
   for section, fields in json.loads(default_config.get_config().to_json()).items():
     if isinstance(fields, dict) and isinstance(out.get(section), dict):
+      if section == "rule":
+        out[section].setdefault("kind", local_rule.DEFAULT_KIND)
+        if out[section]["kind"] != fields["kind"]:
+          continue
       for field, value in fields.items():
         out[section].setdefault(field, value)
   return out
@@ -62,10 +69,15 @@ def check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> N
     try:
       previous = _with_added_fields(json.loads(saved.read_text()))
       comparable = [dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
-                    for c in (previous, current)]
+                    for c in (previous, _with_added_fields(current))]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
       raise file_faults.damaged(saved, e, "if you resume with the same config, delete it "
                                 "(it is rewritten from --config); else pass a new --workdir") from None
+    kinds = [c.get("rule", {}).get("kind") for c in comparable]
+    if kinds[0] != kinds[1]:  # before the list of fields, which would be all of them
+      raise ValueError(f"{workdir} holds a run of the {kinds[0]!r} rule, this config's "
+                       f"rule.kind is {kinds[1]!r}; pass a new --workdir or delete the old "
+                       "one to start over")
     changed = _changed_fields(*comparable)
     if changed:
       raise ValueError(f"{workdir} holds a run with a different config "
@@ -121,14 +133,17 @@ def read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
 def heldout_eval(learned: Rule, config) -> dict:
   """The learned rule against random init on each held-out evaluation data set
   (`config.eval`): a base network trained by the rule on the unlabeled train split, read
-  out on the test split with `config.heads.shots` labels per class (Metz et al., ICLR 2019).
+  out with `config.heads.shots` labels per class by `make evaluate`'s protocol
+  (`evaluation.fewshot_eval`: train-split support, class-balanced test query of
+  `eval.query_size`; Metz et al., ICLR 2019).
 
   Args:
     learned: the meta-trained Rule.
     config: the run's config (`eval`, `heads.shots`, `seed`).
 
   Returns:
-    {"seeds": [S] evaluation seeds, "datasets": {name: evaluation.fewshot_eval's result}}.
+    {"seeds": [S] evaluation seeds, "datasets": {name: evaluation.fewshot_eval's result
+    plus "protocol", the words of `evaluation.fewshot.PROTOCOLS` it used}}.
 
   Raises:
     FileNotFoundError: an evaluation data set is not prepared.
@@ -138,15 +153,18 @@ def heldout_eval(learned: Rule, config) -> dict:
   out = {"seeds": seeds, "datasets": {}}
   for name in ev.datasets:
     ds = data.load(name, ev.image_size)
-    out["datasets"][name] = evaluation.fewshot_eval(
-        learned, ds, widths=tuple(ev.widths), activation=ev.activation,
-        steps=ev.inner_steps, seeds=seeds, batch_size=ev.batch_size,
-        shots=config.heads.shots, query_size=ev.query_size, heads_=tuple(ev.heads))
+    out["datasets"][name] = dict(
+        evaluation.fewshot_eval(learned, ds, widths=tuple(ev.widths), activation=ev.activation,
+                                steps=ev.inner_steps, seeds=seeds, batch_size=ev.batch_size,
+                                shots=config.heads.shots, query_size=ev.query_size,
+                                heads_=tuple(ev.heads), support_split="train"),
+        protocol=fewshot.PROTOCOLS["train"])
   return out
 
 
 def _accuracy_summary(evals: dict) -> dict:
-  out = {}
+  # The protocol lands at the top level too, with the first data set's accuracies.
+  out = {"eval_protocol": evals["protocol"]}
   for method in ("rule", "random_init"):
     for head, accs in evals[method].items():
       mean, sem = evaluation.mean_sem(accs)
@@ -158,9 +176,10 @@ def _accuracy_summary(evals: dict) -> dict:
 
 
 def summarize_run(history: list[dict], config, family: task_family.TaskFamily, evals: dict,
-                  theta, rule_cfg: rule.RuleConfig) -> dict:
-  """summary.json: meta-training curve ends, data-loading cost, the learned mix, and
-  few-shot accuracy per held-out data set (the first one also at top level).
+                  theta, rule_cfg: local_rule.LocalRule) -> dict:
+  """summary.json: meta-training curve ends, data-loading cost, what the rule learned
+  (its own `summary`), and few-shot accuracy per held-out data set (the first one also at
+  top level).
 
   Args:
     history: one metrics row per meta-step (as in metrics.jsonl).
@@ -168,12 +187,13 @@ def summarize_run(history: list[dict], config, family: task_family.TaskFamily, e
     family: its task family (bucket descriptions).
     evals: `heldout_eval`'s result.
     theta: the learned meta-parameters.
-    rule_cfg: their rule config.
+    rule_cfg: their rule (any registered kind).
 
   Returns:
     The summary dict: meta_loss_first/last (means over the first/last tenth of the steps),
-    data/step seconds (medians), rule_mix, rule_inner_lr, and fewshot_acc_* (mean, sem,
-    per seed) per data set under "eval".
+    data/step seconds (medians), theta_size, the rule's `summary(theta)` entries (the
+    learned rule's rule_mix and rule_inner_lr), and fewshot_acc_* (mean, sem, per seed)
+    per data set under "eval".
   """
   losses = [r["meta_loss"] for r in history]
   n = max(1, len(losses) // 10)
@@ -189,10 +209,9 @@ def summarize_run(history: list[dict], config, family: task_family.TaskFamily, e
          "data_seconds_median": float(data_s), "step_seconds_median": float(step_s),
          "data_to_step_ratio": float(data_s / step_s),
          "theta_size": rule.param_count(theta),
-         # What the rule learned to weigh: coefficients of its update terms, its step size.
-         "rule_mix": dict(zip(rule.rule_terms_names(rule_cfg),
-                              np.asarray(theta["mix"]).round(4).tolist())),
-         "rule_inner_lr": float(rule.inner_lrs(theta, rule_cfg)[0]),
+         # What the rule learned (the learned rule: the weights of its update terms and its
+         # step size), as the rule itself reports it.
+         **rule_cfg.summary(theta),
          "eval_seeds": list(evals["seeds"]),
          "eval": {name: _accuracy_summary(e) for name, e in evals["datasets"].items()}}
   out["eval_data"] = next(iter(out["eval"]))

@@ -1,7 +1,8 @@
+import ml_collections
 import pytest
 
 from experiments.configs import eval_quick
-from metaunsup.evaluation import config_checks
+from metaunsup.evaluation import config_checks, default_config
 
 
 @pytest.mark.parametrize("field,value,match", [
@@ -16,3 +17,16 @@ def test_bad_config_values_are_one_line_errors(field, value, match):
   config[field] = value
   with pytest.raises(ValueError, match=match):
     config_checks.check_config(config)
+
+
+def test_a_partial_config_is_completed_from_the_default_once():
+  """Fields a config lacks (written before they existed) take their default values, section
+  by section; the config passed in is not changed."""
+  c = eval_quick.get_config().to_dict()
+  del c["local_rules"], c["report_step"], c["sweep"]["head"]
+  partial = ml_collections.ConfigDict(c)
+  config_checks.check_config(partial)
+  done = default_config.complete(partial)
+  assert done.local_rules.to_dict() == {} and done.report_step is None
+  assert done.sweep.head == "ridge" and done.sweep.steps == 20   # its own value kept
+  assert "local_rules" not in partial and "head" not in partial.sweep

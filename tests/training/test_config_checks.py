@@ -32,7 +32,8 @@ def test_bad_config_values_fail_fast_with_one_line(tmp_path, section, field, val
 
 def test_required_fields_are_the_default_config_less_the_optional_ones():
   """Derived, not hand-kept: a field added to the default config is required unless it is
-  declared optional (read with a default that reproduces the code before it)."""
+  declared optional (completed from the default config, whose value reproduces the code
+  before it)."""
   default = default_config.get_config()
   required = config_checks.required_fields()
   for section in default.keys():
@@ -64,3 +65,27 @@ def test_config_without_the_optional_fields_passes():
       for field in fields:
         del c[section][field]
   config_checks.validate(ml_collections.ConfigDict(c))
+
+
+def test_complete_fills_the_optional_fields_once_from_the_default_config():
+  """Code reads fields; an older config without the optional ones gets them from
+  default_config (the copy), and a field it sets keeps its value."""
+  from metaunsup import estimators
+  c = default_config.get_config().to_dict()
+  for section, fields in config_checks.OPTIONAL.items():
+    for field in fields or ():
+      del c[section][field]
+  del c["meta"]["steps"]  # a required field stays missing, for validate to name
+  old = ml_collections.ConfigDict(c)
+  old.inner.truncation_lengths = (4,)
+  old.lock()
+  done = config_checks.complete(old)
+  default = default_config.get_config()
+  for section, fields in config_checks.OPTIONAL.items():
+    for field in fields or ():
+      assert done[section][field] == default[section][field]
+      assert field not in old[section]
+  assert "steps" not in done.meta and done.inner.truncation_lengths == (4,)
+  assert estimators.from_config(done.meta) == estimators.TruncatedBPTT()
+  assert estimators.objective_from_config(done.meta) == estimators.Objective()
+

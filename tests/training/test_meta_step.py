@@ -9,7 +9,7 @@ import pytest
 
 from helpers import per_task, tiny_config
 from metaunsup import data, estimators, inner, preprocess, rule, train
-from metaunsup.training import meta_step, truncation_schedule
+from metaunsup.training import meta_step, setup
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 4)
   opt = meta_step.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
-  states = truncation_schedule.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
+  states = inner.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
   # Advance the tasks first so the rule has changed the networks it is judged on.
   loss_fn = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 5))
   opt_state = opt.init(theta)
@@ -50,22 +50,31 @@ def test_non_finite_meta_gradients_are_skipped_and_counted():
 @pytest.mark.slow
 def test_meta_step_compiles_once_per_truncation_length():
   """Two buckets of different shapes, fresh data every step: still one compile."""
-  c = tiny_config()
-  family = train.task_family.TaskFamily(c, train.inner_config(c))
-  cfgs = tuple(b.cfg for b in family.buckets)
-  opt = meta_step.make_optimizer(c.meta)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfgs[0].rule)
-  opt_state = opt.init(theta)
-  tasks = truncation_schedule.init_family_tasks(jax.random.PRNGKey(1), family)
-  ids = family.initial_datasets()
+  family, static, state = setup.setup(tiny_config())
   before = meta_step.meta_step._cache_size()
   for i in range(3):
-    task_data, _ = family.step_data(i, ids)
-    theta, opt_state, tasks, _, done, _ = meta_step.meta_step(
-        theta, opt_state, tasks, tuple(() for _ in cfgs), task_data, jax.random.PRNGKey(i),
-        cfgs=cfgs, opt=opt, k=2)
-    ids = family.reassign(i, ids, done)
+    task_data, _ = family.step_data(i, state.datasets)
+    state, done, _ = meta_step.meta_step(state, task_data, static=static, k=2)
+    state = state.replace(datasets=family.reassign(i, state.datasets, done))
   assert meta_step.meta_step._cache_size() - before == 1
+  assert int(state.step) == 3
+
+
+def test_setup_builds_the_state_train_py_starts_from():
+  """One setup for every caller: the static pieces from the config, theta from the rule's
+  init_theta with the seed's key, and a state that meta_step carries forward whole."""
+  c = tiny_config()
+  family, static, state = setup.setup(c)
+  assert static.cfgs == tuple(b.cfg for b in family.buckets)
+  assert static.cfgs[0].rule == setup.rule_of(c) == rule.RuleConfig(
+      channels=4, hidden=8, readout_rank=2)  # tiny_config's, kind "learned"
+  hash(static)  # a static argument of the jitted meta-step
+  _, k_theta, _ = jax.random.split(jax.random.PRNGKey(c.seed), 3)
+  expected = static.cfgs[0].rule.init_theta(k_theta)
+  for name in expected:
+    np.testing.assert_array_equal(state.theta[name], expected[name])
+  assert int(state.step) == 0 and len(state.tasks) == len(family.buckets)
+  assert state.estimator == tuple(() for _ in family.buckets)  # truncated BPTT: stateless
 
 
 def test_optimizer_never_applies_a_non_finite_update():

@@ -8,8 +8,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from helpers import tiny_inner_config
-from metaunsup import checkpointing, estimators, rule
-from metaunsup.training import meta_step, truncation_schedule
+from metaunsup import checkpointing, estimators, inner, rule
+from metaunsup.training import meta_step
 from metaunsup.training.state import MetaTrainState
 
 
@@ -18,8 +18,8 @@ def _state(estimator) -> MetaTrainState:
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   opt = meta_step.make_optimizer(ml_collections.ConfigDict(
       {"clip_norm": 1.0, "learning_rate": 1e-3}))
-  tasks = (truncation_schedule.init_tasks(jax.random.PRNGKey(1), 10, cfg, 2),
-           truncation_schedule.init_tasks(jax.random.PRNGKey(2), 10, cfg, 4))
+  tasks = (inner.init_tasks(jax.random.PRNGKey(1), 10, cfg, 2),
+           inner.init_tasks(jax.random.PRNGKey(2), 10, cfg, 4))
   return MetaTrainState(theta=theta, opt_state=opt.init(theta), tasks=tasks,
                         datasets=(np.array([0, 1], np.int32), np.array([1, 0, 0, 1], np.int32)),
                         key=jax.random.PRNGKey(3), step=jnp.asarray(7, jnp.int32),

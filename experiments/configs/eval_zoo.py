@@ -1,0 +1,29 @@
+"""The hand-designed local rules on held-out data (issue 28): every rule of `metaunsup.zoo`
+and Oja's rule at the step size the sweep on meta-training data chose
+(experiments/results/zoo/sweep.json, written by `python -m experiments.zoo_sweep`), with
+k-means-32, ICA-32, PCA-32 and random init beside them, in eval_full.py's protocol (same
+network, batch, seeds, labels and query): the learned rule and the VAE come from the
+committed eval_full run, paired by seed (`python -m experiments.zoo_table`).
+
+  make evaluate CONFIG=experiments/configs/eval_zoo.py OUT=runs/eval_zoo
+"""
+import json
+import pathlib
+
+from experiments.configs import eval_full
+
+SWEEP = pathlib.Path(__file__).parents[1] / "results" / "zoo" / "sweep.json"
+
+
+def get_config():
+  c = eval_full.get_config()
+  c.datasets = ("fashion_mnist@14", "mnist@14", "fashion_mnist@28", "mnist@28",
+                "fashion_mnist@14+perm", "mnist@14+perm")
+  chosen = json.loads(SWEEP.read_text())["chosen"]
+  zoo = sorted(k for k in chosen if k != "oja" and chosen[k] is not None)
+  c.methods = ("random_init", *(f"local:{k}" for k in zoo), "oja", "kmeans", "ica", "pca")
+  c.local_rules = {k: chosen[k] for k in zoo}
+  c.oja.lr = chosen["oja"]["lr"]
+  c.checkpoints = (0, 100, 1000, 10000)
+  c.sweep.enabled = False
+  return c

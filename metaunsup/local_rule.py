@@ -1,0 +1,290 @@
+"""The interface every local update rule implements, learned or hand-designed, and the
+registry that finds a rule's class from the `kind` a rule file or a config names.
+
+A local rule turns one forward pass of the base network on an unlabeled batch into new
+weights, each unit seeing only what is local to it (Metz et al., ICLR 2019, Sec. 3). Its
+config is a frozen, hashable dataclass (it closes over jitted code); its meta-parameters
+theta are a pytree of arrays, empty for a rule with nothing to meta-learn. Everything that
+drives a rule (`inner.unroll`, `apply_rule`, meta-training, the evaluation, rule files and
+checkpoints) goes through this interface only, as learned_optimization's
+`LearnedOptimizer` is driven through `init` / `opt_fn`.
+
+A new rule is one file and one decorator:
+
+  @local_rule.register("my_hebb")
+  @dataclasses.dataclass(frozen=True)
+  class MyHebb(local_rule.LocalRuleBase):
+    lr: float = 0.01
+    def init_theta(self, key): return {"gain": jnp.ones(())}
+    def update(self, theta, params, acts): ...
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import jax
+import jax.numpy as jnp
+
+from metaunsup import base_model
+
+# The kind of a rule file or checkpoint that names none: everything written before kinds
+# existed holds the learned rule.
+DEFAULT_KIND = "learned"
+
+_REGISTRY: dict[str, type] = {}
+
+T = TypeVar("T", bound=type)
+
+
+@runtime_checkable
+class LocalRule(Protocol):
+  """What a local rule provides (a frozen, hashable dataclass registered under `kind`).
+
+  Attributes:
+    kind: the registry name, stored in rule files, checkpoints and configs.
+  """
+  kind: ClassVar[str]
+
+  def init_theta(self, key: jax.Array) -> Any:
+    """Initial meta-parameters: a pytree of float32 arrays whose shapes depend on the rule's
+    config only, never on the base network's sizes ({} when there are none)."""
+    ...
+
+  def update(self, theta: Any, params: base_model.BaseParams,
+             acts: base_model.Activations) -> base_model.BaseParams:
+    """One inner step: new W, b, V (same shapes) from the forward pass `acts` on a batch
+    ([B, n_l] per layer, L + 1 entries)."""
+    ...
+
+  def to_dict(self) -> dict:
+    """The config's fields as JSON-able values (what a rule file stores beside `kind`)."""
+    ...
+
+  def summary(self, theta: Any) -> dict:
+    """JSON-able facts about theta for a run's summary.json (e.g. a learned mix)."""
+    ...
+
+  def check_theta(self, theta: Any) -> None:
+    """Raise a one-line ValueError when theta does not fit this config (e.g. read from a
+    file written with another config)."""
+    ...
+
+
+class LocalRuleBase:
+  """Defaults for a dataclass rule: the dict form of its fields, a summary with nothing in
+  it, and a check of theta's shapes against `init_theta`. Subclasses are frozen dataclasses
+  defining `init_theta` and `update`."""
+  kind: ClassVar[str] = ""
+
+  def init_theta(self, key: jax.Array) -> Any:
+    """No meta-parameters (a hand-designed rule). Override to meta-learn some.
+
+    Args:
+      key: PRNG key (unused here).
+
+    Returns:
+      {}.
+    """
+    del key
+    return {}
+
+  def update(self, theta, params, acts):  # pragma: no cover - every rule defines it
+    raise NotImplementedError(f"{type(self).__name__} must define update(theta, params, acts)")
+
+  def to_dict(self) -> dict:
+    """The dataclass fields, tuples as lists (JSON).
+
+    Returns:
+      dict field -> value.
+    """
+    return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)}
+
+  @classmethod
+  def from_dict(cls, d: dict):
+    """The rule from `to_dict`'s form.
+
+    Args:
+      d: field -> value; lists become tuples.
+
+    Returns:
+      The rule config.
+
+    Raises:
+      ValueError: an unknown field (the message lists the known ones) or a bad value.
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - fields
+    if unknown:
+      raise ValueError(f"unknown {cls.kind or cls.__name__} rule config fields "
+                       f"{sorted(unknown)}; known: {sorted(fields)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+  def summary(self, theta) -> dict:
+    """Nothing beyond the config (override to report learned quantities).
+
+    Args:
+      theta: the rule's meta-parameters.
+
+    Returns:
+      {}.
+    """
+    del theta
+    return {}
+
+  def check_theta(self, theta) -> None:
+    """A one-line error when theta does not fit this config.
+
+    Args:
+      theta: meta-parameters, e.g. read from a rule file.
+
+    Raises:
+      ValueError: a missing, extra or differently shaped entry, naming it.
+    """
+    check_theta_shapes(theta, jax.eval_shape(lambda: self.init_theta(jax.random.PRNGKey(0))),
+                       self.kind)
+
+
+def check_theta_shapes(theta, expected, kind: str) -> None:
+  """theta against the shapes `expected` (an `init_theta` evaluated with `jax.eval_shape`).
+
+  Args:
+    theta: meta-parameters.
+    expected: a pytree of ShapeDtypeStruct with the structure theta must have.
+    kind: the rule's kind, named in the message.
+
+  Raises:
+    ValueError: one line naming the first entry that differs and both shapes.
+  """
+  got = jax.tree_util.tree_flatten_with_path(theta)[0]
+  want = jax.tree_util.tree_flatten_with_path(expected)[0]
+  got_shapes = {jax.tree_util.keystr(p): tuple(jnp.shape(v)) for p, v in got}
+  want_shapes = {jax.tree_util.keystr(p): tuple(v.shape) for p, v in want}
+  for name in sorted(set(got_shapes) | set(want_shapes)):
+    if got_shapes.get(name) != want_shapes.get(name):
+      raise ValueError(f"theta{name} has shape {got_shapes.get(name)}, the {kind} rule's "
+                       f"config needs {want_shapes.get(name)}; load the rule together with "
+                       "the config it was trained with")
+
+
+def register(kind: str) -> Callable[[T], T]:
+  """Class decorator: registers a rule class under `kind` (sets `cls.kind`).
+
+  Args:
+    kind: the registry name, e.g. "learned", "oja"; letters, digits and underscores.
+
+  Returns:
+    The decorator, which returns the class unchanged apart from `kind`.
+
+  Raises:
+    ValueError: `kind` is malformed or already registered to another class.
+  """
+  if not kind or not kind.replace("_", "").isalnum():
+    raise ValueError(f"a rule kind is letters, digits and underscores, got {kind!r}")
+
+  def decorate(cls: T) -> T:
+    if kind in _REGISTRY and _REGISTRY[kind].__qualname__ != cls.__qualname__:
+      raise ValueError(f"rule kind {kind!r} is already registered to {_REGISTRY[kind]}")
+    cls.kind = kind
+    _REGISTRY[kind] = cls
+    return cls
+  return decorate
+
+
+def _load_builtin() -> None:
+  # The package's own rules register themselves on import; importing them here keeps a
+  # lookup by kind working for code that never imported them.
+  from metaunsup import rule  # noqa: F401
+  from metaunsup.baselines import oja  # noqa: F401
+  from metaunsup import zoo  # noqa: F401
+
+
+def kinds() -> tuple[str, ...]:
+  """Every registered rule kind, sorted.
+
+  Returns:
+    tuple of kind names.
+  """
+  _load_builtin()
+  return tuple(sorted(_REGISTRY))
+
+
+def rule_class(kind: str | None) -> type:
+  """The class registered under `kind` (None: `DEFAULT_KIND`).
+
+  Args:
+    kind: a registered kind.
+
+  Returns:
+    The rule class.
+
+  Raises:
+    ValueError: an unknown kind, listing the known ones.
+  """
+  kind = DEFAULT_KIND if kind is None else kind
+  if kind not in _REGISTRY:
+    _load_builtin()
+  if kind not in _REGISTRY:
+    raise ValueError(f"unknown rule kind {kind!r}; registered: {', '.join(kinds())} "
+                     "(a rule of your own must be imported, and so registered, first)")
+  return _REGISTRY[kind]
+
+
+def to_stored(rule) -> dict:
+  """A rule's stored form: {"kind": its kind, **rule.to_dict()}, what a rule file's rule
+  config and a run config's `rule` section hold.
+
+  Args:
+    rule: a registered rule (`check_rule`).
+
+  Returns:
+    dict, JSON-able.
+  """
+  return {"kind": rule.kind, **rule.to_dict()}
+
+
+def from_dict(d, kind: str | None = None):
+  """A rule config from its stored form (a rule file's or config.json's "rule" section).
+
+  Args:
+    d: field -> value, as `to_dict` wrote it, optionally with "kind" (`to_stored`); a
+      mapping (a ConfigDict's `to_dict()` too).
+    kind: the registered kind; None: d's "kind", or `DEFAULT_KIND` (the learned rule of
+      files written before kinds existed) when d has none.
+
+  Returns:
+    The rule config.
+
+  Raises:
+    ValueError: an unknown kind or field, a bad value, or a `kind` that contradicts d's
+      (one line).
+  """
+  d = dict(d)
+  stored = d.pop("kind", None)
+  if kind is not None and stored is not None and kind != stored:
+    raise ValueError(f"rule kind {kind!r} asked for a rule stored as kind {stored!r}")
+  return rule_class(kind if kind is not None else stored).from_dict(d)
+
+
+def check_rule(rule, what: str = "rule") -> None:
+  """A one-line error unless `rule` is an instance of a registered rule class.
+
+  Args:
+    rule: the object to check.
+    what: how the message names it (e.g. "train_rule's rule").
+
+  Raises:
+    TypeError: not an instance of a class decorated with `register` (or not hashable,
+      which a frozen dataclass is).
+  """
+  kind = getattr(type(rule), "kind", "")
+  if not isinstance(rule, LocalRule) or not kind or _REGISTRY.get(kind) is not type(rule):
+    raise TypeError(f"{what} must be an instance of a registered local rule (a frozen "
+                    "dataclass decorated with @metaunsup.local_rule.register(KIND), with "
+                    f"init_theta and update), got {type(rule).__name__}")
+  try:
+    hash(rule)
+  except TypeError:
+    raise TypeError(f"{what} {type(rule).__name__} is not hashable (it closes over jitted "
+                    "code): declare it @dataclasses.dataclass(frozen=True)") from None

@@ -1,0 +1,94 @@
+"""The package is a one-way stack: core (base model, rules, heads, files) -> the inner problem
+(tasks and their lifecycle, apply_rule's network) -> estimators -> training and evaluation
+-> the loop, the public API and the command lines. No module imports from a layer above its
+own, at module level or inside a function, so that each layer can be used (and read) without
+the ones above it."""
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).parents[1] / "metaunsup"
+
+# Module-name prefixes by layer, lowest first; a module's longest matching prefix decides.
+LAYERS = [
+    ("metaunsup.file_faults", "metaunsup.checkpointing", "metaunsup.preprocess",
+     "metaunsup.base_model", "metaunsup.heads", "metaunsup.rule", "metaunsup.rule_files",
+     "metaunsup.local_rule",
+     "metaunsup.zoo", "metaunsup.baselines.oja", "metaunsup.pretrained", "metaunsup.sharding",
+     "metaunsup.monitoring", "metaunsup.sources", "metaunsup.data", "metaunsup.flags"),
+    ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family"),
+    ("metaunsup.estimators",),
+    ("metaunsup.training", "metaunsup.evaluation", "metaunsup.baselines",
+     "metaunsup.default_config"),
+    ("metaunsup.train", "metaunsup.api", "metaunsup.evaluation.__main__"),
+]
+
+
+def _layer(module: str) -> int:
+  """The layer of the longest prefix of LAYERS that `module` has."""
+  if module == "metaunsup":  # the package's __init__: the public API
+    return len(LAYERS) - 1
+  matches = [(len(p), i) for i, prefixes in enumerate(LAYERS) for p in prefixes
+             if module == p or module.startswith(p + ".")]
+  assert matches, f"{module} is in no layer of tests/test_layers.py; add it"
+  return max(matches)[1]
+
+
+def _module_name(path: pathlib.Path) -> str:
+  parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+  return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: pathlib.Path, module: str):
+  """Every metaunsup module `path` imports, anywhere in the file."""
+  package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.Import):
+      yield from (a.name for a in node.names if a.name.startswith("metaunsup"))
+    elif isinstance(node, ast.ImportFrom):
+      base = node.module or ""
+      if node.level:
+        base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] +
+                        ([base] if base else []))
+      if base.startswith("metaunsup"):
+        # `from metaunsup import inner` imports the module metaunsup.inner.
+        yield from (f"{base}.{a.name}" if (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")
+                                            ).with_suffix(".py").exists() or
+                    (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")).is_dir()
+                    else base for a in node.names)
+
+
+def test_no_module_imports_from_a_higher_layer():
+  wrong = []
+  for path in sorted(PACKAGE.rglob("*.py")):
+    module = _module_name(path)
+    for imported in _imports(path, module):
+      if _layer(imported) > _layer(module):
+        wrong.append(f"{module} (layer {_layer(module)}) imports {imported} "
+                     f"(layer {_layer(imported)})")
+  assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("module, not_loaded", [
+    ("metaunsup.rule", ("metaunsup.inner", "metaunsup.estimators", "metaunsup.training",
+                        "metaunsup.train", "metaunsup.evaluation")),
+    ("metaunsup.inner", ("metaunsup.estimators", "metaunsup.training", "metaunsup.train",
+                         "metaunsup.evaluation")),
+    ("metaunsup.trained_model", ("metaunsup.estimators", "metaunsup.training",
+                                 "metaunsup.train", "metaunsup.evaluation")),
+    ("metaunsup.estimators", ("metaunsup.training", "metaunsup.train", "metaunsup.evaluation")),
+])
+def test_a_layer_loads_nothing_above_it(module, not_loaded):
+  """In a fresh interpreter (what `import metaunsup` itself loads included)."""
+  code = (f"import sys, {module}; "
+          "print(' '.join(m for m in sys.modules if m.startswith('metaunsup')))")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=PACKAGE.parent, timeout=300)
+  assert out.returncode == 0, out.stderr[-2000:]
+  loaded = out.stdout.split()
+  assert module in loaded
+  above = [m for m in loaded if any(m == p or m.startswith(p + ".") for p in not_loaded)]
+  assert not above, f"importing {module} loads {above}"
