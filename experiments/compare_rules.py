@@ -2,7 +2,8 @@
 learned rule's accuracy at every checkpoint, and the paired difference A - B over seeds (the
 same seed fixes the same network initialisation, labelled examples and query in both runs).
 
-  .venv/bin/python -m experiments.compare_rules runs/eval_targets_default runs/eval_targets_pretrained \
+  .venv/bin/python -m experiments.compare_rules \
+      runs/eval_targets_default runs/eval_targets_pretrained \
       --names=default,fmnist_relu --out=experiments/results/default/compare_pretrained.md
 """
 from __future__ import annotations
@@ -88,7 +89,8 @@ def main():
     runs.append(json.loads(path.read_text()))
   names = tuple(args.names.split(","))
   if len(names) != 2:
-    raise SystemExit("--names takes two names separated by a comma, e.g. --names=default,fmnist_relu")
+    raise SystemExit("--names takes two names separated by a comma, e.g. "
+                     "--names=default,fmnist_relu")
   tables = table(*runs, names)
   if any(run.get("sweep_records") for run in runs):
     tables += "\nThe sweeps (rule only):\n\n" + sweep_table(*runs, names)

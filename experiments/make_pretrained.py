@@ -12,7 +12,7 @@ import json
 import pathlib
 import shutil
 
-from metaunsup import checkpointing, train
+from metaunsup import checkpointing
 from metaunsup.evaluation import report
 from metaunsup.training.workdir import read_summary
 

@@ -4,7 +4,8 @@ inner steps (10 labels per class, ridge head, paired over seeds). The finished r
 results.md says the same and more; this is for a long evaluation stopped part way (it
 resumes from the same pieces when rerun with the same --rule, --config and --out).
 
-  python -m experiments.partial_eval runs/eval_full_default --out=experiments/results/default/eval_full_partial.md
+  python -m experiments.partial_eval runs/eval_full_default \
+      --out=experiments/results/default/eval_full_partial.md
 """
 from __future__ import annotations
 

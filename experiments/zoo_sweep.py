@@ -12,7 +12,8 @@ up to 50 per class as the query, class-balanced, scored by the ridge head
 each (rule, lr, data set, seed) trains a fresh network with `metaunsup.apply_rule` for
 10^2, 10^3 and 10^4 inner steps. A rule's lr is the one with the best mean accuracy over
 both data sets, both seeds and the three step counts (one lr for every step count, as the
-evaluation uses one).
+evaluation uses one). The grid is the default times 1/9 ... 9 in factors of 3; when the best
+is at an end, the sweep goes on past it, a factor of 3 at a time, up to twice.
 
   python -m experiments.zoo_sweep --out experiments/results/zoo   # ~20 min on 2 cores
 """
@@ -32,6 +33,7 @@ from metaunsup import checkpointing, data, local_rule
 # relative, so a factor-3 grid over two orders of magnitude brackets the optimum); values a
 # rule refuses (e.g. Oja's lr must stay below 1) are left out.
 FACTORS = (1 / 9, 1 / 3, 1.0, 3.0, 9.0)
+EXTEND = 2
 DATASETS = ("fashion_mnist", "alphabet")
 STEPS = (100, 1000, 10000)
 SEEDS = (0, 1)
@@ -55,18 +57,19 @@ def validation_split(ds: data.Dataset, seed: int):
           ds.train_y[query])
 
 
+def valid(kind: str, lr: float) -> bool:
+  """Whether the rule accepts this lr (e.g. Oja's must stay below 1)."""
+  try:
+    local_rule.rule_class(kind)(lr=lr)
+  except ValueError:
+    return False
+  return True
+
+
 def grid(kind: str) -> list[float]:
-  """The lr values of `kind` the sweep tries."""
-  cls = local_rule.rule_class(kind)
-  default = cls().lr
-  values = []
-  for f in FACTORS:
-    try:
-      cls(lr=float(default * f))
-    except ValueError:
-      continue
-    values.append(float(default * f))
-  return values
+  """The lr values of `kind` the sweep starts with."""
+  default = local_rule.rule_class(kind)().lr
+  return [float(default * f) for f in FACTORS if valid(kind, float(default * f))]
 
 
 def score(kind: str, lr: float, ds: data.Dataset, seed: int) -> dict:
@@ -75,7 +78,9 @@ def score(kind: str, lr: float, ds: data.Dataset, seed: int) -> dict:
   unlabeled, xs, ys, xq, yq = validation_split(ds, seed)
   out = {}
   for steps in STEPS:
-    model = metaunsup.apply_rule(rule, unlabeled, steps=steps, seed=seed, **NETWORK)
+    # data.load standardised them already; doing it again would move the sweep's floats
+    model = metaunsup.apply_rule(rule, unlabeled, steps=steps, seed=seed, standardize=False,
+                                 **NETWORK)
     fs, fq = model.features(xs), model.features(xq)
     out[steps] = (float(metaunsup.fewshot_accuracy(fs, ys, fq, yq, head="ridge"))
                   if np.all(np.isfinite(fs)) and np.all(np.isfinite(fq)) else float("nan"))
@@ -94,26 +99,34 @@ def main() -> None:
   sets = {name: data.load(name, IMAGE_SIZE) for name in DATASETS}
   rows, chosen, t0 = [], {}, time.time()
   for kind in kinds:
-    best = None
-    for lr in grid(kind):
-      accs = {name: {seed: score(kind, lr, ds, seed) for seed in SEEDS}
-              for name, ds in sets.items()}
-      flat = [a for per_seed in accs.values() for s in per_seed.values() for a in s.values()]
-      mean = float(np.mean(flat)) if np.all(np.isfinite(flat)) else float("nan")
-      row = {"rule": kind, "lr": lr, "mean": mean,
-             "accuracy": {name: {str(steps): float(np.mean([accs[name][s][steps]
-                                                             for s in SEEDS]))
-                                 for steps in STEPS} for name in sets}}
-      rows.append(row)
-      print(f"{kind} lr={lr:.4g}: mean {mean:.3f} "
-            f"({time.time() - t0:.0f} s)", flush=True)
-      if np.isfinite(mean) and (best is None or mean > best["mean"]):
-        best = row
-    chosen[kind] = {"lr": best["lr"]} if best else None
+    tried: dict[float, dict] = {}
+    todo = grid(kind)
+    while todo:
+      for lr in todo:
+        accs = {name: {seed: score(kind, lr, ds, seed) for seed in SEEDS}
+                for name, ds in sets.items()}
+        flat = [a for per_seed in accs.values() for s in per_seed.values() for a in s.values()]
+        mean = float(np.mean(flat)) if np.all(np.isfinite(flat)) else float("nan")
+        tried[lr] = {"rule": kind, "lr": lr, "mean": mean,
+                     "accuracy": {name: {str(steps): float(np.mean([accs[name][s][steps]
+                                                                     for s in SEEDS]))
+                                         for steps in STEPS} for name in sets}}
+        print(f"{kind} lr={lr:.4g}: mean {mean:.3f} ({time.time() - t0:.0f} s)", flush=True)
+      finite = {lr: r["mean"] for lr, r in tried.items() if np.isfinite(r["mean"])}
+      best = max(finite, key=finite.get) if finite else None
+      # The best at an end of the grid: go on one factor of 3 past it (up to EXTEND times),
+      # so that the chosen lr is an interior optimum wherever the rule allows one.
+      todo = []
+      if best is not None and len(tried) < len(grid(kind)) + EXTEND:
+        for edge, step in ((min(tried), 1 / 3), (max(tried), 3.0)):
+          if best == edge and valid(kind, edge * step):
+            todo = [edge * step]
+    rows += [tried[lr] for lr in sorted(tried)]
+    chosen[kind] = {"lr": best} if best is not None else None
   result = {"protocol": __doc__.split("\n\n")[1], "datasets": list(DATASETS),
             "steps": list(STEPS), "seeds": list(SEEDS), "network": NETWORK, "shots": SHOTS,
             "query_per_class": QUERY_PER_CLASS, "image_size": IMAGE_SIZE,
-            "factors": list(FACTORS), "rows": rows, "chosen": chosen,
+            "factors": list(FACTORS), "extend": EXTEND, "rows": rows, "chosen": chosen,
             "seconds": round(time.time() - t0, 1)}
   checkpointing.atomic_write_json(out / "sweep.json", result)
   lines = ["# Learning-rate sweep of the hand-designed rules (meta-training data only)", "",

@@ -23,7 +23,7 @@ from metaunsup.evaluation.stats import mean_sem
 
 STEPS = (100, 1000, 10000)
 SHOTS = 10
-REFERENCES = ("kmeans", "ica", "pca", "vae", "random_init", "raw")
+REFERENCES = ("kmeans", "ica", "pca", "vae", "supervised", "random_init", "raw")
 
 
 def merge(results: list[dict]) -> dict:
@@ -59,7 +59,14 @@ def merge(results: list[dict]) -> dict:
         records.append(rec)
   config = dict(base["config"], checkpoints=sorted({c for r in results
                                                    for c in r["config"]["checkpoints"]}))
-  return {"config": config, "records": records, "seeds": list(base["seeds"])}
+  seconds: dict = {}  # (dataset, method) -> wall seconds per seed, from the run that scored it
+  for r in results:
+    for spec, extras in r.get("extras", {}).items():
+      for per_method in extras.get("seconds", {}).values():
+        for m, t in per_method.items():
+          seconds.setdefault((spec, m), []).append(t)
+  return {"config": config, "records": records, "seeds": list(base["seeds"]),
+          "seconds": seconds}
 
 
 def methods_of(merged: dict) -> list[str]:
@@ -129,6 +136,18 @@ def differences(merged: dict, datasets: list[str], head: str) -> tuple[list[str]
   return lines + [""], rows
 
 
+def cost_table(merged: dict, datasets: list[str]) -> list[str]:
+  """Wall seconds per seed of each method (median over seeds; the run's every checkpoint up
+  to 10^4 inner steps, all readouts included)."""
+  lines = ["### Cost: wall seconds per seed (median over seeds; whole curve and readouts)", "",
+           "| method | " + " | ".join(datasets) + " |", "|" + " --- |" * (len(datasets) + 1)]
+  for m in methods_of(merged):
+    cells = [merged["seconds"].get((d, m)) for d in datasets]
+    lines.append(f"| {report.name(m)} | " + " | ".join(
+        f"{np.median(c):.0f}" if c else "—" for c in cells) + " |")
+  return lines + [""]
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--results", nargs="+", required=True, help="results.json files")
@@ -155,6 +174,7 @@ def main() -> None:
     diff_lines, diff_rows = differences(merged, datasets, head)
     lines += diff_lines
     rows += diff_rows
+  lines += cost_table(merged, datasets)
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   (out / "table.md").write_text("\n".join(lines) + "\n")

@@ -4,7 +4,7 @@ Public API (defined in `metaunsup.api`, re-exported here):
   train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainResult
   load_rule(path) -> Rule              (path "pretrained": the rule shipped in the package)
   pretrained_rule(name=DEFAULT) -> Rule
-  apply_rule(rule, x_unlabeled, *, widths, activation, steps, batch_size, seed) -> TrainedModel
+  apply_rule(rule, x_unlabeled, *, widths, steps, batch_size, seed, standardize) -> TrainedModel
   fewshot_accuracy(support_x, support_y, query_x, query_y, head="ridge") -> float
 """
 __all__ = ["train_rule", "load_rule", "pretrained_rule", "apply_rule", "fewshot_accuracy", "Rule",

@@ -48,8 +48,7 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
   return ACTIVATIONS[name]
 
 
-@flax.struct.dataclass
-class BaseParams:
+class BaseParams(flax.struct.PyTreeNode):
   """phi of the paper (Metz et al., ICLR 2019, Sec. 4): the base network's parameters.
 
   Lists are indexed by layer l = 0 .. L-1, n_0 = input_dim and n_{l+1} = widths[l].
@@ -71,8 +70,7 @@ class BaseParams:
     return self.perm.shape[0]
 
 
-@flax.struct.dataclass
-class Activations:
+class Activations(flax.struct.PyTreeNode):
   """Per-layer values of one forward pass. xs[0] is the permuted input; zs[0] is the same
   (the input units have no pre-activation) so every layer has the same fields. stats[l] is
   the (mean, var) batch norm used in layer l, reusable as `apply(stats=...)`.

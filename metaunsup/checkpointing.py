@@ -93,9 +93,9 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
     except Exception as e:  # noqa: BLE001 - any failure to read it back means "damaged"
       failed.append((pathlib.Path(mgr.directory) / str(step), e))
       continue
-    for folder, e in failed:
+    for folder, error in failed:
       aside = folder.parent.with_name("checkpoints.damaged") / folder.name
-      print(f"warning: {file_faults.damaged(folder, e, f'moved to {aside}')}; resuming from "
+      print(f"warning: {file_faults.damaged(folder, error, f'moved to {aside}')}; resuming from "
             f"the checkpoint of step {step}", file=sys.stderr)
       aside.parent.mkdir(exist_ok=True)
       shutil.rmtree(aside, ignore_errors=True)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from metaunsup import preprocess
+from metaunsup import checks
 
 
 def ridge_targets(labels: jax.Array, num_classes: int) -> jax.Array:
@@ -195,7 +195,7 @@ def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge"
     support_y: [N] integer labels; any values (mapped to classes) unless num_classes is
       given, in which case they must lie in 0..num_classes-1.
     query_x: [M, D] feature matrix.
-    query_y: [M] integer labels, as support_y.
+    query_y: [M] integer labels, as support_y, of classes the support set holds.
     head: "ridge" (float64 closed form, lambda 0.1) or "logistic" (scikit-learn).
     num_classes: optional K.
 
@@ -203,16 +203,12 @@ def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge"
     The fraction of query rows classified correctly, a float in [0, 1].
 
   Raises:
-    ValueError: (one line) bad shapes, NaN/inf, values beyond float32, non-integer or
-      out-of-range labels, fewer than 2 support classes, an empty query, an unknown head.
+    ValueError: (one line) bad shapes, no features, complex values, NaN/inf, values beyond
+      float32, non-integer or out-of-range labels, fewer than 2 support classes, query
+      classes absent from the support set, an empty query, an unknown head.
   """
-  support_x, query_x = np.asarray(support_x), np.asarray(query_x)
+  support_x, query_x = checks.matrix(support_x, "support_x"), checks.matrix(query_x, "query_x")
   support_y, query_y = np.asarray(support_y).reshape(-1), np.asarray(query_y).reshape(-1)
-  for name, a in (("support_x", support_x), ("query_x", query_x)):
-    if a.ndim != 2:
-      raise ValueError(f"{name} must be a [N, D] feature matrix, got shape {a.shape}")
-  support_x = preprocess.finite_float32(support_x, "support_x")
-  query_x = preprocess.finite_float32(query_x, "query_x")
   if support_x.shape[1] != query_x.shape[1]:
     raise ValueError(f"support has {support_x.shape[1]} features, query {query_x.shape[1]}")
   if len(support_y) != len(support_x) or len(query_y) != len(query_x):
@@ -223,6 +219,7 @@ def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge"
   if len(np.unique(support_y)) < 2:
     raise ValueError(f"support_y holds {len(np.unique(support_y))} class(es); a few-shot "
                      "readout needs labelled examples of at least 2 classes")
+  checks.classes_in_support(support_y, query_y)
   if head == "ridge":
     return ridge_accuracy(support_x, s_idx, query_x, q_idx, k)
   if head == "logistic":

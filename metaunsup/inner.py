@@ -62,9 +62,9 @@ class InnerConfig:
                        "use only 'noise' for vector data")
 
 
-@flax.struct.dataclass
-class TaskData:
-  """Random-access device arrays of one data split (a leading [T] axis when batched).
+class TaskData(flax.struct.PyTreeNode):
+  """Random-access arrays of one data split (a leading [T] axis when batched): numpy while
+  the task family assembles a step's data on the host, device arrays in the jitted step.
 
   Attributes:
     x: inputs [N, D] float32.
@@ -72,13 +72,12 @@ class TaskData:
     by_class: [C, M] int32; by_class[c] lists indices of class c (truncated to the
       smallest class so the array is rectangular).
   """
-  x: jax.Array
-  y: jax.Array
-  by_class: jax.Array
+  x: jax.Array | np.ndarray
+  y: jax.Array | np.ndarray
+  by_class: jax.Array | np.ndarray
 
 
-@flax.struct.dataclass
-class TaskState:
+class TaskState(flax.struct.PyTreeNode):
   """One task's inner-loop state (a leading [T] axis when batched).
 
   Attributes:
@@ -407,7 +406,8 @@ def trajectory_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k
   key, k_start = jax.random.split(state.key)
   state = state.replace(key=key)
   previous = meta_loss(cfg, state.params, data, k_start)[0] if worsening else None
-  scores, penalty = [], 0.0
+  scores = []
+  penalty: jax.Array | float = 0.0
   for n in chunks:
     score, (state, acc) = truncated_loss(theta, cfg, state, data, n)
     if worsening:

@@ -20,9 +20,11 @@ A new rule is one file and one decorator:
 """
 from __future__ import annotations
 
+import abc
 import dataclasses
-from typing import Any, Callable, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -32,9 +34,7 @@ from metaunsup import base_model
 # existed holds the learned rule.
 DEFAULT_KIND = "learned"
 
-_REGISTRY: dict[str, type] = {}
-
-T = TypeVar("T", bound=type)
+_REGISTRY: dict[str, type[LocalRule]] = {}
 
 
 @runtime_checkable
@@ -61,6 +61,11 @@ class LocalRule(Protocol):
     """The config's fields as JSON-able values (what a rule file stores beside `kind`)."""
     ...
 
+  @classmethod
+  def from_dict(cls, d: dict) -> Self:
+    """The rule back from `to_dict`'s form (what `load_rule` calls)."""
+    ...
+
   def summary(self, theta: Any) -> dict:
     """JSON-able facts about theta for a run's summary.json (e.g. a learned mix)."""
     ...
@@ -74,8 +79,12 @@ class LocalRule(Protocol):
 class LocalRuleBase:
   """Defaults for a dataclass rule: the dict form of its fields, a summary with nothing in
   it, and a check of theta's shapes against `init_theta`. Subclasses are frozen dataclasses
-  defining `init_theta` and `update`."""
+  defining `update` (and `init_theta` to meta-learn something). There is deliberately no
+  default `update`: a rule without one is no `LocalRule`, which `register` makes the type
+  checker report (`make lint`) and `check_rule` refuses at run time."""
   kind: ClassVar[str] = ""
+  # Every subclass is a dataclass; this says so to the type checker (for dataclasses.fields).
+  __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
   def init_theta(self, key: jax.Array) -> Any:
     """No meta-parameters (a hand-designed rule). Override to meta-learn some.
@@ -89,9 +98,6 @@ class LocalRuleBase:
     del key
     return {}
 
-  def update(self, theta, params, acts):  # pragma: no cover - every rule defines it
-    raise NotImplementedError(f"{type(self).__name__} must define update(theta, params, acts)")
-
   def to_dict(self) -> dict:
     """The dataclass fields, tuples as lists (JSON).
 
@@ -102,7 +108,7 @@ class LocalRuleBase:
             for f in dataclasses.fields(self)}
 
   @classmethod
-  def from_dict(cls, d: dict):
+  def from_dict(cls, d: dict) -> Self:
     """The rule from `to_dict`'s form.
 
     Args:
@@ -146,6 +152,43 @@ class LocalRuleBase:
                        self.kind)
 
 
+class LayerwiseRule(LocalRuleBase, abc.ABC):
+  """A hand-designed rule that updates every layer's W at once, each from that layer's own
+  input alone (`layer_step`); b and V stay as they are: batch norm centres each unit, and V,
+  the learned rule's feedback pathway, is read by nothing in the forward pass. Oja's rule
+  and the rules of `metaunsup.zoo` are of this form."""
+
+  @abc.abstractmethod
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """One step of the rule on one layer.
+
+    Args:
+      w: [in, out] the layer's weights.
+      x: [B, in] the layer's input on a batch (the previous layer's output, or the
+        permuted input for the first layer).
+
+    Returns:
+      [in, out] the updated weights.
+    """
+
+  def update(self, theta, params: base_model.BaseParams,
+             acts: base_model.Activations) -> base_model.BaseParams:
+    """One step on every layer: `layer_step` on each W with that layer's input.
+
+    Args:
+      theta: unused ({}: nothing is meta-learned).
+      params: the network, W[l] [n_l, n_{l+1}].
+      acts: the forward pass on a batch; acts.xs[l] [B, n_l] is layer l's input (one more
+        entry than layers).
+
+    Returns:
+      params with every W updated.
+    """
+    del theta
+    chex.assert_equal(len(acts.xs), len(params.W) + 1)
+    return params.replace(W=[self.layer_step(w, x) for w, x in zip(params.W, acts.xs)])
+
+
 def check_theta_shapes(theta, expected, kind: str) -> None:
   """theta against the shapes `expected` (an `init_theta` evaluated with `jax.eval_shape`).
 
@@ -168,8 +211,13 @@ def check_theta_shapes(theta, expected, kind: str) -> None:
                        "the config it was trained with")
 
 
-def register(kind: str) -> Callable[[T], T]:
-  """Class decorator: registers a rule class under `kind` (sets `cls.kind`).
+R = TypeVar("R", bound=type[LocalRule])
+
+
+def register(kind: str) -> Callable[[R], R]:
+  """Class decorator: registers a rule class under `kind` (sets `cls.kind`). Typed so that
+  the type checker verifies the class is a `LocalRule` (a class without `update`, say, is
+  an error of `make lint` at its decorator).
 
   Args:
     kind: the registry name, e.g. "learned", "oja"; letters, digits and underscores.
@@ -183,7 +231,7 @@ def register(kind: str) -> Callable[[T], T]:
   if not kind or not kind.replace("_", "").isalnum():
     raise ValueError(f"a rule kind is letters, digits and underscores, got {kind!r}")
 
-  def decorate(cls: T) -> T:
+  def decorate(cls: R) -> R:
     if kind in _REGISTRY and _REGISTRY[kind].__qualname__ != cls.__qualname__:
       raise ValueError(f"rule kind {kind!r} is already registered to {_REGISTRY[kind]}")
     cls.kind = kind
@@ -210,7 +258,7 @@ def kinds() -> tuple[str, ...]:
   return tuple(sorted(_REGISTRY))
 
 
-def rule_class(kind: str | None) -> type:
+def rule_class(kind: str | None) -> type[LocalRule]:
   """The class registered under `kind` (None: `DEFAULT_KIND`).
 
   Args:

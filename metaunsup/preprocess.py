@@ -11,58 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 IMAGE_SIZES = (8, 14, 16, 28)
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 AUGMENTATIONS = ("shift", "rotation", "noise")
-
-
-def finite_float32(x, name: str) -> np.ndarray:
-  """x as float32; ValueError (one line) for NaN or inf, and for finite values beyond
-  float32's range (which the cast would silently turn into inf).
-
-  Args:
-    x: array-like of any shape.
-    name: what x is, for the error message (e.g. "support_x").
-
-  Returns:
-    np.ndarray float32 of x's shape.
-
-  Raises:
-    ValueError: NaN or inf values, or float64 values beyond float32's range.
-  """
-  raw = np.asarray(x)
-  if raw.dtype.kind == "f" and raw.dtype.itemsize > 4 and np.all(np.isfinite(raw)) and \
-      raw.size and np.max(np.abs(raw)) > _FLOAT32_MAX:
-    raise ValueError(f"{name} has values up to {np.max(np.abs(raw)):.3g}, which overflow "
-                     f"float32 (max {_FLOAT32_MAX:.3g}); rescale them first")
-  x = raw.astype(np.float32)
-  if not np.all(np.isfinite(x)):
-    raise ValueError(f"{name} contains NaN or inf values; clean or impute them first")
-  return x
-
-
-def check_network_range(x: np.ndarray, name: str) -> None:
-  """One-line error for inputs so large that the base network's float32 batch norm would
-  overflow on them (it would return near-zero features without a word). The first layer
-  sums D inputs times weights of root mean square 1, so |z| <= max|x| D, and batch norm
-  sums up to N squares of z - mean: all stay below float32's max while
-  max|x| <= sqrt(max / N) / (2 D).
-
-  Args:
-    x: float32 inputs [N, D] (already through `finite_float32`).
-    name: what x is, for the message.
-
-  Raises:
-    ValueError: max|x| is above that bound.
-  """
-  if not x.size:
-    return
-  n, d = x.shape
-  limit = np.sqrt(_FLOAT32_MAX / n) / (2 * d)
-  peak = float(np.max(np.abs(x)))
-  if peak > limit:
-    raise ValueError(f"{name} has values up to {peak:.3g}; the base network's float32 batch "
-                     f"norm squares sums of {d} of them and overflows beyond {limit:.3g} for "
-                     f"{n} examples: standardise the inputs (zero mean, unit variance) first")
 
 
 def resize_matrix(src: int, dst: int) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 A 1-D mesh over all (global) devices with one axis, "tasks". Every task's state and data
 are sharded along their leading axis (per bucket of the task family); theta, the optimizer
-state and the PRNG key are replicated. The jitted meta-step is unchanged: GSPMD partitions the vmapped unroll by task
-and all-reduces the mean meta-loss and its gradient, so each device runs T / devices tasks.
+state and the PRNG key are replicated. The jitted meta-step is unchanged: GSPMD partitions the
+vmapped unroll by task and all-reduces the mean meta-loss and its gradient, so each device runs
+T / devices tasks.
 
 Multi-host: every process calls `initialize_distributed` before any other JAX call, builds
 the same state from the same seed, and sees the global mesh; only process 0 writes files.

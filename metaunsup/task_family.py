@@ -75,20 +75,39 @@ class Pools:
   A source small enough (`cache_mb`) is read once into one numpy array; a larger one is
   read by index every step from its random-access TFDS source.
 
+  The last `validation_per_class` examples (by index) of every class of a training split are
+  its validation part (`validation`): meta-training's pools (`by_class`, `task_data`) never
+  hold them, so their labels are read only by the validation curve (`training.validation`).
+
   Args:
     names: data set names (`family.datasets`).
     cache_mb: sources up to this many MiB (as float32) are held in memory.
+    validation_per_class: examples per class set aside as the validation part (0: none).
 
   Raises:
+    ValueError: a class with no more than `validation_per_class` examples (one line).
     DataNotFoundError, CorruptDataError: as `sources.get`.
   """
 
-  def __init__(self, names, cache_mb: float):
+  def __init__(self, names, cache_mb: float, validation_per_class: int = 0):
     self.sources = {n: sources.get(n, TRAIN_SPLIT) for n in names}
-    self.by_class, self._raw, self._standardizers = {}, {}, {}
+    self.by_class: dict[str, list[np.ndarray]] = {}
+    self.validation: dict[str, list[np.ndarray]] = {}
+    self._raw: dict[str, np.ndarray] = {}
+    self._standardizers: dict[tuple[str, int], preprocess.Standardizer] = {}
     for name, src in self.sources.items():
       labels = np.asarray(src.labels)
-      self.by_class[name] = [np.flatnonzero(labels == c) for c in range(src.num_classes)]
+      by_class = [np.flatnonzero(labels == c) for c in range(src.num_classes)]
+      short = [c for c, idx in enumerate(by_class)
+               if validation_per_class and len(idx) <= validation_per_class]
+      if short:
+        raise ValueError(f"{name} class {short[0]} has {len(by_class[short[0]])} examples in "
+                         f"its train split; the validation curve sets {validation_per_class} "
+                         "per class aside (heads.shots + validation.query_per_class); lower "
+                         "validation.query_per_class, or set validation.every=0")
+      n = validation_per_class
+      self.by_class[name] = [idx[:len(idx) - n] for idx in by_class]
+      self.validation[name] = [idx[len(idx) - n:] for idx in by_class]
       if len(src) * int(np.prod(src.example_shape)) * 4 <= cache_mb * 2 ** 20:
         self._raw[name] = src.arrays()[0]
 
@@ -125,6 +144,23 @@ class Pools:
           self._preprocess(name, self._read(name, idx), image_size))
     return self._standardizers[key]
 
+  def examples(self, name: str, idx: np.ndarray, image_size: int) -> np.ndarray:
+    """Examples of the training split, preprocessed and standardised as meta-training's.
+
+    Args:
+      name: a data set of the pools.
+      idx: int [n] indices into its training split (any order, repeats allowed).
+      image_size: side length in pixels (ignored for vectors).
+
+    Returns:
+      float32 [n, D], in the order of `idx`.
+    """
+    order = np.argsort(idx)  # sorted reads are kinder to the record file
+    x = np.empty((len(idx), self.input_dim(name, image_size)), np.float32)
+    x[order] = self.standardizer(name, image_size)(
+        self._preprocess(name, self._read(name, idx[order]), image_size))
+    return x
+
   def task_data(self, rng: np.random.Generator, name: str, image_size: int,
                 num_classes: int, per_class: int) -> inner.TaskData:
     """A fresh pool: `num_classes` random classes of `name`, `per_class` examples each,
@@ -145,10 +181,7 @@ class Pools:
     idx = np.concatenate([rng.choice(self.by_class[name][c], per_class,
                                      replace=len(self.by_class[name][c]) < per_class)
                           for c in classes])
-    order = np.argsort(idx)  # sorted reads are kinder to the record file
-    x = np.empty((len(idx), self.input_dim(name, image_size)), np.float32)
-    x[order] = self.standardizer(name, image_size)(
-        self._preprocess(name, self._read(name, idx[order]), image_size))
+    x = self.examples(name, idx, image_size)
     y = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
     by_class = np.arange(len(idx), dtype=np.int32).reshape(num_classes, per_class)
     return inner.TaskData(x=x, y=y, by_class=by_class)
@@ -181,7 +214,8 @@ def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
     if pools.sources[first].kind == "image":
       size = int(rng.choice(fam.image_sizes))
       fits = [n for n in names if pools.sources[n].kind == "image"]
-      image_shape, dim = (size, size), size * size
+      image_shape: tuple[int, ...] = (size, size)
+      dim = size * size
     else:
       dim = pools.input_dim(first, 0)
       fits = [n for n in names if pools.sources[n].kind != "image"
@@ -206,12 +240,13 @@ class TaskFamily:
   """Buckets + pools + which data set each task is on (host state, checkpointed).
 
   Args:
-    config: the meta-training config (`family` section and `seed`).
+    config: the meta-training config (`family` section and `seed`; `validation` and
+      `heads.shots`: the examples per class set aside for the validation curve).
     base: the inner config every bucket starts from.
 
   Raises:
-    ValueError: a data set is held out (`check_held_out`) or has fewer classes than a
-      task reads out (`base.num_classes`).
+    ValueError: a data set is held out (`check_held_out`), has fewer classes than a
+      task reads out (`base.num_classes`), or a class too small for the validation part.
     DataNotFoundError, CorruptDataError: as `sources.get`.
   """
 
@@ -219,7 +254,10 @@ class TaskFamily:
     fam = config.family
     check_held_out(fam.datasets, fam.held_out)
     self.config = config
-    self.pools = Pools(fam.datasets, fam.cache_mb)
+    # With the validation curve on, its examples leave meta-training's pools.
+    held_for_validation = (config.heads.shots + config.validation.query_per_class
+                           if config.validation.every else 0)
+    self.pools = Pools(fam.datasets, fam.cache_mb, held_for_validation)
     for name, src in self.pools.sources.items():
       if src.num_classes < base.num_classes:
         raise ValueError(f"{name} has {src.num_classes} classes, fewer than the "

@@ -6,8 +6,7 @@ jitted meta-step and optimiser (meta_step), truncation lengths (truncation_sched
 resets are the inner problem's), the typed state (state), the run's folder (workdir) and the
 config's validation (config_checks).
 
-  python -m metaunsup.train --config=experiments/configs/default.py --workdir=runs/default \
-      --config.meta.steps=500
+  python -m metaunsup.train --config=default --workdir=runs/default --config.meta.steps=500
 """
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ from tqdm.auto import tqdm
 
 from metaunsup import checkpointing, file_faults, local_rule, monitoring, sharding, sources
 from metaunsup.rule_files import Rule
-from metaunsup.training import truncation_schedule, workdir as workdir_lib
+from metaunsup.training import truncation_schedule, validation, workdir as workdir_lib
 from metaunsup.training.config_checks import complete, validate
 from metaunsup.training.meta_step import check_skips, meta_step
 from metaunsup.training.setup import check_trainable, inner_config, rule_of, setup, with_rule
@@ -40,7 +39,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   Args:
     config: a meta-training config (`metaunsup.default_config`).
     workdir: the run's folder (created if missing): config.json, checkpoints/,
-      metrics.jsonl, tensorboard/, rule.msgpack, summary.json.
+      metrics.jsonl (with the validation curve's val_* fields every validation.every
+      steps: `training.validation`), tensorboard/, curves.png, rule.msgpack, summary.json.
     rule: a rule to meta-train in place of the one `config.rule` names: any registered
       `local_rule.LocalRule` with meta-parameters. It becomes config.rule
       ({"kind": rule.kind, **rule.to_dict()}), so config.json records it and a resumed
@@ -89,6 +89,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
     checkpointing.atomic_write_bytes(
         metrics_path, "".join(map(workdir_lib.metrics_line, history)).encode())
 
+  every = config.validation.every
+  validator = validation.Validator(config, family, static.cfgs[0].rule) if every else None
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)
   board = monitoring.MetricsWriter(workdir, start, enabled=writer)  # WORKDIR/tensorboard
@@ -97,6 +99,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
             disable=not writer) as bar:
     try:
       for step in range(start, config.meta.steps):
+        # The rule before this step's update, as the step's meta-loss scores it.
+        val = (validator(sharding.to_host(state.theta))
+               if validator is not None and step % every == 0 else {})
         k = truncation_schedule.truncation_length(config.seed, step, lengths)
         task_data, data_seconds = family.step_data(step, sharding.to_host(state.datasets))
         task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
@@ -108,7 +113,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
                "data_seconds": round(data_seconds, 4),
                "step_seconds": round(time.perf_counter() - t_step, 4),
                **{name: float(v) for name, v in m.items() if name != "bucket_loss"},
-               "bucket_loss": [round(float(v), 4) for v in m["bucket_loss"]]}
+               "bucket_loss": [round(float(v), 4) for v in m["bucket_loss"]], **val}
         history.append(row)
         log.write(workdir_lib.metrics_line(row))
         log.flush()
@@ -117,7 +122,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
             step, sharding.to_host(state.datasets), sharding.to_host(done)), mesh)
         # `state` changes only here, whole, so an interrupt never sees half a step.
         state = stepped.replace(datasets=datasets)
-        bar.set_postfix(loss=f"{row['meta_loss']:.3f}", acc=f"{row['query_accuracy']:.3f}")
+        shown = {"loss": f"{row['meta_loss']:.3f}", "acc": f"{row['query_accuracy']:.3f}"}
+        if validator is not None:
+          shown["val"] = next((f"{r['val_accuracy']:.3f}" for r in reversed(history)
+                               if "val_accuracy" in r), "-")
+        bar.set_postfix(shown)
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
           checkpointing.save_state(mgr, step + 1, state.to_checkpoint())
@@ -177,15 +186,19 @@ def main(argv):
     return  # process 0 wrote the summary; it may not be on disk yet
   summary = json.loads((workdir / "summary.json").read_text())
   print(json.dumps({k: v for k, v in summary.items()
-                    if k.startswith(("meta_loss", "fewshot_acc")) and
+                    if k.startswith(("meta_loss", "fewshot_acc", "val_accuracy")) and
                     not k.endswith("per_seed")}, indent=2))
 
 
 if __name__ == "__main__":
+  import functools
   from absl import app, flags
   from ml_collections import config_flags
-  config_flags.DEFINE_config_file("config", "experiments/configs/default.py",
-                                  "Meta-training config (ml_collections).")
-  flags.DEFINE_string("workdir", "runs/default", "Where metrics, checkpoints and the rule go.")
+  from metaunsup import configs
   from metaunsup.flags import parse_flags
-  app.run(main, flags_parser=parse_flags)
+  config_flags.DEFINE_config_file(
+      "config", configs.path("default"),
+      f"Meta-training config: a packaged one ({', '.join(configs.TRAIN)}) or a file "
+      "path/to/config.py; --config.SECTION.FIELD=VALUE overrides a field.")
+  flags.DEFINE_string("workdir", "runs/default", "Where metrics, checkpoints and the rule go.")
+  app.run(main, flags_parser=functools.partial(parse_flags, config_names=configs.TRAIN))

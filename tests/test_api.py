@@ -7,7 +7,7 @@ import pytest
 
 import metaunsup
 from helpers import assert_close_at_scale, tiny_rule_config
-from metaunsup import base_model, data, rule
+from metaunsup import base_model, data, preprocess, rule
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,46 @@ def test_apply_rule_trains_and_features_are_per_example(tiny_rule, digits):
   # A batch of 4 and a batch of 1 are two programs (other matmul kernels): a few float32 eps
   # of the features' scale; features that mixed examples would differ by O(1).
   assert_close_at_scale(model.features(digits.test_x[:1]), both[:1], rel=1e-5)
+
+
+def test_apply_rule_defaults_are_the_shipped_rules_setting():
+  """apply_rule's default network, inner steps and batch are those the shipped rule was
+  meta-trained and evaluated with (its provenance.json): a 64-64-32 network (the run's
+  held-out evaluation and `make evaluate`), 300 inner steps (the longest task of its
+  meta-training and its run's evaluation), batches of 64; inputs standardised."""
+  import inspect
+  from metaunsup import pretrained
+  cfg = pretrained.provenance()["config"]
+  defaults = {k: p.default for k, p in inspect.signature(metaunsup.apply_rule).parameters.items()}
+  assert tuple(defaults["widths"]) == tuple(cfg["eval"]["widths"]) == (64, 64, 32)
+  assert defaults["steps"] == cfg["eval"]["inner_steps"] == cfg["inner"]["max_total_steps"]
+  assert defaults["batch_size"] == cfg["eval"]["batch_size"] == cfg["family"]["batch_sizes"][0]
+  assert defaults["activation"] == cfg["eval"]["activation"]
+  assert defaults["standardize"] is True
+
+
+def test_apply_rule_standardizes_as_meta_training_and_the_evaluation_do(tiny_rule, digits):
+  """standardize=True (the default) fits one mean and one std over all values of
+  x_unlabeled (`preprocess.Standardizer`, as `data.load` does with a training split), keeps
+  it in the model, and `features` applies it: raw inputs give exactly the network that
+  inputs standardised beforehand give with standardize=False."""
+  raw = digits.train_x * 3.0 + 7.0
+  scale = preprocess.Standardizer.fit(raw)
+  kw = dict(widths=(12, 6), steps=5, batch_size=32, seed=1)
+  model = metaunsup.apply_rule(tiny_rule, raw, **kw)
+  assert model.standardizer == scale
+  given = metaunsup.apply_rule(tiny_rule, scale(raw), standardize=False, **kw)
+  assert given.standardizer is None
+  # The same program on the same standardised inputs: exactly equal.
+  for a, b in zip(model.params.W, given.params.W):
+    np.testing.assert_array_equal(a, b)
+  np.testing.assert_array_equal(model.features(raw[:5]), given.features(scale(raw[:5])))
+  # Inputs far from unit scale, which the base network's batch norm refuses as they are,
+  # train once standardised.
+  huge = metaunsup.apply_rule(tiny_rule, raw * 1e15, **kw)
+  assert np.all(np.isfinite(huge.features(raw[:5] * 1e15)))
+  with pytest.raises(ValueError, match="overflows"):
+    metaunsup.apply_rule(tiny_rule, raw * 1e15, standardize=False, **kw)
 
 
 def test_rule_file_round_trip(tmp_path, tiny_rule):

@@ -3,10 +3,8 @@
 import json
 import pathlib
 import subprocess
-import sys
 
 import jax
-import numpy as np
 import pytest
 
 from experiments.benchmarks import meta_gradient_cost, multitask

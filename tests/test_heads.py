@@ -51,7 +51,7 @@ def test_fewshot_accuracy_rejects_bad_input():
   x = np.ones((4, 3))
   with pytest.raises(ValueError, match="NaN"):
     heads.fewshot_accuracy(np.full((4, 3), np.nan), [0, 1, 0, 1], x, [0, 1, 0, 1])
-  with pytest.raises(ValueError, match=r"\[N, D\]"):
+  with pytest.raises(ValueError, match=r"support_x must be a 2-D array \[examples, features\]"):
     heads.fewshot_accuracy(np.ones(4), [0, 1, 0, 1], x, [0, 1, 0, 1])
   with pytest.raises(ValueError, match="unknown head"):
     heads.fewshot_accuracy(x, [0, 1, 0, 1], x, [0, 1, 0, 1], head="knn")

@@ -68,7 +68,9 @@ def test_meta_gradient_matches_finite_differences():
     # One compiled function gives both the gradient and the perturbed losses.
     estimate = jax.jit(lambda th: estimators.truncated_bptt_gradient(
         th, cfg, states, per_task(data, 2), 2))
-    loss = lambda th: estimate(th).loss
+
+    def loss(th):
+      return estimate(th).loss
     grads = estimate(theta).grads
     flat, unravel = ravel_pytree(theta)
     g = ravel_pytree(grads)[0]

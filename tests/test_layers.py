@@ -18,12 +18,12 @@ LAYERS = [
      "metaunsup.base_model", "metaunsup.heads", "metaunsup.rule", "metaunsup.rule_files",
      "metaunsup.local_rule",
      "metaunsup.zoo", "metaunsup.baselines.oja", "metaunsup.pretrained", "metaunsup.sharding",
-     "metaunsup.monitoring", "metaunsup.sources", "metaunsup.data", "metaunsup.flags"),
+     "metaunsup.monitoring", "metaunsup.sources", "metaunsup.data", "metaunsup.checks"),
     ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family"),
     ("metaunsup.estimators",),
     ("metaunsup.training", "metaunsup.evaluation", "metaunsup.baselines",
-     "metaunsup.default_config"),
-    ("metaunsup.train", "metaunsup.api", "metaunsup.evaluation.__main__"),
+     "metaunsup.default_config", "metaunsup.configs"),
+    ("metaunsup.train", "metaunsup.api", "metaunsup.evaluation.__main__", "metaunsup.flags"),
 ]
 
 

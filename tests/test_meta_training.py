@@ -29,11 +29,13 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
   for key in ("meta_loss", "query_accuracy", "grad_norm", "skipped", "seconds",
               "data_seconds", "step_seconds", "bucket_loss"):
     assert all(key in r for r in rows)
+  assert not any(k.startswith("val_") for r in rows for k in r)  # validation.every=0: off
   summary = json.loads((tmp_path / "split" / "summary.json").read_text())
   for key in ("meta_loss_first", "meta_loss_last", "fewshot_acc_rule",
               "fewshot_acc_random_init", "config", "seed", "buckets", "data_to_step_ratio"):
     assert key in summary
   assert summary["eval_data"] == "digits" and "digits" in summary["eval"]
+  assert not any(k.startswith("val_") for k in summary)
   assert len(summary["buckets"]) == 2
   assert len(summary["fewshot_acc_rule_per_seed"]) == 2
   assert len(summary["rule_mix"]) == rule.RuleConfig(readout_rank=2).num_terms

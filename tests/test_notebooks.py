@@ -64,7 +64,9 @@ def test_twins_in_sync():
     twin = path.with_suffix(".py")
     assert twin.exists(), f"{twin.name} missing: `jupytext --sync {path.name}`"
     a, b = _read(path), jupytext.read(twin)
-    cells = lambda nb: [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+    def cells(nb):
+      return [(c.cell_type, c.source.strip()) for c in nb.cells]
     assert cells(a) == cells(b), (f"{path.name} and {twin.name} differ; run "
                                   f"`jupytext --sync experiments/notebooks/{twin.name}`")
 

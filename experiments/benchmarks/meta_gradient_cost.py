@@ -23,7 +23,6 @@ import time
 import jax
 import jax.numpy as jnp
 
-from experiments.benchmarks import common
 from metaunsup import inner
 from metaunsup.training import setup
 
@@ -33,7 +32,8 @@ CONFIGS = ("default", "fmnist_relu")
 
 
 def _mean_loss(theta, cfgs, tasks, task_data, k):
-  """Mean meta-loss over every task of every bucket, as `training.meta_step.meta_step` weighs them."""
+  """Mean meta-loss over every task of every bucket, as `training.meta_step.meta_step` weighs
+  them."""
   total, count = 0.0, 0
   for cfg, states, data in zip(cfgs, tasks, task_data):
     per_task = functools.partial(inner.truncated_loss, cfg=cfg, k=k)
@@ -62,7 +62,9 @@ def _per_task_value_and_grad(theta, cfgs, tasks, task_data, k, tasks_per_batch):
 def programs(cfgs, k, tasks_per_batch: int | None = None):
   """(gradient, forward) jitted functions of (theta, tasks, task_data); the gradient
   returns (loss, grads). tasks_per_batch None: the gradient of the vmapped mean loss."""
-  loss = lambda theta, tasks, task_data: _mean_loss(theta, cfgs, tasks, task_data, k)
+
+  def loss(theta, tasks, task_data):
+    return _mean_loss(theta, cfgs, tasks, task_data, k)
   if tasks_per_batch is None:
     grad = jax.jit(jax.value_and_grad(loss))
   else:

@@ -1,3 +1,4 @@
-"""The default meta-training run. It lives in the package (metaunsup/default_config.py) so
-`metaunsup.train_rule()` has it without this folder; this file is the experiment handle."""
-from metaunsup.default_config import get_config  # noqa: F401
+"""The default meta-training run: the packaged config `--config=default`
+(metaunsup/configs/default.py, fields in metaunsup/default_config.py); this file is the
+experiment handle, for the research configs here that build on it."""
+from metaunsup.configs.default import get_config  # noqa: F401

@@ -1,15 +1,3 @@
-"""eval_full.py sized for a 2-core CPU (under an hour): every data set, method, seed and
-label count of the full protocol, with the unsupervised curves run to 10^4 inner steps on
-Fashion-MNIST 14x14, to 3000 on MNIST 14x14, to 1000 on 28x28 images, permuted pixels and
-text, and sweeps up to width 512 (the learned rule's step grows with the square of the
-width on a CPU)."""
-from experiments.configs import eval_full
-
-
-def get_config():
-  c = eval_full.get_config()
-  c.step_caps = {spec: 1000 for spec in c.datasets if spec.endswith(("@28", "+perm"))}
-  c.step_caps["reuters"] = 1000
-  c.step_caps["mnist@14"] = 3000
-  c.sweep.widths = (32, 64, 128, 256, 512)
-  return c
+"""The full evaluation sized for a 2-core CPU (under an hour): the packaged config
+`--config=eval_cpu` (metaunsup/configs/eval_cpu.py); this file is the experiment handle."""
+from metaunsup.configs.eval_cpu import get_config  # noqa: F401

@@ -1,4 +1,4 @@
-"""The full evaluation (`make evaluate`). It lives in the package
-(metaunsup/evaluation/default_config.py) beside the code that reads it; this file is the
-experiment handle that eval_cpu.py and eval_quick.py build on."""
-from metaunsup.evaluation.default_config import get_config  # noqa: F401
+"""The full evaluation (`make evaluate`): the packaged config `--config=eval_full`
+(metaunsup/configs/eval_full.py, fields in metaunsup/evaluation/default_config.py); this
+file is the experiment handle that the research configs here build on."""
+from metaunsup.configs.eval_full import get_config  # noqa: F401

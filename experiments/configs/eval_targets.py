@@ -2,9 +2,10 @@
 on held-out Fashion-MNIST (test split) and MNIST at 14x14, 64-64-32 relu, 10 labels per
 class, ridge, 5 seeds, at 300 and 3000 inner steps. About 20 min per rule on a 2-core CPU.
 
-  python -m metaunsup.evaluation --rule=runs/default --config=experiments/configs/eval_targets.py --out=OUT
+  python -m metaunsup.evaluation --rule=runs/default \
+      --config=experiments/configs/eval_targets.py --out=OUT
 """
-from experiments.configs import eval_full
+from metaunsup.configs import eval_full
 
 
 def get_config():

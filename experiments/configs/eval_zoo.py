@@ -10,7 +10,7 @@ committed eval_full run, paired by seed (`python -m experiments.zoo_table`).
 import json
 import pathlib
 
-from experiments.configs import eval_full
+from metaunsup.configs import eval_full
 
 SWEEP = pathlib.Path(__file__).parents[1] / "results" / "zoo" / "sweep.json"
 

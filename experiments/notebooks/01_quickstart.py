@@ -47,7 +47,7 @@ if importlib.util.find_spec("metaunsup") is None:   # fresh Colab; skipped where
 # %% tags=["parameters"]
 DATASET = "fashion_mnist"   # a data set of the project; or put your own array in X_UNLABELED below
 IMAGE_SIZE = 14             # images are resized to IMAGE_SIZE x IMAGE_SIZE
-WIDTHS = (128, 128, 32)     # hidden widths of the network the rule trains; the last is the representation
+WIDTHS = (128, 128, 32)     # hidden widths of the rule's network; the last is the representation
 ACTIVATION = "relu"
 INNER_STEPS = (0, 30, 100, 300, 1000)   # unsupervised steps of the rule at which we read out
 SEEDS = (0, 1, 2)           # each seed: a network initialisation and a set of labelled examples
@@ -141,7 +141,8 @@ def mean_se(v):
 for steps in INNER_STEPS:
     m, se = mean_se(acc["rule"][steps])
     print(f"{'random init' if steps == 0 else f'rule, {steps} steps':>18}: {m:.3f} ± {se:.3f}")
-print(f"{'PCA-' + str(WIDTHS[-1]):>18}: {mean_se(acc['pca'])[0]:.3f} ± {mean_se(acc['pca'])[1]:.3f}")
+m, se = mean_se(acc["pca"])
+print(f"{'PCA-' + str(WIDTHS[-1]):>18}: {m:.3f} ± {se:.3f}")
 
 # %% [markdown]
 # ## Accuracy against inner steps

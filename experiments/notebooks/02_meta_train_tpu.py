@@ -45,7 +45,7 @@ if importlib.util.find_spec("metaunsup") is None:   # fresh Colab; skipped where
 # ## Parameters
 
 # %% tags=["parameters"]
-DATASETS = ("fashion_mnist",)   # meta-training data (train splits); ("digits", "mnist1d") need no download
+DATASETS = ("fashion_mnist",)   # meta-training sets (train splits); digits, mnist1d: no download
 IMAGE_SIZE = 14
 WIDTHS = 64                     # hidden width of the meta-training networks
 DEPTH = 2                       # hidden layers before the representation
@@ -55,7 +55,7 @@ META_STEPS = 300
 TRUNCATIONS = (5, 10)           # inner steps unrolled per meta-step (one is drawn each step)
 MAX_INNER_STEPS = 300           # a task is reset to a fresh network after at most this many steps
 RULE_SIZE = (16, 32)            # the rule's channels and hidden units
-EVAL_DATASETS = ("fashion_mnist", "mnist")   # held out: test split of Fashion-MNIST, MNIST never seen
+EVAL_DATASETS = ("fashion_mnist", "mnist")   # held out: Fashion-MNIST test split, unseen MNIST
 EVAL_WIDTHS = (64, 64, 32)
 EVAL_STEPS = 300
 EVAL_SEEDS = 5
@@ -156,7 +156,8 @@ for name, ev in summary["eval"].items():
     se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
     print(f"{name:>14}: rule {ev['fewshot_acc_rule']:.3f} ± {ev['fewshot_acc_rule_sem']:.3f}, "
           f"random init {ev['fewshot_acc_random_init']:.3f} ± "
-          f"{ev['fewshot_acc_random_init_sem']:.3f}, paired difference {diff.mean():+.3f} ± {se:.3f}")
+          f"{ev['fewshot_acc_random_init_sem']:.3f}, "
+          f"paired difference {diff.mean():+.3f} ± {se:.3f}")
 print("meta-loss: first 10% of steps", round(summary["meta_loss_first"], 3),
       "last 10%", round(summary["meta_loss_last"], 3))
 

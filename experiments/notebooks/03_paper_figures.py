@@ -39,7 +39,7 @@ if importlib.util.find_spec("metaunsup") is None:   # fresh Colab; skipped where
              else "jax[cuda12]" if glob.glob("/dev/nvidia0") else "jax")
     # %pip install --quiet "metaunsup @ git+{REPO}" "{ACCEL}"
 try:                                  # the evaluation configs live in the repository's experiments/
-    import experiments.configs        # (importable in a checkout, as in CI)
+    import experiments.configs  # noqa: F401 (importable in a checkout, as in CI)
 except ImportError:
     import sys
     if not os.path.isdir("metaunsup-src"):
@@ -50,7 +50,7 @@ except ImportError:
 # ## Parameters
 
 # %% tags=["parameters"]
-RULE = "pretrained"     # the rule shipped in the package; or a rule.msgpack, or a meta-training workdir
+RULE = "pretrained"     # the package's shipped rule; or a rule.msgpack, or a meta-training workdir
 SIZE = "full"           # "ci", "quick", "cpu" or "full"
 OUT = "runs/paper_figures"
 
@@ -58,7 +58,6 @@ OUT = "runs/paper_figures"
 # ## The config
 
 # %%
-import json
 import pathlib
 import jax
 from IPython.display import Image, Markdown, display

@@ -1,21 +1,8 @@
-"""Argument checks the gradient-trained baselines share: one-line errors naming the fix."""
+"""The argument check the gradient-trained baselines share beyond `metaunsup.checks`: a
+network backprop can train. One-line errors naming the fix."""
 from __future__ import annotations
 
-import numpy as np
-
 from metaunsup import base_model
-
-
-def is_int(v) -> bool:
-  """Whether v is an integer (Python or numpy), not a bool.
-
-  Args:
-    v: any value.
-
-  Returns:
-    True for int and numpy integers, False for bool and everything else.
-  """
-  return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def check_differentiable(activation: str) -> None:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import dataclasses
 
 import chex
+import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model, local_rule
+from metaunsup import local_rule
 
 EPS = 1e-8
 
 
 @local_rule.register("oja")
 @dataclasses.dataclass(frozen=True)
-class OjaConfig(local_rule.LocalRuleBase):
+class OjaConfig(local_rule.LayerwiseRule):
   """Oja's subspace rule as the `rule` of an `inner.InnerConfig` (Oja 1989): the
   `local_rule.LocalRule` of kind "oja", with nothing to meta-learn (`init_theta` -> {}).
   Hashable, like `rule.RuleConfig`, so it can close over jitted code.
@@ -33,27 +34,9 @@ class OjaConfig(local_rule.LocalRuleBase):
     if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
       raise ValueError(f"OjaConfig.lr must be in (0, 1), got {self.lr!r}")
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer (`oja_step` on each layer's W).
-
-    b and V are left unchanged: Oja's rule has no bias (batch norm centres the layer
-    anyway), and V is the learned rule's feedback pathway, read by nothing here or in the
-    forward pass, so updating it would change nothing measurable.
-
-    Args:
-      theta: unused (there is nothing to meta-learn); accepted so that `inner.unroll`
-        drives this rule exactly like the learned one.
-      params: the network, W[l] [in_l, out_l].
-      acts: the forward pass on a batch; acts.xs[l] [B, in_l] is layer l's input (one
-        more entry than layers).
-
-    Returns:
-      params with every W updated.
-    """
-    del theta
-    chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    return params.replace(W=[oja_step(w, x, self.lr) for w, x in zip(params.W, acts.xs)])
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """`oja_step` with this config (see `local_rule.LayerwiseRule`)."""
+    return oja_step(w, x, self.lr)
 
 
 def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:

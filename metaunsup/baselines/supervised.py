@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from metaunsup import base_model, preprocess
-from metaunsup.baselines.checks import check_differentiable, is_int
+from metaunsup import base_model, checks
+from metaunsup.baselines.checks import check_differentiable
 
 
 def init_classifier(key: jax.Array, encoder: base_model.BaseParams, num_classes: int) -> dict:
@@ -110,23 +110,17 @@ def train_classifier(key: jax.Array, encoder_init: base_model.BaseParams, x_supp
       batch norm, labels out of range, bad counts or rates, or a non-differentiable
       activation.
   """
-  x = np.asarray(x_support)
+  x = checks.matrix(x_support, "x_support", encoder_init.input_dim)
   y = np.asarray(y_support)
-  if x.ndim != 2 or x.shape[1] != encoder_init.input_dim:
-    raise ValueError(f"x_support must be [examples, {encoder_init.input_dim}], "
-                     f"got shape {x.shape}")
-  x = preprocess.finite_float32(x, "x_support")
-  preprocess.check_network_range(x, "x_support")
+  checks.network_range(x, "x_support")
   if len(x) < 2:
     raise ValueError(f"x_support needs at least 2 examples (batch norm), got {len(x)}")
-  if not is_int(num_classes) or num_classes < 2:
-    raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+  checks.integer(num_classes, "num_classes", 2)
   if (y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer)
       or y.min() < 0 or y.max() >= num_classes):
     raise ValueError(f"y_support must be {len(x)} integer labels in [0, {num_classes}), "
                      f"got shape {y.shape}, dtype {y.dtype}")
-  if not is_int(steps) or steps < 0:
-    raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+  checks.integer(steps, "steps", 0)
   if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
     raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
   check_differentiable(activation)

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from metaunsup import base_model, preprocess
-from metaunsup.baselines.checks import check_differentiable, is_int
+from metaunsup import base_model, checks
+from metaunsup.baselines.checks import check_differentiable
 
 # Examples held aside from training to score the ELBO at each checkpoint; at most a quarter
 # of the data so small data sets keep most of it for training.
@@ -43,22 +43,21 @@ class VAEConfig:
   decoder_widths: Optional[tuple] = None   # None: the encoder's widths mirrored
 
   def __post_init__(self):
-    if not is_int(self.latent) or self.latent < 1:
+    if not checks.is_int(self.latent) or self.latent < 1:
       raise ValueError(f"VAEConfig.latent must be a positive integer, got {self.latent!r}")
     if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
       raise ValueError(f"VAEConfig.learning_rate must be positive, got {self.learning_rate!r}")
-    if not is_int(self.batch_size) or self.batch_size < 2:
+    if not checks.is_int(self.batch_size) or self.batch_size < 2:
       raise ValueError(f"VAEConfig.batch_size must be an integer >= 2 (batch norm), "
                        f"got {self.batch_size!r}")
     if self.decoder_widths is not None and (
         not isinstance(self.decoder_widths, tuple)
-        or not all(is_int(w) and w >= 1 for w in self.decoder_widths)):
+        or not all(checks.is_int(w) and w >= 1 for w in self.decoder_widths)):
       raise ValueError(f"VAEConfig.decoder_widths must be None or a tuple of positive "
                        f"integers, got {self.decoder_widths!r}")
 
 
-@flax.struct.dataclass
-class TrainState:
+class TrainState(flax.struct.PyTreeNode):
   """The VAE's training state, a pytree carried through `run_steps`' loop.
 
   Attributes:
@@ -201,7 +200,8 @@ def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: 
     ValueError: (one line) for wrong shapes, non-finite inputs or ones too large for float32
       batch norm, unsorted checkpoints, too few examples, or a non-differentiable activation.
   """
-  x = _check_inputs(x_unlabeled, encoder_init.input_dim)
+  x = checks.matrix(x_unlabeled, "x_unlabeled", encoder_init.input_dim)
+  checks.network_range(x, "x_unlabeled")
   steps = _check_checkpoints(checkpoints)
   check_differentiable(activation)
   n_eval = min(EVAL_SIZE, len(x) // 4)
@@ -223,15 +223,6 @@ def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: 
     score = float(_eval_elbo(state.params, encoder_init, x_eval, k_eval, activation))
     out.append((s, encoder_params(state.params, encoder_init), score))
   return out
-
-
-def _check_inputs(x, dim: int) -> np.ndarray:
-  x = np.asarray(x)
-  if x.ndim != 2 or x.shape[1] != dim:
-    raise ValueError(f"x_unlabeled must be [examples, {dim}], got shape {x.shape}")
-  x = preprocess.finite_float32(x, "x_unlabeled")
-  preprocess.check_network_range(x, "x_unlabeled")
-  return x
 
 
 def _check_checkpoints(checkpoints) -> list[int]:

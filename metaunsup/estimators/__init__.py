@@ -27,6 +27,10 @@ from metaunsup.estimators.es import AntitheticES
 from metaunsup.estimators.pes import PES, PESState
 from metaunsup.estimators.truncated_bptt import TruncatedBPTT
 
+__all__ = ["AntitheticES", "MetaGradient", "OBJECTIVES", "Objective", "PES", "PESState",
+           "Truncation", "TruncatedBPTT", "base", "from_config", "inner_truncation", "names",
+           "objective_from_config", "register", "reset", "truncated_bptt_gradient"]
+
 T = TypeVar("T", bound=type)
 
 # meta.estimator -> (the class, a builder from `config.meta` to an instance of it).

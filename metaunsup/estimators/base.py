@@ -24,8 +24,7 @@ import jax.numpy as jnp
 from metaunsup import inner
 
 
-@flax.struct.dataclass
-class MetaGradient:
+class MetaGradient(flax.struct.PyTreeNode):
   """What an estimator returns for a batch of T tasks (leaves as commented)."""
   loss: jax.Array          # mean meta-loss over tasks (of theta itself where it is run)
   grads: Any               # estimate of d loss / d theta, theta's tree

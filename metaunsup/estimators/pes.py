@@ -29,8 +29,7 @@ import jax.numpy as jnp
 from metaunsup.estimators import base
 
 
-@flax.struct.dataclass
-class PESState:
+class PESState(flax.struct.PyTreeNode):
   """PES's per-task state, checkpointed with the run.
 
   Attributes:

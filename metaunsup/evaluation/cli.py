@@ -1,7 +1,9 @@
 """The evaluation's command line (`make evaluate`; run it as `python -m metaunsup.evaluation`):
 
-  python -m metaunsup.evaluation --rule=experiments/results/fmnist_relu/rule.msgpack \
-      --config=experiments/configs/eval_quick.py --out=runs/eval_quick
+  python -m metaunsup.evaluation --rule=pretrained --config=eval_quick --out=runs/eval_quick
+
+`--config` is a packaged config (`metaunsup.configs.EVALUATION`; default eval_full, as
+`make evaluate`) or a file path/to/config.py.
 
 Errors a user can fix (a missing rule or data set, a bad config value, a full disk) end
 the process with one line, `error: ...`, never a traceback.
@@ -13,11 +15,13 @@ import sys
 from absl import flags, logging
 from ml_collections import config_flags
 
-from metaunsup import data, file_faults
+from metaunsup import configs, data, file_faults
 from metaunsup.evaluation import pipeline
 
-CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/eval_quick.py",
-                                         "Evaluation config (ml_collections).")
+CONFIG = config_flags.DEFINE_config_file(
+    "config", configs.path("eval_full"),
+    f"Evaluation config: a packaged one ({', '.join(configs.EVALUATION)}) or a file "
+    "path/to/config.py; --config.FIELD=VALUE overrides a field.")
 RULE = flags.DEFINE_string("rule", "pretrained", "A rule file, a meta-training workdir, or "
                            "'pretrained' (the rule shipped in the package).")
 OUT = flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")

@@ -1,13 +1,25 @@
-"""Validation of an evaluation config (`default_config.py` and the experiments/configs/
+"""Validation of an evaluation config (`default_config.py` and the metaunsup/configs/
 eval_*.py built on it): one-line errors naming the field and the fix, before any data is
 loaded or any program compiled."""
 from __future__ import annotations
 
-from metaunsup import base_model
+from metaunsup import base_model, checks
 from metaunsup.evaluation import default_config
 from metaunsup.evaluation import methods as methods_lib
 from metaunsup.evaluation.data_specs import DataSpec
 from metaunsup.evaluation.protocol import HEADS
+
+
+def seeds(config) -> list[int]:
+  """The evaluation's seeds, one per config.num_seeds, derived from config.seed.
+
+  Args:
+    config: the evaluation config (reads seed and num_seeds).
+
+  Returns:
+    num_seeds seeds, 1000 seed + i.
+  """
+  return [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
 
 
 def check_config(config) -> None:
@@ -31,23 +43,26 @@ def check_config(config) -> None:
       raise ValueError(f"config.{field} must be a non-empty list, got {config[field]!r}")
   for method in config.methods:
     methods_lib.get(method)
-  kinds = set(config.local_rules) | {methods_lib.local_kind(m) for m in config.methods}
-  for kind in sorted(kinds - {None}):
+  kinds = set(config.local_rules) | {kind for m in config.methods
+                                     if (kind := methods_lib.local_kind(m)) is not None}
+  for kind in sorted(kinds):
     try:
       methods_lib.local_rule_config(config, kind)
     except (ValueError, TypeError) as e:
       raise ValueError(f"config.local_rules[{kind!r}]: {e}") from None
   if set(config.heads) - set(HEADS):
     raise ValueError(f"config.heads must be a subset of {HEADS}, got {tuple(config.heads)}")
-  for field in ("checkpoints", "shots", "widths"):
-    low = 0 if field == "checkpoints" else 1
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in config[field]):
+  for field, low in (("checkpoints", 0), ("shots", 1)):
+    if not all(checks.is_int(v) and v >= low for v in config[field]):
       raise ValueError(f"config.{field} must hold integers >= {low}, got {tuple(config[field])}")
+  checks.widths(config.widths, "config.widths")
   for field, low in (("num_seeds", 1), ("batch_size", 2), ("query_size", 1),
-                     ("reference_batch", 2), ("seed", 0)):
-    if isinstance(config[field], bool) or not isinstance(config[field], int) \
-        or config[field] < low:
-      raise ValueError(f"config.{field} must be an integer >= {low}, got {config[field]!r}")
+                     ("reference_batch", 2)):
+    checks.integer(config[field], f"config.{field}", low)
+  checks.seed(config.seed, "config.seed")
+  if seeds(config)[-1] > checks.SEED_RANGE[1]:
+    raise ValueError(f"config.seed={config.seed} is too large: its seeds (1000 seed + i) "
+                     f"reach {seeds(config)[-1]}, beyond the PRNG's 2**32 - 1")
   base_model.get_activation(config.activation)
   for spec in config.datasets:
     DataSpec.parse(spec)

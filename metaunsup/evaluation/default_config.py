@@ -1,14 +1,14 @@
-"""The evaluation's default config, the full evaluation (`make evaluate`; handle:
-experiments/configs/eval_full.py): the paper's protocol on held-out data, every
-method on the same 64-64-32 relu network, 5 seeds, inner steps log-spaced up to 10^4,
-1/5/10/50 labels per class, and the generalisation sweeps up to width 2048 and depth 10.
+"""The evaluation's default config, the full evaluation (`make evaluate`; by name:
+`--config=eval_full`, metaunsup/configs/eval_full.py): the paper's protocol on held-out
+data, every method on the same 64-64-32 relu network, 5 seeds, inner steps log-spaced up to
+10^4, 1/5/10/50 labels per class, and the generalisation sweeps up to width 2048 and depth 10.
 On a 2-core CPU it took 67 min with two processes sharing the pieces, about 1.5 h for one
 alone (the width-2048 sweep point and the rule's 10^4 inner steps dominate; README,
-"Results of eval_full.py"); eval_cpu.py is the under-an-hour run. config_checks.py
+"Results of eval_full.py"); eval_cpu is the under-an-hour run. config_checks.py
 validates it. A config that lacks fields (written before they existed, or partial) is
 completed from this one once, on entry (`complete`, called by `pipeline.run`).
 
-  python -m metaunsup.evaluation --rule=RULE --config=experiments/configs/eval_full.py --out=OUT
+  python -m metaunsup.evaluation --rule=RULE --config=eval_full --out=OUT
 """
 import ml_collections
 

@@ -4,11 +4,12 @@ the labelled examples of `make evaluate` (`readout.make_readout`: support from t
 split, a class-balanced query from the test split)."""
 from __future__ import annotations
 
+import functools
 import types
 
 import numpy as np
 
-from metaunsup import heads, trained_model
+from metaunsup import checks, heads, trained_model
 from metaunsup.rule_files import Rule
 from metaunsup.data import Dataset
 from metaunsup.evaluation import default_config
@@ -30,24 +31,27 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
   Args:
     labels: [N] integer labels in 0..num_classes-1.
     shots: labelled examples per class in the support set, >= 1.
-    query_size: examples in the query set, >= 0 (fewer if fewer are left).
-    seed: seeds both choices.
+    query_size: examples in the query set, in [0, N - num_classes * shots] (the labels
+      left after the support set).
+    seed: seeds both choices, in [0, 2**32 - 1].
     num_classes: the number of classes, >= 1.
 
   Returns:
-    (support [num_classes * shots], query [min(query_size, N - support)]) indices into
-    labels, class-major support, disjoint.
+    (support [num_classes * shots], query [query_size]) indices into labels, class-major
+    support, disjoint.
 
   Raises:
     ValueError: (one line) for non-integer labels, labels outside 0..num_classes-1, bad
-      counts, or a class with fewer than `shots` examples (naming it).
+      counts or seed, a class with fewer than `shots` examples (naming it), or a
+      query_size above the labels left after the support set.
   """
   labels = np.asarray(labels).reshape(-1)
   if labels.dtype.kind not in "iu":
     raise ValueError(f"labels must be integers 0..num_classes-1, got dtype {labels.dtype}")
   for name, value, low in (("shots", shots, 1), ("query_size", query_size, 0),
                            ("num_classes", num_classes, 1)):
-    trained_model.integer(value, name, low)
+    checks.integer(value, name, low)
+  checks.seed(seed)
   counts = np.bincount(labels[(labels >= 0) & (labels < num_classes)].astype(np.int64),
                        minlength=num_classes)
   outside = np.unique(labels[(labels < 0) | (labels >= num_classes)])
@@ -60,11 +64,16 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
     raise ValueError(f"class {c} has {counts[c]} examples, fewer than shots={shots}"
                      + (f" ({short.size} classes are short)" if short.size > 1 else "")
                      + "; lower shots or use more labelled data")
+  left = len(labels) - num_classes * shots
+  if query_size > left:
+    raise ValueError(f"query_size={query_size} is more than the {left} labels left after the "
+                     f"support set ({len(labels)} labels, {num_classes} classes x {shots} "
+                     f"shots); pass query_size <= {left}")
   rng = np.random.default_rng(seed)
   support = np.concatenate([rng.choice(np.flatnonzero(labels == c), shots, replace=False)
                             for c in range(num_classes)])
   rest = np.setdiff1d(np.arange(len(labels)), support)
-  return support, rng.choice(rest, min(query_size, len(rest)), replace=False)
+  return support, rng.choice(rest, query_size, replace=False)
 
 
 def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: int,
@@ -81,11 +90,12 @@ def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: in
 
   Args:
     rule_: the learned rule.
-    ds: the data set (train_x [N, D] unlabeled; test_x [M, D], test_y [M]).
-    widths: the network's layer widths, the last one the representation.
+    ds: the data set (train_x [N, D] unlabeled; test_x [M, D], test_y [M]), standardised
+      as `data.load` does (apply_rule does not standardise again).
+    widths: the network's layer widths, positive integers, the last one the representation.
     activation: the network's activation name.
     steps: inner steps of the rule (random init: 0).
-    seeds: one network init, support and query per seed.
+    seeds: one network init, support and query per seed, each in [0, 2**32 - 1].
     batch_size: unlabeled examples per inner step.
     shots: labelled examples per class.
     query_size: test examples scored per seed (with "train": at most, the same number of
@@ -98,33 +108,35 @@ def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: in
     whose features are not finite (with "train", as `make evaluate`).
 
   Raises:
-    ValueError: for bad arguments or a class with fewer than `shots` examples in the
-      support's split.
+    ValueError: (one line, before any network is trained) for bad arguments (widths, seeds,
+      counts), or a class with fewer than `shots` examples in the support's split.
   """
   if support_split not in PROTOCOLS:
     raise ValueError(f"support_split must be one of {tuple(PROTOCOLS)}, got {support_split!r}")
-  out = {"rule": {h: [] for h in heads_}, "random_init": {h: [] for h in heads_}}
+  widths = checks.widths(widths)
+  seeds = [checks.seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
+  # ds is standardised already (data.load): standardising again would change its floats.
+  train = functools.partial(trained_model.apply_rule, rule_, ds.train_x, widths=widths,
+                            activation=activation, batch_size=batch_size, standardize=False)
+  out: dict[str, dict[str, list[float]]] = {"rule": {h: [] for h in heads_},
+                                             "random_init": {h: [] for h in heads_}}
   if support_split == "train":
     for name, value, low in (("shots", shots, 1), ("query_size", query_size, 1)):
-      trained_model.integer(value, name, low)
+      checks.integer(value, name, low)
     labels = types.SimpleNamespace(
         shots=(shots,), heads=tuple(heads_), query_size=query_size,
         reference_batch=default_config.get_config().reference_batch)
     for seed in seeds:
       readout = readout_lib.make_readout(ds, labels, seed)
       for method, n in (("rule", steps), ("random_init", 0)):
-        model = trained_model.apply_rule(rule_, ds.train_x, widths=widths,
-                                         activation=activation, steps=n,
-                                         batch_size=batch_size, seed=seed)
-        scores = readout.score_network(model.params, activation)
+        scores = readout.score_network(train(steps=n, seed=seed).params, activation)
         for h in heads_:
           out[method][h].append(scores[(shots, h)])
     return out
   for seed in seeds:
     s_idx, q_idx = support_query_split(ds.test_y, shots, query_size, seed, ds.num_classes)
     for method, n in (("rule", steps), ("random_init", 0)):
-      model = trained_model.apply_rule(rule_, ds.train_x, widths=widths, activation=activation,
-                             steps=n, batch_size=batch_size, seed=seed)
+      model = train(steps=n, seed=seed)
       u_s, u_q = model.features(ds.test_x[s_idx]), model.features(ds.test_x[q_idx])
       for h in heads_:
         out[method][h].append(heads.fewshot_accuracy(u_s, ds.test_y[s_idx], u_q,

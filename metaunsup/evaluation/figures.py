@@ -185,9 +185,9 @@ def write_all(results: dict, first_layers: dict, out: pathlib.Path) -> list[str]
     The file names written.
   """
   written = []
-  for name, fn in (("curves.png", curves), ("shots.png", shots_plot)):
-    fn(results, out / name)
-    written.append(name)
+  for filename, fn in (("curves.png", curves), ("shots.png", shots_plot)):
+    fn(results, out / filename)
+    written.append(filename)
   if results["sweep_records"]:
     sweeps(results, out / "sweeps.png")
     written.append("sweeps.png")

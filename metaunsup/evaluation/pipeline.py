@@ -4,7 +4,7 @@ OUT/partial/ as soon as it is done (`store.py`), so the same command resumes an 
 run and a second process with `reverse` on the same OUT shares the work. Writes
 OUT/results.json, OUT/results.md (`report.py`) and PNG figures (`figures.py`).
 
-  from experiments.configs import eval_quick
+  from metaunsup.configs import eval_quick
   from metaunsup.evaluation import pipeline
   pipeline.run("pretrained", eval_quick.get_config(), "runs/eval_quick")
 """
@@ -16,6 +16,7 @@ import json
 import pathlib
 import platform
 import time
+from typing import Any, Callable
 
 import jax
 import ml_collections
@@ -25,7 +26,7 @@ from metaunsup import checkpointing, rule_files
 from metaunsup.rule_files import Rule
 from metaunsup.evaluation import default_config, protocol, sweeps
 from metaunsup.evaluation import store as store_lib
-from metaunsup.evaluation.config_checks import check_config
+from metaunsup.evaluation.config_checks import check_config, seeds as config_seeds
 from metaunsup.evaluation.data_specs import DataSpec, image_side
 from metaunsup.evaluation.stats import summarize_records
 
@@ -60,14 +61,16 @@ def evaluate_all(learned: Rule, config, seeds, store: store_lib.PartialResults,
     side = image_side(ds)
     return (*protocol.evaluate_dataset(learned, spec, ds, config, seeds, store, log, reverse),
             side if side and not data_spec.permuted else None)
-  parts = [functools.partial(dataset, spec) for spec in config.datasets]
+  parts: list[Callable[[], Any]] = [functools.partial(dataset, spec) for spec in config.datasets]
   if config.sweep.enabled:
     parts.append(lambda: sweeps.run_sweeps(learned, config, seeds[:config.sweep.num_seeds],
                                            store, log, reverse))
   done = {}
   for i in store_lib.in_order(range(len(parts)), reverse):
     done[i] = parts[i]()
-  records, extras, first_layers = [], {}, {}
+  records: list[dict] = []
+  extras: dict[str, Any] = {}
+  first_layers: dict[str, Any] = {}
   for i, spec in enumerate(config.datasets):
     recs, ext, side = done[i]
     records += recs
@@ -117,7 +120,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   if out.exists() and not out.is_dir():
     raise ValueError(f"--out {out} is a file; pass a folder (new or of this evaluation)")
   out.mkdir(parents=True, exist_ok=True)
-  seeds = [int(config.seed) * 1000 + i for i in range(config.num_seeds)]
+  seeds = config_seeds(config)
   store = store_lib.PartialResults.open(out, config.to_json(), learned)
   t0 = time.time()
   records, extras, first_layers, sweep_records, sweep_seconds = evaluate_all(

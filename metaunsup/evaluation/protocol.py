@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from typing import Any
 
 import jax
 
@@ -75,8 +76,9 @@ def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
   readout = readout_lib.make_readout(ds, config, seed)
   k_init, k_vae, k_sup = jax.random.split(jax.random.PRNGKey(seed), 3)
   state = inner.init_task(k_init, ds.input_dim, cfg_rule)  # one init shared by all methods
-  result = {"records": [], **{f: [] for f in methods_lib.extras_fields()}, "seconds": {}}
-  first_layer = {}
+  result: dict[str, Any] = {"records": [], **{f: [] for f in methods_lib.extras_fields()},
+                            "seconds": {}}
+  first_layer: dict[str, Any] = {}
   ctx = methods_lib.SeedContext(
       method="", spec=spec, ds=ds, config=config, seed=seed, learned=learned, state=state,
       task_data=inner.unlabeled_data(ds.train_x), readout=readout, pca=pca,
@@ -123,7 +125,8 @@ def evaluate_dataset(learned: Rule, spec: str, ds: data.Dataset, config, seeds,
     log(f"  {spec} seed {seed}: " +
         ", ".join(f"{m} {t:.0f} s" for m, t in done[seed][0]["seconds"].items()))
   fields = methods_lib.extras_fields()
-  records, extras = [], {**{f: [] for f in fields}, "first_layer": {}, "seconds": {}}
+  records: list[dict] = []
+  extras: dict[str, Any] = {**{f: [] for f in fields}, "first_layer": {}, "seconds": {}}
   for seed in seeds:
     result, first_layer = done[seed]
     records += result["records"]

@@ -82,7 +82,7 @@ class Readout:
       {(shots, head): test accuracy in [0, 1]}.
     """
     out = {}
-    per_class = u_support_all.reshape(self.support.shape + (-1,))
+    per_class = u_support_all.reshape(*self.support.shape, -1)
     for s in (self.shots if only_shots is None else (only_shots,)):
       u_s = per_class[:, :s].reshape(-1, per_class.shape[-1])
       y_s = self.ds.train_y[self.support_idx(s)]

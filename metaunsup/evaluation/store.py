@@ -118,7 +118,8 @@ class PartialResults:
     """
     if arrays:
       buf = io.BytesIO()
-      np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+      # mypy matches a **dict against savez's allow_pickle: bool as well as its **arrays.
+      np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
       checkpointing.atomic_write_bytes(self._path(unit, ".npz"), buf.getvalue())
     checkpointing.atomic_write_json(self._path(unit, ".json"), result)
 

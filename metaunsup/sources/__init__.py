@@ -146,7 +146,7 @@ def is_prepared(b) -> bool:
   return (pathlib.Path(b.data_dir) / "dataset_info.json").is_file()
 
 
-def _unwrap(err: BaseException) -> BaseException | None:
+def _unwrap(err: BaseException | None) -> BaseException | None:
   seen = set()
   while err is not None and id(err) not in seen:
     if isinstance(err, (DataNotFoundError, CorruptDataError)):

@@ -86,7 +86,8 @@ def candidate_fonts(font_packages=FONT_PACKAGES) -> dict[str, pathlib.Path]:
   absent = []
   for pkg in font_packages:
     d = fonts_dir() / pkg
-    files = sorted(p for p in d.rglob("*") if p.suffix.lower() in FONT_SUFFIXES) if d.is_dir() else []
+    files = (sorted(p for p in d.rglob("*") if p.suffix.lower() in FONT_SUFFIXES)
+             if d.is_dir() else [])
     if not files:
       absent.append(pkg)
     for p in files:
@@ -109,7 +110,8 @@ _DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
 
 def _glyph_name_ok(char: str, name: str) -> bool:
   """Rejects symbol fonts that put other glyphs at ASCII code points (dingbats, cmsy10)."""
-  if re.fullmatch(r"(glyph|cid|gid)\d+", name) or name in (f"uni{ord(char):04X}", f"u{ord(char):04X}"):
+  if (re.fullmatch(r"(glyph|cid|gid)\d+", name)
+      or name in (f"uni{ord(char):04X}", f"u{ord(char):04X}")):
     return True
   base = _DIGIT_NAMES[int(char)] if char.isdigit() else char
   return name == base or name.startswith((base + ".", base + "_")) or (
@@ -122,7 +124,8 @@ def _usable(path: pathlib.Path, font) -> bool:
     cmap = TTFont(str(path), lazy=True, fontNumber=0).getBestCmap() or {}
   except Exception:  # noqa: BLE001 - unreadable font files are simply not used
     return False
-  if not all(ord(c) in cmap for c in CHARS) or not all(_glyph_name_ok(c, cmap[ord(c)]) for c in CHARS):
+  if (not all(ord(c) in cmap for c in CHARS)
+      or not all(_glyph_name_ok(c, cmap[ord(c)]) for c in CHARS)):
     return False
   glyphs = [np.asarray(_draw(font, c)) for c in CHARS]
   if any(g.max() < 128 for g in glyphs):
@@ -170,7 +173,8 @@ def _check_fonts(cands: dict[str, pathlib.Path]) -> list[tuple[str, str]]:
     except OSError:
       continue
     family, style = font.getname()
-    if (family, style) in seen or not _usable(path, font):
+    # A font that names no family has no superfamily to split by (`split_fonts`): unused.
+    if family is None or (family, style) in seen or not _usable(path, font):
       continue
     seen.add((family, style))
     out.append((fid, family))
@@ -263,13 +267,13 @@ def render_one(font, font_id: str, char_index: int, sample: int, seed: int,
   scale = float(rng.uniform(0.7, 1.1))
   dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))
   sigma = float(rng.uniform(0, 10))
-  img = _draw(font, CHARS[char_index], stroke).rotate(angle, resample=Image.BILINEAR)
+  img = _draw(font, CHARS[char_index], stroke).rotate(angle, resample=Image.Resampling.BILINEAR)
   img = img.crop(img.getbbox())
   w, h = img.size
   box = 20 * size / 28 * scale
   f = box / max(w, h)
   nw, nh = max(1, int(round(w * f))), max(1, int(round(h * f)))
-  img = img.resize((nw, nh), Image.LANCZOS)
+  img = img.resize((nw, nh), Image.Resampling.LANCZOS)
   out = np.zeros((size, size), np.float64)
   x0 = int(np.clip((size - nw) // 2 + dx, 0, size - nw))
   y0 = int(np.clip((size - nh) // 2 + dy, 0, size - nh))
@@ -309,5 +313,6 @@ def render_arrays(spec: AlphabetSpec, font_ids: list[str]) -> tuple[np.ndarray, 
     S = spec.image_size.
   """
   items = list(render_split(spec, font_ids))
-  return (np.stack([it[3] for it in items]) if items else np.zeros((0, spec.image_size, spec.image_size), np.uint8),
+  empty = np.zeros((0, spec.image_size, spec.image_size), np.uint8)
+  return (np.stack([it[3] for it in items]) if items else empty,
           np.asarray([it[1] for it in items], np.int64))

@@ -49,23 +49,24 @@ def stratified_split(labels: np.ndarray, seed: int = SPLIT_SEED,
   Returns:
     {"train": int [N_train], "test": int [N_test]}, disjoint, together 0..N-1.
   """
-  test = []
+  per_class = []
   for c in np.unique(labels):
     idx = np.flatnonzero(labels == c)
     perm = np.random.default_rng([seed, int(c)]).permutation(len(idx))
-    test.append(idx[perm[:int(round(test_fraction * len(idx)))]])
-  test = np.sort(np.concatenate(test))
+    per_class.append(idx[perm[:int(round(test_fraction * len(idx)))]])
+  test = np.sort(np.concatenate(per_class))
   train = np.setdiff1d(np.arange(len(labels)), test)
   return {"train": train, "test": test}
 
 
-class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+# tensorflow_datasets has no type information: mypy checks the class keyword against object's.
+class _Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):  # type: ignore[call-arg]
   VERSION = VERSION
   RELEASE_NOTES = {"1.0.0": "First version."}
   KIND = "image"
   SHAPE: tuple = (28, 28)
   NUM_CLASSES = 10
-  DTYPE = np.uint8
+  DTYPE: type[np.generic] = np.uint8
   DESCRIPTION = ""
 
   def _features(self):
@@ -285,7 +286,8 @@ class AlphabetConfig(tfds.core.BuilderConfig):
     """
     fonts = alphabet.resolve_fonts(spec.font_packages)
     split = alphabet.split_fonts(fonts, spec.seed, spec.test_fraction)
-    return cls(name=f"s{spec.seed}_n{spec.samples_per_char}_{alphabet.spec_hash(spec, fonts, split)}",
+    digest = alphabet.spec_hash(spec, fonts, split)
+    return cls(name=f"s{spec.seed}_n{spec.samples_per_char}_{digest}",
                description=f"{len(fonts)} fonts, seed {spec.seed}",
                seed=spec.seed, samples_per_char=spec.samples_per_char,
                test_fraction=spec.test_fraction, image_size=spec.image_size,
@@ -308,7 +310,8 @@ class MetaunsupAlphabet(_Builder):
   """
   NUM_CLASSES = len(alphabet.CHARS)
   DESCRIPTION = alphabet.__doc__
-  BUILDER_CONFIGS = []  # always built from an explicit AlphabetConfig (see sources.get)
+  # Always built from an explicit AlphabetConfig (see sources.get).
+  BUILDER_CONFIGS: list[AlphabetConfig] = []
 
   def _features(self):
     n = self.builder_config.image_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from metaunsup import base_model, default_config, preprocess
+from metaunsup import base_model, checks, default_config, preprocess
 
 # Fields added to the default config after configs were first written: `complete` fills
 # them in from `default_config` (whose value reproduces the code from before the field
@@ -16,7 +16,12 @@ OPTIONAL = {
     "inner": ("remat", "advance_steps"),
     "meta": ("estimator", "es_sigma", "es_pairs", "es_clip", "objective", "objective_points",
              "worsening_penalty", "init_rule"),
+    "validation": ("every", "inner_steps", "tasks_per_dataset", "query_per_class"),
 }
+# Sections added whole: a config without one gets it at the default config's values but
+# for these, which reproduce the code from before it (no validation curve, and so no
+# examples set aside from meta-training's pools).
+ADDED_SECTIONS = {"validation": {"every": 0}}
 
 
 def required_fields() -> dict[str, tuple[str, ...]]:
@@ -27,8 +32,9 @@ def required_fields() -> dict[str, tuple[str, ...]]:
   """
   out = {}
   for section, fields in json.loads(default_config.get_config().to_json()).items():
-    if isinstance(fields, dict) and OPTIONAL.get(section, ()) is not None:
-      out[section] = tuple(f for f in fields if f not in OPTIONAL.get(section, ()))
+    optional = OPTIONAL.get(section, ())
+    if isinstance(fields, dict) and optional is not None:
+      out[section] = tuple(f for f in fields if f not in optional)
   return out
 
 
@@ -44,11 +50,14 @@ def complete(config):
 
   Returns:
     A completed copy (the argument is not changed); a missing section stays missing, for
-    `validate` to name.
+    `validate` to name, except those of ADDED_SECTIONS, added at their values.
   """
   out = config.copy_and_resolve_references()
   defaults = default_config.get_config()
   with out.unlocked():
+    for section, values in ADDED_SECTIONS.items():
+      if section not in out:
+        out[section] = dict(defaults[section].to_dict(), **values)
     for section, fields in OPTIONAL.items():
       if fields is None or section not in out:
         continue
@@ -59,8 +68,7 @@ def complete(config):
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> None:
-  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-    raise ValueError(f"config.{name} must be an integer >= {minimum}, got {value!r}")
+  checks.integer(value, f"config.{name}", minimum)
 
 
 def _positive(value, name: str) -> None:
@@ -90,9 +98,9 @@ def _check_family(fam, heads) -> None:
                        f"{preprocess.IMAGE_SIZES}")
   for a in fam.activations:
     _activation(a, "family.activations[...]")
-  for field in ("depths", "widths"):
-    for v in fam[field]:
-      _positive_int(v, f"family.{field}[...]")
+  checks.widths(fam.widths, "config.family.widths")
+  for v in fam.depths:
+    _positive_int(v, "family.depths[...]")
   for b in fam.batch_sizes:
     _positive_int(b, "family.batch_sizes[...]", 2)
   for field in ("feature_width", "num_buckets", "tasks_per_bucket"):
@@ -137,6 +145,33 @@ def _check_long_horizon(meta, inner) -> None:
     raise ValueError(f"config.meta.init_rule must be a path (or \"\"), got {meta.init_rule!r}")
 
 
+def eval_seeds(config) -> list[int]:
+  """The seeds of the run's held-out evaluation (`workdir.heldout_eval`), derived from
+  config.seed so that runs of other seeds are evaluated on other networks and readouts.
+
+  Args:
+    config: a meta-training config (reads seed and eval.num_seeds).
+
+  Returns:
+    eval.num_seeds seeds, 1000 + 100 seed + i.
+  """
+  return [1000 + config.seed * 100 + i for i in range(config.eval.num_seeds)]
+
+
+def _check_validation(val) -> None:
+  """The validation curve's fields (completed: `complete`)."""
+  _positive_int(val.every, "validation.every", 0)
+  steps = val.inner_steps
+  if isinstance(steps, (str, int)) or not steps:
+    raise ValueError(f"config.validation.inner_steps must be a non-empty list, got {steps!r}")
+  for n in steps:
+    _positive_int(n, "validation.inner_steps[...]")
+  if list(steps) != sorted(set(steps)):
+    raise ValueError(f"config.validation.inner_steps must be increasing, got {tuple(steps)}")
+  _positive_int(val.tasks_per_dataset, "validation.tasks_per_dataset")
+  _positive_int(val.query_per_class, "validation.query_per_class")
+
+
 def validate(config) -> None:
   """Check a meta-training config before anything runs.
 
@@ -150,14 +185,14 @@ def validate(config) -> None:
   config = complete(config)
   if "seed" not in config:
     raise ValueError("config.seed is missing; add an integer seed")
-  _positive_int(config.seed, "seed", 0)
+  checks.seed(config.seed, "config.seed")
   for section, fields in required_fields().items():
     if section not in config:
-      raise ValueError(f"config.{section} is missing; start from experiments/configs/default.py")
+      raise ValueError(f"config.{section} is missing; start from metaunsup/default_config.py")
     for field in fields:
       if field not in config[section]:
         raise ValueError(f"config.{section}.{field} is missing; see "
-                         "experiments/configs/default.py for its meaning and default")
+                         "metaunsup/default_config.py for its meaning and default")
   _check_family(config.family, config.heads)
   for name in ("min_total_steps", "max_total_steps", "reference_batch"):
     _positive_int(config.inner[name], f"inner.{name}")
@@ -176,15 +211,19 @@ def validate(config) -> None:
   _positive_int(config.meta.max_consecutive_skips, "meta.max_consecutive_skips")
   _positive_int(config.meta.checkpoint_every, "meta.checkpoint_every")
   _check_long_horizon(config.meta, config.inner)
+  _check_validation(config.validation)
   if not config.eval.datasets:
     raise ValueError("config.eval.datasets must name at least one data set")
   if config.eval.image_size not in preprocess.IMAGE_SIZES:
     raise ValueError(f"config.eval.image_size must be one of {preprocess.IMAGE_SIZES}, "
                      f"got {config.eval.image_size!r}")
   _activation(config.eval.activation, "eval.activation")
-  for i, w in enumerate(config.eval.widths):
-    _positive_int(w, f"eval.widths[{i}]")
+  checks.widths(config.eval.widths, "config.eval.widths")
   _positive_int(config.eval.num_seeds, "eval.num_seeds")
+  if eval_seeds(config)[-1] > checks.SEED_RANGE[1]:
+    raise ValueError(f"config.seed={config.seed} is too large: its evaluation seeds "
+                     f"(1000 + 100 seed + i) reach {eval_seeds(config)[-1]}, beyond the "
+                     "PRNG's 2**32 - 1")
   _positive_int(config.eval.inner_steps, "eval.inner_steps", 0)
   _positive_int(config.eval.batch_size, "eval.batch_size", 2)
   _positive_int(config.eval.query_size, "eval.query_size")

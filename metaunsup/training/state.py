@@ -17,8 +17,7 @@ from metaunsup import local_rule
 from metaunsup.rule_files import read_rule
 
 
-@flax.struct.dataclass
-class MetaTrainState:
+class MetaTrainState(flax.struct.PyTreeNode):
   """A meta-training run's state after `step` meta-steps.
 
   Attributes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from metaunsup import (checkpointing, data, default_config, evaluation, file_fau
                        local_rule, rule, task_family)
 from metaunsup.evaluation import fewshot
 from metaunsup.rule_files import Rule
+from metaunsup.training import config_checks
 
 
 def _changed_fields(previous: dict, current: dict, prefix: str = "") -> list[str]:
@@ -37,8 +39,11 @@ def _with_added_fields(previous: dict) -> dict:
   their defaults: each new field's default reproduces the code it was saved with, so an
   older workdir still resumes unless the new config sets a new field otherwise. A rule
   section without a kind is the learned rule's (written before kinds); one of another kind
-  keeps its own fields (the default config's are the learned rule's)."""
+  keeps its own fields (the default config's are the learned rule's). A section added whole
+  since (`config_checks.ADDED_SECTIONS`) comes in at the values that reproduce that code."""
   out = {k: dict(v) if isinstance(v, dict) else v for k, v in previous.items()}
+  for section, values in config_checks.ADDED_SECTIONS.items():
+    out.setdefault(section, dict(values))
   for section, fields in json.loads(default_config.get_config().to_json()).items():
     if isinstance(fields, dict) and isinstance(out.get(section), dict):
       if section == "rule":
@@ -72,13 +77,14 @@ def check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> N
                     for c in (previous, _with_added_fields(current))]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
       raise file_faults.damaged(saved, e, "if you resume with the same config, delete it "
-                                "(it is rewritten from --config); else pass a new --workdir") from None
+                                "(it is rewritten from --config); else pass a new "
+                                "--workdir") from None
     kinds = [c.get("rule", {}).get("kind") for c in comparable]
     if kinds[0] != kinds[1]:  # before the list of fields, which would be all of them
       raise ValueError(f"{workdir} holds a run of the {kinds[0]!r} rule, this config's "
                        f"rule.kind is {kinds[1]!r}; pass a new --workdir or delete the old "
                        "one to start over")
-    changed = _changed_fields(*comparable)
+    changed = _changed_fields(comparable[0], comparable[1])
     if changed:
       raise ValueError(f"{workdir} holds a run with a different config "
                        f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
@@ -149,8 +155,8 @@ def heldout_eval(learned: Rule, config) -> dict:
     FileNotFoundError: an evaluation data set is not prepared.
   """
   ev = config.eval
-  seeds = [1000 + config.seed * 100 + i for i in range(ev.num_seeds)]
-  out = {"seeds": seeds, "datasets": {}}
+  seeds = config_checks.eval_seeds(config)
+  out: dict[str, Any] = {"seeds": seeds, "datasets": {}}
   for name in ev.datasets:
     ds = data.load(name, ev.image_size)
     out["datasets"][name] = dict(
@@ -192,8 +198,9 @@ def summarize_run(history: list[dict], config, family: task_family.TaskFamily, e
   Returns:
     The summary dict: meta_loss_first/last (means over the first/last tenth of the steps),
     data/step seconds (medians), theta_size, the rule's `summary(theta)` entries (the
-    learned rule's rule_mix and rule_inner_lr), and fewshot_acc_* (mean, sem, per seed)
-    per data set under "eval".
+    learned rule's rule_mix and rule_inner_lr), fewshot_acc_* (mean, sem, per seed)
+    per data set under "eval", and with validation rows the validation curve's ends
+    (val_accuracy_first/last, val_accuracy_random_init, ...: `_validation_summary`).
   """
   losses = [r["meta_loss"] for r in history]
   n = max(1, len(losses) // 10)
@@ -216,7 +223,26 @@ def summarize_run(history: list[dict], config, family: task_family.TaskFamily, e
          "eval": {name: _accuracy_summary(e) for name, e in evals["datasets"].items()}}
   out["eval_data"] = next(iter(out["eval"]))
   out.update(out["eval"][out["eval_data"]])
+  out.update(_validation_summary(history))
   return out
+
+
+def _validation_summary(history: list[dict]) -> dict:
+  """The validation curve's ends (`training.validation`): accuracy of its first and last
+  rows with their steps, random init's, and its share of the run's wall time; nothing for
+  a run without validation rows."""
+  rows = [r for r in history if "val_accuracy" in r]
+  if not rows:
+    return {}
+  first, last = rows[0], rows[-1]
+  return {"val_accuracy_first": first["val_accuracy"], "val_step_first": first["step"],
+          "val_accuracy_last": last["val_accuracy"], "val_step_last": last["step"],
+          "val_accuracy_by_dataset_last": last["val_accuracy_by_dataset"],
+          "val_accuracy_random_init": last["val_accuracy_random_init"],
+          "val_random_init_by_dataset": last["val_random_init_by_dataset"],
+          "val_seconds_median": float(np.median([r["val_seconds"] for r in rows])),
+          "val_share_of_run": float(sum(r["val_seconds"] for r in rows) /
+                                    max(history[-1]["seconds"], 1e-9))}
 
 
 def read_summary(workdir) -> dict:

@@ -41,14 +41,14 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model, local_rule
+from metaunsup import local_rule
 
 EPS = 1e-8
 
 
 @local_rule.register("bcm")
 @dataclasses.dataclass(frozen=True)
-class BCM(local_rule.LocalRuleBase):
+class BCM(local_rule.LayerwiseRule):
   """BCM with a sliding threshold on every layer of the base network.
 
   Attributes:
@@ -66,24 +66,9 @@ class BCM(local_rule.LocalRuleBase):
     if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
       raise ValueError(f"bcm rule: lr must be in (0, 1), got {self.lr!r}")
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer (`bcm_step` on each W with that layer's input).
-
-    b and V are left unchanged: BCM learns weights only, and V is the learned rule's
-    feedback pathway, read by nothing here or in the forward pass.
-
-    Args:
-      theta: unused ({}: nothing is meta-learned).
-      params: the network, W[l] [n_l, n_{l+1}].
-      acts: the forward pass on a batch; acts.xs[l] [B, n_l] is layer l's input.
-
-    Returns:
-      params with every W updated.
-    """
-    del theta
-    chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    return params.replace(W=[bcm_step(w, x, self.lr) for w, x in zip(params.W, acts.xs)])
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """`bcm_step` with this config (see `local_rule.LayerwiseRule`)."""
+    return bcm_step(w, x, self.lr)
 
 
 def bcm_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:

@@ -32,14 +32,14 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model, local_rule
+from metaunsup import local_rule
 
 EPS = 1e-8
 
 
 @local_rule.register("competitive")
 @dataclasses.dataclass(frozen=True)
-class Competitive(local_rule.LocalRuleBase):
+class Competitive(local_rule.LayerwiseRule):
   """Online k-means (hard winner-take-all instar) or soft competitive learning on every
   layer of the base network.
 
@@ -73,26 +73,9 @@ class Competitive(local_rule.LocalRuleBase):
       raise ValueError("competitive rule: temperature must be >= 0 (0: hard winner-take-all), "
                        f"got {self.temperature!r}")
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer (`competitive_step` on each W with that layer's input).
-
-    b and V are left unchanged: the centroids are all the rule learns; batch norm centres
-    each unit's similarity, and V is the learned rule's feedback pathway, read by nothing
-    here or in the forward pass.
-
-    Args:
-      theta: unused ({}: nothing is meta-learned).
-      params: the network, W[l] [n_l, n_{l+1}].
-      acts: the forward pass on a batch; acts.xs[l] [B, n_l] is layer l's input.
-
-    Returns:
-      params with every W updated.
-    """
-    del theta
-    chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    return params.replace(W=[competitive_step(w, x, self.lr, self.temperature)
-                             for w, x in zip(params.W, acts.xs)])
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """`competitive_step` with this config (see `local_rule.LayerwiseRule`)."""
+    return competitive_step(w, x, self.lr, self.temperature)
 
 
 @local_rule.register("soft_competitive")

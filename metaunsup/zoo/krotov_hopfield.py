@@ -29,14 +29,15 @@ from __future__ import annotations
 import dataclasses
 
 import chex
+import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model, local_rule
+from metaunsup import local_rule
 
 
 @local_rule.register("krotov_hopfield")
 @dataclasses.dataclass(frozen=True)
-class KrotovHopfield(local_rule.LocalRuleBase):
+class KrotovHopfield(local_rule.LayerwiseRule):
   """Krotov & Hopfield's competing hidden units on every layer of the base network.
   Defaults are the paper's for MNIST (p = 3, k = 7, delta = 0.4, with 2000 hidden units;
   the notebook's smaller demo uses p = 2, k = 2 with 100) and the notebook's precision.
@@ -77,26 +78,10 @@ class KrotovHopfield(local_rule.LocalRuleBase):
                          f"{getattr(self, name)!r} (lr in (0, 1), p >= 2, integer k >= 2, "
                          "delta >= 0, precision > 0)")
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer (`krotov_hopfield_step` on each W with that layer's input).
-
-    b and V are left unchanged: the rule learns weights only, and V is the learned rule's
-    feedback pathway, read by nothing here or in the forward pass.
-
-    Args:
-      theta: unused ({}: nothing is meta-learned).
-      params: the network, W[l] [n_l, n_{l+1}].
-      acts: the forward pass on a batch; acts.xs[l] [B, n_l] is layer l's input.
-
-    Returns:
-      params with every W updated.
-    """
-    del theta
-    chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    return params.replace(W=[
-        krotov_hopfield_step(w, x, self.lr, self.p, self.k, self.delta, self.precision)
-        for w, x in zip(params.W, acts.xs)])
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """`krotov_hopfield_step` with this config (see `local_rule.LayerwiseRule`)."""
+    return krotov_hopfield_step(w, x, self.lr, self.p, self.k, self.delta,
+                                self.precision)
 
 
 def krotov_hopfield_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, p: float = 3.0,

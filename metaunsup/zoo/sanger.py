@@ -22,16 +22,17 @@ from __future__ import annotations
 import dataclasses
 
 import chex
+import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model, local_rule
+from metaunsup import local_rule
 
 EPS = 1e-8
 
 
 @local_rule.register("sanger")
 @dataclasses.dataclass(frozen=True)
-class Sanger(local_rule.LocalRuleBase):
+class Sanger(local_rule.LayerwiseRule):
   """Sanger's rule (or Oja's subspace rule) on every layer of the base network.
 
   Attributes:
@@ -56,26 +57,9 @@ class Sanger(local_rule.LocalRuleBase):
     if not isinstance(self.subspace, bool):
       raise ValueError(f"sanger rule: subspace must be true or false, got {self.subspace!r}")
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer (`sanger_step` on each W with that layer's input).
-
-    b and V are left unchanged: the rule has no bias (batch norm centres the layer), and V
-    is the learned rule's feedback pathway, read by nothing here or in the forward pass.
-
-    Args:
-      theta: unused ({}: nothing is meta-learned).
-      params: the network, W[l] [n_l, n_{l+1}].
-      acts: the forward pass on a batch; acts.xs[l] [B, n_l] is layer l's input (one more
-        entry than layers).
-
-    Returns:
-      params with every W updated.
-    """
-    del theta
-    chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    return params.replace(W=[sanger_step(w, x, self.lr, self.subspace)
-                             for w, x in zip(params.W, acts.xs)])
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """`sanger_step` with this config (see `local_rule.LayerwiseRule`)."""
+    return sanger_step(w, x, self.lr, self.subspace)
 
 
 def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,

@@ -33,14 +33,14 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model, local_rule
+from metaunsup import local_rule
 
 EPS = 1e-8
 
 
 @local_rule.register("softhebb")
 @dataclasses.dataclass(frozen=True)
-class SoftHebb(local_rule.LocalRuleBase):
+class SoftHebb(local_rule.LayerwiseRule):
   """SoftHebb on every layer of the base network.
 
   Attributes:
@@ -69,25 +69,9 @@ class SoftHebb(local_rule.LocalRuleBase):
       raise ValueError("softhebb rule: inverse_temperature must be > 0, got "
                        f"{self.inverse_temperature!r}")
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
-    """One step on every layer (`softhebb_step` on each W with that layer's input).
-
-    b and V are left unchanged: the preset learns no bias (its `add_bias` is false) and V
-    is the learned rule's feedback pathway, read by nothing here or in the forward pass.
-
-    Args:
-      theta: unused ({}: nothing is meta-learned).
-      params: the network, W[l] [n_l, n_{l+1}].
-      acts: the forward pass on a batch; acts.xs[l] [B, n_l] is layer l's input.
-
-    Returns:
-      params with every W updated.
-    """
-    del theta
-    chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    return params.replace(W=[softhebb_step(w, x, self.lr, self.inverse_temperature)
-                             for w, x in zip(params.W, acts.xs)])
+  def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
+    """`softhebb_step` with this config (see `local_rule.LayerwiseRule`)."""
+    return softhebb_step(w, x, self.lr, self.inverse_temperature)
 
 
 def softhebb_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,

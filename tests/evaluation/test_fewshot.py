@@ -19,7 +19,8 @@ def test_support_query_split_is_balanced_and_disjoint():
 
 @pytest.mark.parametrize("labels,shots,num_classes,match", [
     # A class of 3 examples with shots=5 (numpy: "Cannot take a larger sample ...").
-    (np.r_[np.zeros(10), np.ones(3)].astype(int), 5, 2, "class 1 has 3 examples, fewer than shots=5"),
+    (np.r_[np.zeros(10), np.ones(3)].astype(int), 5, 2,
+     "class 1 has 3 examples, fewer than shots=5"),
     # Labels 1..10 with num_classes=10 (numpy: "a cannot be empty").
     (np.arange(50) % 10 + 1, 2, 10, r"labels \[10\] are outside 0\.\.9"),
 ])
@@ -63,7 +64,7 @@ def test_fewshot_eval_is_make_evaluates_readout(tiny_rule):
     assert np.bincount(ds.test_y[ro.query]).tolist() == [2, 2, 2]   # class-balanced
     for method, steps in (("rule", 3), ("random_init", 0)):
       model = metaunsup.apply_rule(tiny_rule, ds.train_x, widths=(8, 5), activation="tanh",
-                                   steps=steps, batch_size=16, seed=seed)
+                                   steps=steps, batch_size=16, seed=seed, standardize=False)
       scores = ro.score_network(model.params, "tanh")
       # The same program on the same inputs: exactly equal.
       for h in ("ridge", "logistic"):
