@@ -4,7 +4,8 @@ protocol merged by seed: `make evaluate CONFIG=experiments/configs/eval_zoo.py` 
 hand-designed rules and the references) and the committed eval_full of the learned rule
 (`experiments/results/default/eval_full`, the learned rule and the VAE). The two are paired:
 the same seeds give the same network init and the same labelled examples, which this script
-checks (random init's accuracies must agree exactly) before it pairs anything.
+checks before it pairs anything (random init's ridge accuracies must agree exactly, its
+logistic-probe ones within one query example).
 
   python -m experiments.zoo_table --results runs/eval_zoo/results.json \
       experiments/results/default/eval_full/results.json --out experiments/results/zoo
@@ -46,7 +47,11 @@ def merge(results: list[dict]) -> dict:
     for rec in r["records"]:
       if rec["method"] == "random_init":
         key = (rec["dataset"], rec["seed"], rec["shots"], rec["head"])
-        if key in init and init[key] != rec["accuracy"]:
+        # The ridge head is closed form: identical. The logistic probe is an iterative fit
+        # whose last bits follow the summation order of the machine's load and threads; it
+        # may flip one query example (1 / query_size), no more, from the same init and labels.
+        tol = 0.0 if rec["head"] == "ridge" else 1.0 / base["config"]["query_size"] + 1e-9
+        if key in init and abs(init[key] - rec["accuracy"]) > tol:
           raise ValueError(f"random init differs at {key}: {init[key]} vs {rec['accuracy']}; "
                            "the evaluations are not paired")
         init[key] = rec["accuracy"]
@@ -160,7 +165,8 @@ def main() -> None:
   lines = ["# Hand-designed local rules against the learned rule (held-out data)", "",
            "Merged from " + ", ".join(f"`{p}`" for p in args.results) +
            f" by `python -m experiments.zoo_table` (seeds {merged['seeds']}; paired: random "
-           "init agrees exactly across them). Mean ± standard error over seeds; support from "
+           "init's ridge accuracies agree exactly across them, its logistic-probe ones within "
+           "one query example). Mean ± standard error over seeds; support from "
            "the train split, a class-balanced test query (`make evaluate`'s protocol).", ""]
   best, rows = ["### The best hand-designed rule per cell (ridge)", "",
                 "| data set | " + " | ".join(f"{s} steps" for s in STEPS) + " |",
@@ -169,6 +175,20 @@ def main() -> None:
     best.append(f"| {d} | " + " | ".join(
         report.name(b) if (b := best_rule(merged, d, "ridge", s)) else "—" for s in STEPS) + " |")
   lines += best + [""]
+  lines += ["### The strongest hand-designed rule against PCA-32 and k-means-32 (ridge, paired)",
+            "", "| data set | step | rule | minus PCA-32 | verdict | minus k-means-32 | verdict |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
+  for d in datasets:
+    for s in STEPS:
+      b = best_rule(merged, d, "ridge", s)
+      if b is None:
+        continue
+      cells = []
+      for ref in ("pca", "kmeans"):
+        diff, sem = report.paired(cell(merged, d, b, "ridge", s), cell(merged, d, ref, "ridge", s))
+        cells += [f"{diff:+.3f} ± {sem:.3f}", report.verdict(diff, sem)]
+      lines.append(f"| {d} | {s} | {report.name(b)} | " + " | ".join(cells) + " |")
+  lines += [""]
   for head in ("ridge", "logistic"):
     lines += tables(merged, datasets, head)
     diff_lines, diff_rows = differences(merged, datasets, head)
