@@ -12,6 +12,7 @@ difference with the VAE and random init (same seeds: same networks, labels and q
       --config.datasets='("mnist@14",)' --config.methods='("vae","random_init")' --out=OUT/vae
   python -m experiments.horizon_probe OUT --rules=default,pretrained
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,11 @@ DATA, SHOTS, HEAD, STEPS = "mnist@14", 10, "ridge", (300, 1000, 10000)
 
 def table(out: pathlib.Path, rules: list[str]) -> str:
   baselines = json.loads((out / "vae" / "results.json").read_text())
-  lines = ["| rule | inner steps | accuracy | − its value at 300 | − VAE (paired) | "
-           "− random init (paired) |", "| --- | --- | --- | --- | --- | --- |"]
+  lines = [
+    "| rule | inner steps | accuracy | − its value at 300 | − VAE (paired) | "
+    "− random init (paired) |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ]
   for name in rules:
     r = json.loads((out / name / "results.json").read_text())
     at300 = report.per_seed(r, DATA, "rule", SHOTS, HEAD, 300)
@@ -59,11 +63,15 @@ def main():
   out = pathlib.Path(args.out)
   for name in args.rules.split(",") + ["vae"]:
     if not (out / name / "results.json").is_file():
-      raise SystemExit(f"{out / name / 'results.json'} not found: run the evaluations in "
-                       "this script's docstring first")
-  text = (f"MNIST 14x14 (held out), 64-64-32 relu, {SHOTS} labels per class, {HEAD}, 5 seeds; "
-          "mean ± SE, paired differences ('wins'/'loses': beyond 2 SE).\n\n"
-          + table(out, args.rules.split(",")))
+      raise SystemExit(
+        f"{out / name / 'results.json'} not found: run the evaluations in "
+        "this script's docstring first"
+      )
+  text = (
+    f"MNIST 14x14 (held out), 64-64-32 relu, {SHOTS} labels per class, {HEAD}, 5 seeds; "
+    "mean ± SE, paired differences ('wins'/'loses': beyond 2 SE).\n\n"
+    + table(out, args.rules.split(","))
+  )
   print(text)
   (out / "results.md").write_text(text)
 

@@ -7,6 +7,7 @@ resumes from the same pieces when rerun with the same --rule, --config and --out
   python -m experiments.partial_eval runs/eval_full_default \
       --out=experiments/results/default/eval_full_partial.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,13 +32,16 @@ def read_records(out: pathlib.Path) -> list[dict]:
   return records
 
 
-def table(records: list[dict], steps: tuple[int, ...], seeds: int, shots: int = 10,
-          head: str = "ridge") -> str:
+def table(
+  records: list[dict], steps: tuple[int, ...], seeds: int, shots: int = 10, head: str = "ridge"
+) -> str:
   results = {"records": records}
   datasets = sorted({r["dataset"] for r in records})
   methods = [m for m in BASELINES if any(r["method"] == m for r in records)]
-  lines = ["| data | inner steps | rule | " + " | ".join(f"rule − {m}" for m in methods) + " |",
-           "| --- | --- | --- | " + " | ".join("---" for _ in methods) + " |"]
+  lines = [
+    "| data | inner steps | rule | " + " | ".join(f"rule − {m}" for m in methods) + " |",
+    "| --- | --- | --- | " + " | ".join("---" for _ in methods) + " |",
+  ]
   for ds in datasets:
     for step in steps:
       rule = report.per_seed(results, ds, "rule", shots, head, step)
@@ -62,10 +66,12 @@ def main():
   p.add_argument("--out", default=None)
   args = p.parse_args()
   records = read_records(pathlib.Path(args.run))
-  text = (f"Finished data sets of `{args.run}` (partial pieces), {10} labels per class, ridge; "
-          "rule mean ± SE over seeds, paired differences (in brackets: the baseline's mean; "
-          "'wins'/'loses': beyond 2 SE).\n\n"
-          + table(records, tuple(int(s) for s in args.steps.split(",")), args.seeds))
+  text = (
+    f"Finished data sets of `{args.run}` (partial pieces), {10} labels per class, ridge; "
+    "rule mean ± SE over seeds, paired differences (in brackets: the baseline's mean; "
+    "'wins'/'loses': beyond 2 SE).\n\n"
+    + table(records, tuple(int(s) for s in args.steps.split(",")), args.seeds)
+  )
   print(text)
   if args.out:
     pathlib.Path(args.out).write_text(text)

@@ -1,7 +1,8 @@
 """Markdown tables of a meta-training run's summary.json (the README's results come from it).
 
-  .venv/bin/python experiments/report.py runs/default
+.venv/bin/python experiments/report.py runs/default
 """
+
 import pathlib
 import sys
 
@@ -16,10 +17,19 @@ def _rows(acc: dict) -> list[str]:
       continue
     r, rs = acc[f"fewshot_acc_rule{suffix}"], acc[f"fewshot_acc_rule{suffix}_sem"]
     b, bs = acc[f"fewshot_acc_random_init{suffix}"], acc[f"fewshot_acc_random_init{suffix}_sem"]
-    d, ds = mean_sem([x - y for x, y in zip(acc[f"fewshot_acc_rule{suffix}_per_seed"],
-                                            acc[f"fewshot_acc_random_init{suffix}_per_seed"])])
-    lines.append(f"| {head} | {r:.3f} ± {rs:.3f} | {b:.3f} ± {bs:.3f} | "
-                 f"{d:+.3f} ± {ds:.3f} ({d / ds:+.1f} SE) |")
+    d, ds = mean_sem(
+      [
+        x - y
+        for x, y in zip(
+          acc[f"fewshot_acc_rule{suffix}_per_seed"],
+          acc[f"fewshot_acc_random_init{suffix}_per_seed"],
+        )
+      ]
+    )
+    lines.append(
+      f"| {head} | {r:.3f} ± {rs:.3f} | {b:.3f} ± {bs:.3f} | "
+      f"{d:+.3f} ± {ds:.3f} ({d / ds:+.1f} SE) |"
+    )
   return lines
 
 
@@ -27,23 +37,30 @@ def table(workdir: pathlib.Path) -> str:
   s = read_summary(workdir)
   ev, fam = s["config"]["eval"], s["config"]["family"]
   lines = [
-      f"Meta-trained (seed {s['seed']}, {s['meta_steps']} meta-steps) on the train splits of "
-      f"{', '.join(fam['datasets'])}; held out: {', '.join(fam['held_out'])}.",
-      f"Evaluation: network {'-'.join(map(str, ev['widths']))} {ev['activation']} trained "
-      f"{ev['inner_steps']} inner steps on the unlabeled train split, readout on the test "
-      f"split ({ev['image_size']}x{ev['image_size']} images), "
-      f"{s['config']['heads']['shots']} labels per class, query {ev['query_size']}, "
-      f"{len(s['eval_seeds'])} seeds {s['eval_seeds']}. Mean ± standard error over seeds.",
+    f"Meta-trained (seed {s['seed']}, {s['meta_steps']} meta-steps) on the train splits of "
+    f"{', '.join(fam['datasets'])}; held out: {', '.join(fam['held_out'])}.",
+    f"Evaluation: network {'-'.join(map(str, ev['widths']))} {ev['activation']} trained "
+    f"{ev['inner_steps']} inner steps on the unlabeled train split, readout on the test "
+    f"split ({ev['image_size']}x{ev['image_size']} images), "
+    f"{s['config']['heads']['shots']} labels per class, query {ev['query_size']}, "
+    f"{len(s['eval_seeds'])} seeds {s['eval_seeds']}. Mean ± standard error over seeds.",
   ]
   for name, acc in s["eval"].items():
-    lines += ["", f"**{name}**", "",
-              "| head | learned rule | random init | paired difference (same seed, same labels) |",
-              "| --- | --- | --- | --- |"] + _rows(acc)
-  lines += ["", f"Meta-loss: first 10% of steps {s['meta_loss_first']:.3f}, "
-            f"last 10% {s['meta_loss_last']:.3f}; skipped meta-gradients: "
-            f"{s['skipped_meta_gradients']}. Data loading per meta-step: "
-            f"{s['data_seconds_median']:.3f} s against {s['step_seconds_median']:.3f} s for "
-            f"the step (median ratio {s['data_to_step_ratio']:.3f})."]
+    lines += [
+      "",
+      f"**{name}**",
+      "",
+      "| head | learned rule | random init | paired difference (same seed, same labels) |",
+      "| --- | --- | --- | --- |",
+    ] + _rows(acc)
+  lines += [
+    "",
+    f"Meta-loss: first 10% of steps {s['meta_loss_first']:.3f}, "
+    f"last 10% {s['meta_loss_last']:.3f}; skipped meta-gradients: "
+    f"{s['skipped_meta_gradients']}. Data loading per meta-step: "
+    f"{s['data_seconds_median']:.3f} s against {s['step_seconds_median']:.3f} s for "
+    f"the step (median ratio {s['data_to_step_ratio']:.3f}).",
+  ]
   return "\n".join(lines)
 
 

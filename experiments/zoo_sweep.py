@@ -17,6 +17,7 @@ is at an end, the sweep goes on past it, a factor of 3 at a time, up to twice.
 
   python -m experiments.zoo_sweep --out experiments/results/zoo   # ~20 min on 2 cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,10 +52,15 @@ def validation_split(ds: data.Dataset, seed: int):
   for c in range(ds.num_classes):
     pool = rng.permutation(np.flatnonzero(y == c))
     support.append(pool[:SHOTS])
-    query.append(pool[SHOTS:SHOTS + QUERY_PER_CLASS])
+    query.append(pool[SHOTS : SHOTS + QUERY_PER_CLASS])
   support, query = np.concatenate(support) + cut, np.concatenate(query) + cut
-  return (ds.train_x[:cut], ds.train_x[support], ds.train_y[support], ds.train_x[query],
-          ds.train_y[query])
+  return (
+    ds.train_x[:cut],
+    ds.train_x[support],
+    ds.train_y[support],
+    ds.train_x[query],
+    ds.train_y[query],
+  )
 
 
 def valid(kind: str, lr: float) -> bool:
@@ -79,19 +85,27 @@ def score(kind: str, lr: float, ds: data.Dataset, seed: int) -> dict:
   out = {}
   for steps in STEPS:
     # data.load standardised them already; doing it again would move the sweep's floats
-    model = metaunsup.apply_rule(rule, unlabeled, steps=steps, seed=seed, standardize=False,
-                                 **NETWORK)
+    model = metaunsup.apply_rule(
+      rule, unlabeled, steps=steps, seed=seed, standardize=False, **NETWORK
+    )
     fs, fq = model.features(xs), model.features(xq)
-    out[steps] = (float(metaunsup.fewshot_accuracy(fs, ys, fq, yq, head="ridge"))
-                  if np.all(np.isfinite(fs)) and np.all(np.isfinite(fq)) else float("nan"))
+    out[steps] = (
+      float(metaunsup.fewshot_accuracy(fs, ys, fq, yq, head="ridge"))
+      if np.all(np.isfinite(fs)) and np.all(np.isfinite(fq))
+      else float("nan")
+    )
   return out
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--out", default="experiments/results/zoo")
-  parser.add_argument("--rules", nargs="*", default=None,
-                      help="rule kinds (default: every registered rule but the learned one)")
+  parser.add_argument(
+    "--rules",
+    nargs="*",
+    default=None,
+    help="rule kinds (default: every registered rule but the learned one)",
+  )
   args = parser.parse_args()
   kinds = args.rules or [k for k in local_rule.kinds() if k != local_rule.DEFAULT_KIND]
   out = pathlib.Path(args.out)
@@ -103,14 +117,22 @@ def main() -> None:
     todo = grid(kind)
     while todo:
       for lr in todo:
-        accs = {name: {seed: score(kind, lr, ds, seed) for seed in SEEDS}
-                for name, ds in sets.items()}
+        accs = {
+          name: {seed: score(kind, lr, ds, seed) for seed in SEEDS} for name, ds in sets.items()
+        }
         flat = [a for per_seed in accs.values() for s in per_seed.values() for a in s.values()]
         mean = float(np.mean(flat)) if np.all(np.isfinite(flat)) else float("nan")
-        tried[lr] = {"rule": kind, "lr": lr, "mean": mean,
-                     "accuracy": {name: {str(steps): float(np.mean([accs[name][s][steps]
-                                                                     for s in SEEDS]))
-                                         for steps in STEPS} for name in sets}}
+        tried[lr] = {
+          "rule": kind,
+          "lr": lr,
+          "mean": mean,
+          "accuracy": {
+            name: {
+              str(steps): float(np.mean([accs[name][s][steps] for s in SEEDS])) for steps in STEPS
+            }
+            for name in sets
+          },
+        }
         print(f"{kind} lr={lr:.4g}: mean {mean:.3f} ({time.time() - t0:.0f} s)", flush=True)
       finite = {lr: r["mean"] for lr, r in tried.items() if np.isfinite(r["mean"])}
       best = max(finite, key=finite.get) if finite else None
@@ -123,25 +145,42 @@ def main() -> None:
             todo = [edge * step]
     rows += [tried[lr] for lr in sorted(tried)]
     chosen[kind] = {"lr": best} if best is not None else None
-  result = {"protocol": __doc__.split("\n\n")[1], "datasets": list(DATASETS),
-            "steps": list(STEPS), "seeds": list(SEEDS), "network": NETWORK, "shots": SHOTS,
-            "query_per_class": QUERY_PER_CLASS, "image_size": IMAGE_SIZE,
-            "factors": list(FACTORS), "extend": EXTEND, "rows": rows, "chosen": chosen,
-            "seconds": round(time.time() - t0, 1)}
+  result = {
+    "protocol": __doc__.split("\n\n")[1],
+    "datasets": list(DATASETS),
+    "steps": list(STEPS),
+    "seeds": list(SEEDS),
+    "network": NETWORK,
+    "shots": SHOTS,
+    "query_per_class": QUERY_PER_CLASS,
+    "image_size": IMAGE_SIZE,
+    "factors": list(FACTORS),
+    "extend": EXTEND,
+    "rows": rows,
+    "chosen": chosen,
+    "seconds": round(time.time() - t0, 1),
+  }
   checkpointing.atomic_write_json(out / "sweep.json", result)
-  lines = ["# Learning-rate sweep of the hand-designed rules (meta-training data only)", "",
-           f"Command: `python -m experiments.zoo_sweep --out {args.out}`; "
-           f"{result['seconds'] / 60:.1f} min. Mean 10-shot ridge accuracy on the train "
-           "splits' validation part (see experiments/zoo_sweep.py), seeds "
-           f"{list(SEEDS)}.", "",
-           "| rule | lr | " + " | ".join(f"{d} @{s}" for d in DATASETS for s in STEPS) +
-           " | mean | chosen |",
-           "|" + " --- |" * (3 + len(DATASETS) * len(STEPS) + 1)]
+  lines = [
+    "# Learning-rate sweep of the hand-designed rules (meta-training data only)",
+    "",
+    f"Command: `python -m experiments.zoo_sweep --out {args.out}`; "
+    f"{result['seconds'] / 60:.1f} min. Mean 10-shot ridge accuracy on the train "
+    "splits' validation part (see experiments/zoo_sweep.py), seeds "
+    f"{list(SEEDS)}.",
+    "",
+    "| rule | lr | "
+    + " | ".join(f"{d} @{s}" for d in DATASETS for s in STEPS)
+    + " | mean | chosen |",
+    "|" + " --- |" * (3 + len(DATASETS) * len(STEPS) + 1),
+  ]
   for r in rows:
     mark = "**yes**" if chosen.get(r["rule"]) and chosen[r["rule"]]["lr"] == r["lr"] else ""
-    lines.append(f"| {r['rule']} | {r['lr']:.4g} | " + " | ".join(
-        f"{r['accuracy'][d][str(s)]:.3f}" for d in DATASETS for s in STEPS) +
-        f" | {r['mean']:.3f} | {mark} |")
+    lines.append(
+      f"| {r['rule']} | {r['lr']:.4g} | "
+      + " | ".join(f"{r['accuracy'][d][str(s)]:.3f}" for d in DATASETS for s in STEPS)
+      + f" | {r['mean']:.3f} | {mark} |"
+    )
   (out / "sweep.md").write_text("\n".join(lines) + "\n")
   print(json.dumps(chosen, indent=2))
 

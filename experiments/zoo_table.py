@@ -10,6 +10,7 @@ logistic-probe ones within one query example).
   python -m experiments.zoo_table --results runs/eval_zoo/results.json \
       experiments/results/default/eval_full/results.json --out experiments/results/zoo
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,10 @@ def merge(results: list[dict]) -> dict:
         # may flip one query example (1 / query_size), no more, from the same init and labels.
         tol = 0.0 if rec["head"] == "ridge" else 1.0 / base["config"]["query_size"] + 1e-9
         if key in init and abs(init[key] - rec["accuracy"]) > tol:
-          raise ValueError(f"random init differs at {key}: {init[key]} vs {rec['accuracy']}; "
-                           "the evaluations are not paired")
+          raise ValueError(
+            f"random init differs at {key}: {init[key]} vs {rec['accuracy']}; "
+            "the evaluations are not paired"
+          )
         init[key] = rec["accuracy"]
   seen, records = set(), []
   for r in results:
@@ -62,23 +65,24 @@ def merge(results: list[dict]) -> dict:
       if key not in seen:
         seen.add(key)
         records.append(rec)
-  config = dict(base["config"], checkpoints=sorted({c for r in results
-                                                   for c in r["config"]["checkpoints"]}))
+  config = dict(
+    base["config"], checkpoints=sorted({c for r in results for c in r["config"]["checkpoints"]})
+  )
   seconds: dict = {}  # (dataset, method) -> wall seconds per seed, from the run that scored it
   for r in results:
     for spec, extras in r.get("extras", {}).items():
       for per_method in extras.get("seconds", {}).values():
         for m, t in per_method.items():
           seconds.setdefault((spec, m), []).append(t)
-  return {"config": config, "records": records, "seeds": list(base["seeds"]),
-          "seconds": seconds}
+  return {"config": config, "records": records, "seeds": list(base["seeds"]), "seconds": seconds}
 
 
 def methods_of(merged: dict) -> list[str]:
   """The learned rule, the hand-designed rules (local:*, oja), then the references."""
   present = {r["method"] for r in merged["records"]}
-  rules = sorted(m for m in present if m.startswith("local:")) + \
-      (["oja"] if "oja" in present else [])
+  rules = sorted(m for m in present if m.startswith("local:")) + (
+    ["oja"] if "oja" in present else []
+  )
   return [m for m in ["rule", *rules, *REFERENCES] if m in present]
 
 
@@ -99,12 +103,18 @@ def tables(merged: dict, datasets: list[str], head: str) -> list[str]:
   lines = []
   names = methods_of(merged)
   for step in STEPS:
-    lines += [f"### {head}, {step} inner steps ({SHOTS} labels per class)", "",
-              "| method | " + " | ".join(datasets) + " |",
-              "|" + " --- |" * (len(datasets) + 1)]
+    lines += [
+      f"### {head}, {step} inner steps ({SHOTS} labels per class)",
+      "",
+      "| method | " + " | ".join(datasets) + " |",
+      "|" + " --- |" * (len(datasets) + 1),
+    ]
     for m in names:
-      lines.append(f"| {report.name(m)} | " + " | ".join(
-          fmt(cell(merged, d, m, head, step)) for d in datasets) + " |")
+      lines.append(
+        f"| {report.name(m)} | "
+        + " | ".join(fmt(cell(merged, d, m, head, step)) for d in datasets)
+        + " |"
+      )
     lines.append("")
   return lines
 
@@ -112,17 +122,22 @@ def tables(merged: dict, datasets: list[str], head: str) -> list[str]:
 def best_rule(merged, dataset, head, step) -> str | None:
   """The hand-designed rule of highest mean accuracy in one cell."""
   rules = [m for m in methods_of(merged) if m.startswith("local:") or m == "oja"]
-  means = {m: np.mean(list(v.values())) for m in rules
-           if (v := cell(merged, dataset, m, head, step))}
+  means = {
+    m: np.mean(list(v.values())) for m in rules if (v := cell(merged, dataset, m, head, step))
+  }
   means = {m: v for m, v in means.items() if np.isfinite(v)}
   return max(means, key=means.get) if means else None
 
 
 def differences(merged: dict, datasets: list[str], head: str) -> tuple[list[str], list[dict]]:
   """The learned rule against each other method at each step, paired by seed."""
-  lines = [f"### Paired differences, learned rule minus each method ({head}, {SHOTS} labels "
-           "per class; verdict beyond 2 standard errors)", "",
-           "| data set | step | method | difference | verdict |", "| --- | --- | --- | --- | --- |"]
+  lines = [
+    f"### Paired differences, learned rule minus each method ({head}, {SHOTS} labels "
+    "per class; verdict beyond 2 standard errors)",
+    "",
+    "| data set | step | method | difference | verdict |",
+    "| --- | --- | --- | --- | --- |",
+  ]
   rows = []
   for d in datasets:
     for step in STEPS:
@@ -135,8 +150,17 @@ def differences(merged: dict, datasets: list[str], head: str) -> tuple[list[str]
           continue
         diff, sem = report.paired(rule, other)
         v = report.verdict(diff, sem)
-        rows.append({"dataset": d, "step": step, "head": head, "method": m,
-                     "difference": diff, "sem": sem, "verdict": v.strip("*")})
+        rows.append(
+          {
+            "dataset": d,
+            "step": step,
+            "head": head,
+            "method": m,
+            "difference": diff,
+            "sem": sem,
+            "verdict": v.strip("*"),
+          }
+        )
         lines.append(f"| {d} | {step} | {report.name(m)} | {diff:+.3f} ± {sem:.3f} | {v} |")
   return lines + [""], rows
 
@@ -144,12 +168,19 @@ def differences(merged: dict, datasets: list[str], head: str) -> tuple[list[str]
 def cost_table(merged: dict, datasets: list[str]) -> list[str]:
   """Wall seconds per seed of each method (median over seeds; the run's every checkpoint up
   to 10^4 inner steps, all readouts included)."""
-  lines = ["### Cost: wall seconds per seed (median over seeds; whole curve and readouts)", "",
-           "| method | " + " | ".join(datasets) + " |", "|" + " --- |" * (len(datasets) + 1)]
+  lines = [
+    "### Cost: wall seconds per seed (median over seeds; whole curve and readouts)",
+    "",
+    "| method | " + " | ".join(datasets) + " |",
+    "|" + " --- |" * (len(datasets) + 1),
+  ]
   for m in methods_of(merged):
     cells = [merged["seconds"].get((d, m)) for d in datasets]
-    lines.append(f"| {report.name(m)} | " + " | ".join(
-        f"{np.median(c):.0f}" if c else "—" for c in cells) + " |")
+    lines.append(
+      f"| {report.name(m)} | "
+      + " | ".join(f"{np.median(c):.0f}" if c else "—" for c in cells)
+      + " |"
+    )
   return lines + [""]
 
 
@@ -160,24 +191,46 @@ def main() -> None:
   args = parser.parse_args()
   results = [json.loads(pathlib.Path(p).read_text()) for p in args.results]
   merged = merge(results)
-  datasets = [d for d in results[0]["config"]["datasets"]
-              if any(r["dataset"] == d and r["method"] == "rule" for r in merged["records"])]
-  lines = ["# Hand-designed local rules against the learned rule (held-out data)", "",
-           "Merged from " + ", ".join(f"`{p}`" for p in args.results) +
-           f" by `python -m experiments.zoo_table` (seeds {merged['seeds']}; paired: random "
-           "init's ridge accuracies agree exactly across them, its logistic-probe ones within "
-           "one query example). Mean ± standard error over seeds; support from "
-           "the train split, a class-balanced test query (`make evaluate`'s protocol).", ""]
-  best, rows = ["### The best hand-designed rule per cell (ridge)", "",
-                "| data set | " + " | ".join(f"{s} steps" for s in STEPS) + " |",
-                "|" + " --- |" * (len(STEPS) + 1)], []
+  datasets = [
+    d
+    for d in results[0]["config"]["datasets"]
+    if any(r["dataset"] == d and r["method"] == "rule" for r in merged["records"])
+  ]
+  lines = [
+    "# Hand-designed local rules against the learned rule (held-out data)",
+    "",
+    "Merged from "
+    + ", ".join(f"`{p}`" for p in args.results)
+    + f" by `python -m experiments.zoo_table` (seeds {merged['seeds']}; paired: random "
+    "init's ridge accuracies agree exactly across them, its logistic-probe ones within "
+    "one query example). Mean ± standard error over seeds; support from "
+    "the train split, a class-balanced test query (`make evaluate`'s protocol).",
+    "",
+  ]
+  best, rows = (
+    [
+      "### The best hand-designed rule per cell (ridge)",
+      "",
+      "| data set | " + " | ".join(f"{s} steps" for s in STEPS) + " |",
+      "|" + " --- |" * (len(STEPS) + 1),
+    ],
+    [],
+  )
   for d in datasets:
-    best.append(f"| {d} | " + " | ".join(
-        report.name(b) if (b := best_rule(merged, d, "ridge", s)) else "—" for s in STEPS) + " |")
+    best.append(
+      f"| {d} | "
+      + " | ".join(
+        report.name(b) if (b := best_rule(merged, d, "ridge", s)) else "—" for s in STEPS
+      )
+      + " |"
+    )
   lines += best + [""]
-  lines += ["### The strongest hand-designed rule against PCA-32 and k-means-32 (ridge, paired)",
-            "", "| data set | step | rule | minus PCA-32 | verdict | minus k-means-32 | verdict |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+  lines += [
+    "### The strongest hand-designed rule against PCA-32 and k-means-32 (ridge, paired)",
+    "",
+    "| data set | step | rule | minus PCA-32 | verdict | minus k-means-32 | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+  ]
   for d in datasets:
     for s in STEPS:
       b = best_rule(merged, d, "ridge", s)
@@ -198,8 +251,9 @@ def main() -> None:
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   (out / "table.md").write_text("\n".join(lines) + "\n")
-  checkpointing.atomic_write_json(out / "table.json", {"sources": args.results,
-                                                       "differences": rows})
+  checkpointing.atomic_write_json(
+    out / "table.json", {"sources": args.results, "differences": rows}
+  )
   counts = {v: sum(r["verdict"] == v for r in rows) for v in ("wins", "level", "loses")}
   print(f"learned rule vs each method, all cells: {counts}")
 

@@ -7,8 +7,17 @@ Public API (defined in `metaunsup.api`, re-exported here):
   apply_rule(rule, x_unlabeled, *, widths, steps, batch_size, seed, standardize) -> TrainedModel
   fewshot_accuracy(support_x, support_y, query_x, query_y, head="ridge") -> float
 """
-__all__ = ["train_rule", "load_rule", "pretrained_rule", "apply_rule", "fewshot_accuracy", "Rule",
-           "TrainedModel", "TrainResult"]
+
+__all__ = [
+  "train_rule",
+  "load_rule",
+  "pretrained_rule",
+  "apply_rule",
+  "fewshot_accuracy",
+  "Rule",
+  "TrainedModel",
+  "TrainResult",
+]
 
 
 def __getattr__(name: str):
@@ -16,6 +25,7 @@ def __getattr__(name: str):
   # the API's inner problem, which keeps each layer usable without the ones above it.
   if name in __all__:
     from metaunsup import api
+
     return getattr(api, name)
   raise AttributeError(f"module 'metaunsup' has no attribute {name!r}")
 

@@ -7,6 +7,7 @@ a base network with it, read features. Nothing in the core imports this module.
   apply_rule(rule, x_unlabeled, *, widths, steps, batch_size, seed, standardize) -> TrainedModel
   fewshot_accuracy(support_x, support_y, query_x, query_y, head="ridge") -> float  (heads.py)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,8 +19,16 @@ from metaunsup.heads import fewshot_accuracy
 from metaunsup.rule_files import Rule, read_rule
 from metaunsup.trained_model import TrainedModel, apply_rule
 
-__all__ = ["train_rule", "TrainResult", "load_rule", "pretrained_rule", "apply_rule", "Rule",
-           "TrainedModel", "fewshot_accuracy"]
+__all__ = [
+  "train_rule",
+  "TrainResult",
+  "load_rule",
+  "pretrained_rule",
+  "apply_rule",
+  "Rule",
+  "TrainedModel",
+  "fewshot_accuracy",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +40,9 @@ class TrainResult:
     history: one dict per meta-step, as in WORKDIR/metrics.jsonl.
     workdir: the run's folder (checkpoints, metrics, summary.json).
   """
+
   rule: Rule
-  history: list      # one dict per meta-step, as in WORKDIR/metrics.jsonl
+  history: list  # one dict per meta-step, as in WORKDIR/metrics.jsonl
   workdir: pathlib.Path
 
   @property
@@ -46,6 +56,7 @@ class TrainResult:
       FileNotFoundError, DamagedFileError: summary.json is missing or does not parse.
     """
     from metaunsup.training import workdir
+
     return workdir.read_summary(self.workdir)
 
 
@@ -76,6 +87,7 @@ def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainRes
   """
   from metaunsup import default_config, train
   from metaunsup.training import setup
+
   config = (default_config.get_config() if config is None else config).copy_and_resolve_references()
   if isinstance(rule, dict):  # a section override, as rule= was before rules were objects
     overrides = {"rule": rule, **overrides}
@@ -104,8 +116,10 @@ def _set(config, dotted: str, value) -> None:
   try:
     node[leaf] = value
   except TypeError:
-    raise ValueError(f"config.{dotted} is a {type(node[leaf]).__name__}, got "
-                     f"{type(value).__name__} {value!r}; see metaunsup/default_config.py") from None
+    raise ValueError(
+      f"config.{dotted} is a {type(node[leaf]).__name__}, got "
+      f"{type(value).__name__} {value!r}; see metaunsup/default_config.py"
+    ) from None
 
 
 def load_rule(path) -> Rule:

@@ -4,6 +4,7 @@ feedback weights V per layer, batch norm on batch statistics, and a fixed input 
 Pure functions on an explicit `BaseParams` pytree; `apply` returns every layer's pre- and
 post-activation because the rule reads them all.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
@@ -22,12 +23,12 @@ def _step(z):
 
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.1),
-    "tanh": jnp.tanh,
-    "swish": jax.nn.swish,
-    "sigmoid": jax.nn.sigmoid,
-    "step": _step,
+  "relu": jax.nn.relu,
+  "leaky_relu": lambda z: jax.nn.leaky_relu(z, 0.1),
+  "tanh": jnp.tanh,
+  "swish": jax.nn.swish,
+  "sigmoid": jax.nn.sigmoid,
+  "step": _step,
 }
 
 
@@ -59,6 +60,7 @@ class BaseParams(flax.struct.PyTreeNode):
     V: feedback weights the rule sends signals down through, V[l] of W[l]'s shape.
     perm: [input_dim] int32, the task's fixed input permutation.
   """
+
   W: list
   b: list
   V: list
@@ -80,13 +82,19 @@ class Activations(flax.struct.PyTreeNode):
     zs: L + 1 pre-activations (after batch norm and bias), zs[l] [B, n_l].
     stats: L pairs (mean [n_{l+1}], var [n_{l+1}]) of x W over the batch.
   """
+
   xs: list
   zs: list
   stats: list
 
 
-def init(key: jax.Array, input_dim: int, widths: Sequence[int], permute: bool = True,
-         init_scale: float = 0.01) -> BaseParams:
+def init(
+  key: jax.Array,
+  input_dim: int,
+  widths: Sequence[int],
+  permute: bool = True,
+  init_scale: float = 0.01,
+) -> BaseParams:
   """Truncated-normal W (sd `init_scale`) rescaled to unit column rms: the layer is followed
   by batch norm, so only the direction matters, and unit rms makes the rule's relative steps
   comparable across widths.
@@ -106,13 +114,14 @@ def init(key: jax.Array, input_dim: int, widths: Sequence[int], permute: bool = 
   keys = jax.random.split(key, 3 * len(widths) + 1)
   Ws, bs, Vs = [], [], []
   for l, (din, dout) in enumerate(zip(dims[:-1], dims[1:])):
-    kw, kb, kv = keys[3 * l: 3 * l + 3]
+    kw, kb, kv = keys[3 * l : 3 * l + 3]
     w = init_scale * jax.random.truncated_normal(kw, -2.0, 2.0, (din, dout))
     Ws.append(unit_columns(w))
     bs.append(0.01 * jax.random.normal(kb, (dout,)))
     Vs.append(unit_columns(jax.random.normal(kv, (din, dout))))
-  perm = (jax.random.permutation(keys[-1], input_dim) if permute
-          else jnp.arange(input_dim)).astype(jnp.int32)
+  perm = (jax.random.permutation(keys[-1], input_dim) if permute else jnp.arange(input_dim)).astype(
+    jnp.int32
+  )
   return BaseParams(W=Ws, b=bs, V=Vs, perm=perm)
 
 
@@ -125,7 +134,7 @@ def unit_columns(w: jax.Array) -> jax.Array:
   Returns:
     [in, out], each column with root mean square 1.
   """
-  return w * jax.lax.rsqrt(leading_mean(w ** 2) + 1e-12)
+  return w * jax.lax.rsqrt(leading_mean(w**2) + 1e-12)
 
 
 @jax.custom_vjp
@@ -171,8 +180,9 @@ def batch_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
   return mean, leading_mean((z - mean) ** 2)
 
 
-def apply(params: BaseParams, x: jax.Array, activation: str,
-          stats: Optional[list] = None) -> Activations:
+def apply(
+  params: BaseParams, x: jax.Array, activation: str, stats: Optional[list] = None
+) -> Activations:
   """Forward pass on a batch x [B, input_dim].
 
   Batch norm (unit scale, no learned scale) normalises x W with the batch's own statistics,
@@ -195,8 +205,10 @@ def apply(params: BaseParams, x: jax.Array, activation: str,
   """
   chex.assert_rank(x, 2)
   if x.shape[1] != params.input_dim:
-    raise ValueError(f"input has {x.shape[1]} features but the network expects "
-                     f"{params.input_dim}; flatten/resize the data to match")
+    raise ValueError(
+      f"input has {x.shape[1]} features but the network expects "
+      f"{params.input_dim}; flatten/resize the data to match"
+    )
   act = get_activation(activation)
   h = x[:, params.perm]
   xs, zs, used = [h], [h], []
@@ -211,8 +223,9 @@ def apply(params: BaseParams, x: jax.Array, activation: str,
   return Activations(xs=xs, zs=zs, stats=used)
 
 
-def features(params: BaseParams, x: jax.Array, activation: str,
-             stats: Optional[list] = None) -> jax.Array:
+def features(
+  params: BaseParams, x: jax.Array, activation: str, stats: Optional[list] = None
+) -> jax.Array:
   """The representation: post-activation of the last layer, [B, widths[-1]].
 
   Args:

@@ -1,5 +1,6 @@
 """Saving and resuming: full meta-training state through orbax (atomic, by step), and a
 small self-describing rule file (theta + rule config) written atomically."""
+
 from __future__ import annotations
 
 import json
@@ -32,10 +33,10 @@ def manager(workdir: str | os.PathLike, max_to_keep: int = 2) -> ocp.CheckpointM
   Returns:
     `orbax.checkpoint.CheckpointManager`.
   """
-  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                         enable_async_checkpointing=False)
-  return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / "checkpoints",
-                               options=options)
+  options = ocp.CheckpointManagerOptions(
+    max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+  )
+  return ocp.CheckpointManager(pathlib.Path(workdir).absolute() / "checkpoints", options=options)
 
 
 def save_state(mgr: ocp.CheckpointManager, step: int, state) -> None:
@@ -57,8 +58,12 @@ def save_state(mgr: ocp.CheckpointManager, step: int, state) -> None:
     mgr.wait_until_finished()
   except OSError as e:
     previous = [s for s in mgr.all_steps() if s < step]
-    keeps = (f"the checkpoint of step {max(previous)} is intact: free space and rerun the "
-             "same command to resume from it" if previous else "no earlier checkpoint")
+    keeps = (
+      f"the checkpoint of step {max(previous)} is intact: free space and rerun the "
+      "same command to resume from it"
+      if previous
+      else "no earlier checkpoint"
+    )
     raise file_faults.write_failed(pathlib.Path(mgr.directory) / str(step), e, keeps) from None
 
 
@@ -84,8 +89,10 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
   for step in sorted(mgr.all_steps(), reverse=True):
     if partial:
       args = ocp.args.PyTreeRestore(
-          abstract, partial_restore=True,
-          restore_args=ocp.checkpoint_utils.construct_restore_args(abstract))
+        abstract,
+        partial_restore=True,
+        restore_args=ocp.checkpoint_utils.construct_restore_args(abstract),
+      )
     else:
       args = ocp.args.StandardRestore(abstract)
     try:
@@ -95,8 +102,11 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
       continue
     for folder, error in failed:
       aside = folder.parent.with_name("checkpoints.damaged") / folder.name
-      print(f"warning: {file_faults.damaged(folder, error, f'moved to {aside}')}; resuming from "
-            f"the checkpoint of step {step}", file=sys.stderr)
+      print(
+        f"warning: {file_faults.damaged(folder, error, f'moved to {aside}')}; resuming from "
+        f"the checkpoint of step {step}",
+        file=sys.stderr,
+      )
       aside.parent.mkdir(exist_ok=True)
       shutil.rmtree(aside, ignore_errors=True)
       folder.rename(aside)
@@ -104,9 +114,12 @@ def restore_latest(mgr: ocp.CheckpointManager, like, partial: bool = False):
       mgr.reload()
     return step, restored
   if failed:
-    raise file_faults.damaged(*failed[0], "no checkpoint reads back (or another version of "
-                              "metaunsup wrote them); pass a new --workdir, or delete "
-                              f"{failed[0][0].parent} to start over")
+    raise file_faults.damaged(
+      *failed[0],
+      "no checkpoint reads back (or another version of "
+      "metaunsup wrote them); pass a new --workdir, or delete "
+      f"{failed[0][0].parent} to start over",
+    )
   return None, None
 
 
@@ -267,8 +280,11 @@ def save_rule_file(path, theta: dict, rule_config: dict, meta: dict | None = Non
   """
   if not all(np.all(np.isfinite(np.asarray(l))) for l in jax.tree_util.tree_leaves(theta)):
     raise ValueError(f"refusing to write {path}: theta holds NaN or inf")
-  payload = {"theta": jax.tree_util.tree_map(np.asarray, theta),
-             "rule_config": json.dumps(rule_config), "meta": json.dumps(meta or {})}
+  payload = {
+    "theta": jax.tree_util.tree_map(np.asarray, theta),
+    "rule_config": json.dumps(rule_config),
+    "meta": json.dumps(meta or {}),
+  }
   atomic_write_bytes(path, serialization.msgpack_serialize(payload))
 
 
@@ -291,5 +307,8 @@ def load_rule_file(path) -> tuple[dict, dict, dict]:
     return (payload["theta"], json.loads(payload["rule_config"]), json.loads(payload["meta"]))
   except Exception as e:  # any decoding failure means the same thing to the user
     raise file_faults.damaged(
-        path, e, "not a metaunsup rule file that reads back; rerun the `make meta-train` "
-        "command that wrote it (it rewrites the file from the run's last checkpoint)") from None
+      path,
+      e,
+      "not a metaunsup rule file that reads back; rerun the `make meta-train` "
+      "command that wrote it (it rewrites the file from the run's last checkpoint)",
+    ) from None

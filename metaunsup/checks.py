@@ -3,6 +3,7 @@ each refused with one line naming the argument and what it must be. Every public
 (`apply_rule`, `TrainedModel.features`, `fewshot_accuracy`, `support_query_split`,
 `fewshot_eval`, the configs of `train_rule` and of the evaluation) checks through these, so
 one wrong input gets the same message wherever it enters. The bottom layer: numpy only."""
+
 from __future__ import annotations
 
 import numbers
@@ -44,8 +45,11 @@ def integer(value, name: str, minimum: int | None = None, maximum: int | None = 
   Raises:
     ValueError: value is not an integer, or outside [minimum, maximum].
   """
-  if (not is_int(value) or (minimum is not None and value < minimum)
-      or (maximum is not None and value > maximum)):
+  if (
+    not is_int(value)
+    or (minimum is not None and value < minimum)
+    or (maximum is not None and value > maximum)
+  ):
     if minimum is not None and maximum is not None:
       bounds = f" in [{minimum}, {maximum}]"
     elif minimum is not None:
@@ -71,8 +75,10 @@ def seed(value, name: str = "seed") -> int:
   """
   low, high = SEED_RANGE
   if is_int(value) and not low <= value <= high:
-    raise ValueError(f"{name} must be an integer in [0, 2**32 - 1] (the PRNG keeps 32 bits, "
-                     f"so {value} would be another seed's model), got {value!r}")
+    raise ValueError(
+      f"{name} must be an integer in [0, 2**32 - 1] (the PRNG keeps 32 bits, "
+      f"so {value} would be another seed's model), got {value!r}"
+    )
   return integer(value, name, low, high)
 
 
@@ -119,10 +125,17 @@ def finite_float32(x, name: str) -> np.ndarray:
     ValueError: NaN or inf values, or float64 values beyond float32's range.
   """
   raw = np.asarray(x)
-  if raw.dtype.kind == "f" and raw.dtype.itemsize > 4 and np.all(np.isfinite(raw)) and \
-      raw.size and np.max(np.abs(raw)) > _FLOAT32_MAX:
-    raise ValueError(f"{name} has values up to {np.max(np.abs(raw)):.3g}, which overflow "
-                     f"float32 (max {_FLOAT32_MAX:.3g}); rescale them first")
+  if (
+    raw.dtype.kind == "f"
+    and raw.dtype.itemsize > 4
+    and np.all(np.isfinite(raw))
+    and raw.size
+    and np.max(np.abs(raw)) > _FLOAT32_MAX
+  ):
+    raise ValueError(
+      f"{name} has values up to {np.max(np.abs(raw)):.3g}, which overflow "
+      f"float32 (max {_FLOAT32_MAX:.3g}); rescale them first"
+    )
   x = raw.astype(np.float32)
   if not np.all(np.isfinite(x)):
     raise ValueError(f"{name} contains NaN or inf values; clean or impute them first")
@@ -148,17 +161,23 @@ def matrix(x, name: str, dim: int | None = None) -> np.ndarray:
   """
   x = np.asarray(x)
   if x.ndim != 2:
-    raise ValueError(f"{name} must be a 2-D array [examples, features], got shape {x.shape}; "
-                     "flatten images first")
+    raise ValueError(
+      f"{name} must be a 2-D array [examples, features], got shape {x.shape}; flatten images first"
+    )
   if x.dtype.kind == "c":
-    raise ValueError(f"{name} is complex ({x.dtype}); pass real values (e.g. the magnitude "
-                     "or the real and imaginary parts as separate features)")
+    raise ValueError(
+      f"{name} is complex ({x.dtype}); pass real values (e.g. the magnitude "
+      "or the real and imaginary parts as separate features)"
+    )
   if x.dtype.kind not in "biuf":
-    raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}; convert it with "
-                     "np.asarray(x, dtype=np.float32)")
+    raise ValueError(
+      f"{name} must hold real numbers, got dtype {x.dtype}; convert it with "
+      "np.asarray(x, dtype=np.float32)"
+    )
   if x.shape[1] < 1:
-    raise ValueError(f"{name} has no features (shape {x.shape}); pass at least one feature "
-                     "per example")
+    raise ValueError(
+      f"{name} has no features (shape {x.shape}); pass at least one feature per example"
+    )
   if dim is not None and x.shape[1] != dim:
     raise ValueError(f"{name} has {x.shape[1]} features, the model expects {dim}")
   return finite_float32(x, name)
@@ -184,9 +203,11 @@ def network_range(x: np.ndarray, name: str) -> None:
   limit = np.sqrt(_FLOAT32_MAX / n) / (2 * d)
   peak = float(np.max(np.abs(x)))
   if peak > limit:
-    raise ValueError(f"{name} has values up to {peak:.3g}; the base network's float32 batch "
-                     f"norm squares sums of {d} of them and overflows beyond {limit:.3g} for "
-                     f"{n} examples: standardise the inputs (zero mean, unit variance) first")
+    raise ValueError(
+      f"{name} has values up to {peak:.3g}; the base network's float32 batch "
+      f"norm squares sums of {d} of them and overflows beyond {limit:.3g} for "
+      f"{n} examples: standardise the inputs (zero mean, unit variance) first"
+    )
 
 
 def classes_in_support(support_y: np.ndarray, query_y: np.ndarray) -> None:
@@ -202,6 +223,8 @@ def classes_in_support(support_y: np.ndarray, query_y: np.ndarray) -> None:
   """
   missing = np.setdiff1d(np.unique(query_y), np.unique(support_y))
   if missing.size:
-    raise ValueError(f"query_y has class(es) {missing[:10].tolist()} that support_y lacks; "
-                     "a readout only predicts classes with labelled examples: add them to "
-                     "the support set or drop those query examples")
+    raise ValueError(
+      f"query_y has class(es) {missing[:10].tolist()} that support_y lacks; "
+      "a readout only predicts classes with labelled examples: add them to "
+      "the support set or drop those query examples"
+    )

@@ -1,6 +1,7 @@
 """Whole splits of a data set as flat, standardised float32 arrays, for evaluation and the
 public API. Built on the random-access sources (`metaunsup.sources`) and `preprocess`;
 meta-training reads the same sources by index instead (`task_family`)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,9 +26,10 @@ class Dataset:
     test_y: [M] int32 labels.
     num_classes: K.
   """
+
   name: str
-  train_x: np.ndarray   # [N, D] float32, standardised with the training split's statistics
-  train_y: np.ndarray   # [N] int32
+  train_x: np.ndarray  # [N, D] float32, standardised with the training split's statistics
+  train_y: np.ndarray  # [N] int32
   test_x: np.ndarray
   test_y: np.ndarray
   num_classes: int
@@ -70,8 +72,7 @@ def load(name: str, image_size: int = 14) -> Dataset:
   train, test = sources.get(name, "train"), sources.get(name, "test")
   (train_x, train_y), (test_x, test_y) = (_flat_inputs(s, image_size) for s in (train, test))
   standardize = preprocess.Standardizer.fit(train_x)
-  ds = Dataset(name, standardize(train_x), train_y, standardize(test_x), test_y,
-               train.num_classes)
+  ds = Dataset(name, standardize(train_x), train_y, standardize(test_x), test_y, train.num_classes)
   check_finite(ds)
   return ds
 

@@ -2,6 +2,7 @@
 project wrote (prepared data, checkpoints, rule files, evaluation pieces, config.json,
 metrics.jsonl) and every writer raises these, so a damaged file or a full disk always reads
 the same way: the file, what went wrong, and the fix."""
+
 from __future__ import annotations
 
 import errno
@@ -44,8 +45,7 @@ def write_failed(path, err: OSError, keeps: str) -> WriteFailedError:
   Returns:
     The `WriteFailedError`, for the caller to raise.
   """
-  what = ("no space left on device" if getattr(err, "errno", None) == errno.ENOSPC
-          else _detail(err))
+  what = "no space left on device" if getattr(err, "errno", None) == errno.ENOSPC else _detail(err)
   out = WriteFailedError(f"cannot write {path} ({what}); {keeps}")
   out.errno = getattr(err, "errno", None)
   return out

@@ -1,6 +1,7 @@
 """Command-line flags of the CLIs (`python -m metaunsup.train`, the evaluation CLI): absl
 parsing of ml_collections config flags, `--config=NAME` for a packaged config
 (`metaunsup.configs`), and one-line errors."""
+
 from __future__ import annotations
 
 import ast
@@ -31,6 +32,7 @@ def parse_flags(argv, config_names: tuple[str, ...]):
       as absl does.
   """
   from absl import app, flags
+
   try:
     argv = _config_files(argv, config_names)
   except ValueError as e:
@@ -39,19 +41,26 @@ def parse_flags(argv, config_names: tuple[str, ...]):
     out = app.parse_flags_with_usage(argv)
     flags.FLAGS.config.keys()  # a config file that failed to load raises only when read
   except (AttributeError, KeyError, OSError, ImportError, SyntaxError, TypeError) as e:
-    detail = (e.args[0] if e.args and isinstance(e.args[0], str)
-              and not isinstance(e, SyntaxError) else str(e))
+    detail = (
+      e.args[0]
+      if e.args and isinstance(e.args[0], str) and not isinstance(e, SyntaxError)
+      else str(e)
+    )
     if detail[:1] in ("'", '"') and detail[-1:] == detail[:1]:  # ml_collections quotes it
       try:
         detail = str(ast.literal_eval(detail))
       except (ValueError, SyntaxError):
         pass
-    sys.exit(f"error: cannot build the config ({' '.join(detail.split())}); check --config "
-             f"(a packaged config, {', '.join(config_names)}, or a file path/to/config.py) "
-             "and the --config.SECTION.FIELD overrides against it")
+    sys.exit(
+      f"error: cannot build the config ({' '.join(detail.split())}); check --config "
+      f"(a packaged config, {', '.join(config_names)}, or a file path/to/config.py) "
+      "and the --config.SECTION.FIELD overrides against it"
+    )
   if len(out) > 1:
-    sys.exit(f"error: unexpected argument(s) {' '.join(out[1:])}; this command takes only "
-             "flags, --name=value (see --help)")
+    sys.exit(
+      f"error: unexpected argument(s) {' '.join(out[1:])}; this command takes only "
+      "flags, --name=value (see --help)"
+    )
   return out
 
 

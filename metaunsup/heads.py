@@ -3,6 +3,7 @@
 `ridge_meta_objective` is the paper's differentiable meta-objective (closed-form ridge
 regression, cosine loss); `logistic_probe_accuracy` is the evaluation-only probe.
 """
+
 from __future__ import annotations
 
 import chex
@@ -25,7 +26,7 @@ def ridge_targets(labels: jax.Array, num_classes: int) -> jax.Array:
   """
   y = jax.nn.one_hot(labels, num_classes)
   y = y - 1.0 / num_classes
-  return y * jax.lax.rsqrt(jnp.mean(jnp.sum(y ** 2, axis=1)))
+  return y * jax.lax.rsqrt(jnp.mean(jnp.sum(y**2, axis=1)))
 
 
 def _with_bias(u):
@@ -65,8 +66,16 @@ def ridge_predict(w: jax.Array, u: jax.Array) -> jax.Array:
   return _with_bias(u) @ w
 
 
-def ridge_meta_objective(u_support, labels_support, u_query, labels_query, num_classes: int,
-                         lam: float = 0.1, extra_support=None, extra_query=None):
+def ridge_meta_objective(
+  u_support,
+  labels_support,
+  u_query,
+  labels_query,
+  num_classes: int,
+  lam: float = 0.1,
+  extra_support=None,
+  extra_query=None,
+):
   """(loss, accuracy). Loss = cosine-form squared error of L2-normalised query predictions
   to the targets, plus the ridge penalty. `extra_*` are optional extra regression targets
   (augmentation parameters), appended to the one-hot targets. The meta-objective of Metz
@@ -93,8 +102,8 @@ def ridge_meta_objective(u_support, labels_support, u_query, labels_query, num_c
     y_q = jnp.concatenate([y_q, extra_query], axis=1)
   w = ridge_fit(u_support, y_s, lam)
   pred = ridge_predict(w, u_query)
-  pred_n = pred * jax.lax.rsqrt(jnp.sum(pred ** 2, axis=1, keepdims=True) + 1e-8)
-  y_n = y_q * jax.lax.rsqrt(jnp.sum(y_q ** 2, axis=1, keepdims=True) + 1e-8)
+  pred_n = pred * jax.lax.rsqrt(jnp.sum(pred**2, axis=1, keepdims=True) + 1e-8)
+  y_n = y_q * jax.lax.rsqrt(jnp.sum(y_q**2, axis=1, keepdims=True) + 1e-8)
   loss = jnp.mean(jnp.sum((pred_n - y_n) ** 2, axis=1)) + lam * jnp.sum(w[:-1] ** 2)
   acc = jnp.mean(jnp.argmax(pred[:, :num_classes], axis=1) == labels_query)
   return loss, acc
@@ -117,12 +126,13 @@ def ridge_fit_float64(u: np.ndarray, y: np.ndarray, lam: float):
   u, y = np.asarray(u, np.float64), np.asarray(y, np.float64)
   mu, my = u.mean(axis=0), y.mean(axis=0)
   left, s, right_t = np.linalg.svd(u - mu, full_matrices=False)
-  w = right_t.T @ ((s / (s ** 2 + lam))[:, None] * (left.T @ (y - my)))
+  w = right_t.T @ ((s / (s**2 + lam))[:, None] * (left.T @ (y - my)))
   return w, my - mu @ w
 
 
-def ridge_accuracy(u_support, labels_support, u_query, labels_query, num_classes: int,
-                   lam: float = 0.1) -> float:
+def ridge_accuracy(
+  u_support, labels_support, u_query, labels_query, num_classes: int, lam: float = 0.1
+) -> float:
   """Accuracy of the ridge readout (targets one-hot; the meta-objective's centred, scaled
   targets are an affine map of them with the same argmax). Labels in 0..num_classes-1.
 
@@ -146,23 +156,30 @@ def _class_indices(support_y, query_y, num_classes: int | None):
   """(support, query, K) with labels as 0..K-1. Without num_classes any labels are mapped
   to their rank among those present; with it, labels must already lie in 0..K-1."""
   labels = np.concatenate([support_y, query_y])
-  if labels.dtype.kind not in "iubf" or (labels.dtype.kind == "f" and
-                                         not np.all(labels == np.round(labels))):
+  if labels.dtype.kind not in "iubf" or (
+    labels.dtype.kind == "f" and not np.all(labels == np.round(labels))
+  ):
     raise ValueError(f"labels must be integers, got {np.unique(labels)[:5].tolist()}")
   if num_classes is None:
     classes = np.unique(labels)
-    return (np.searchsorted(classes, support_y), np.searchsorted(classes, query_y),
-            max(len(classes), 2))
+    return (
+      np.searchsorted(classes, support_y),
+      np.searchsorted(classes, query_y),
+      max(len(classes), 2),
+    )
   bad = np.unique(labels[(labels < 0) | (labels >= num_classes)])
   if bad.size:
-    raise ValueError(f"labels {bad[:10].tolist()} are outside 0..{num_classes - 1} "
-                     f"(num_classes={num_classes}); pass labels 0..num_classes-1, or omit "
-                     "num_classes to map any labels to classes")
+    raise ValueError(
+      f"labels {bad[:10].tolist()} are outside 0..{num_classes - 1} "
+      f"(num_classes={num_classes}); pass labels 0..num_classes-1, or omit "
+      "num_classes to map any labels to classes"
+    )
   return support_y.astype(np.int64), query_y.astype(np.int64), int(num_classes)
 
 
-def logistic_probe_accuracy(u_support, labels_support, u_query, labels_query,
-                            C: float = 1.0) -> float:
+def logistic_probe_accuracy(
+  u_support, labels_support, u_query, labels_query, C: float = 1.0
+) -> float:
   """Multinomial logistic regression (scikit-learn, L2) on standardised features.
 
   Evaluation only (not differentiable): the features are standardised with the support
@@ -181,13 +198,15 @@ def logistic_probe_accuracy(u_support, labels_support, u_query, labels_query,
   from sklearn.linear_model import LogisticRegression
   from sklearn.pipeline import make_pipeline
   from sklearn.preprocessing import StandardScaler
+
   probe = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
   probe.fit(np.asarray(u_support), np.asarray(labels_support))
   return float(probe.score(np.asarray(u_query), np.asarray(labels_query)))
 
 
-def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge",
-                     num_classes: int | None = None) -> float:
+def fewshot_accuracy(
+  support_x, support_y, query_x, query_y, head: str = "ridge", num_classes: int | None = None
+) -> float:
   """Accuracy of a few-shot readout fitted on (support_x, support_y), scored on the query.
 
   Args:
@@ -217,8 +236,10 @@ def fewshot_accuracy(support_x, support_y, query_x, query_y, head: str = "ridge"
     raise ValueError("query_x is empty; pass at least one query example")
   s_idx, q_idx, k = _class_indices(support_y, query_y, num_classes)
   if len(np.unique(support_y)) < 2:
-    raise ValueError(f"support_y holds {len(np.unique(support_y))} class(es); a few-shot "
-                     "readout needs labelled examples of at least 2 classes")
+    raise ValueError(
+      f"support_y holds {len(np.unique(support_y))} class(es); a few-shot "
+      "readout needs labelled examples of at least 2 classes"
+    )
   checks.classes_in_support(support_y, query_y)
   if head == "ridge":
     return ridge_accuracy(support_x, s_idx, query_x, q_idx, k)

@@ -3,6 +3,7 @@ initialise a task, unroll k inner steps of the rule with `lax.scan`, score the n
 with the few-shot meta-objective. Everything is a pure function of explicit pytrees, so a
 batch of tasks is one `jax.vmap`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,19 +28,20 @@ class InnerConfig:
       query_per_class < 1, min_total_steps > max_total_steps, or spatial augmentations
       without image_shape (one line each).
   """
-  rule: local_rule.LocalRule       # rule.RuleConfig, baselines.oja.OjaConfig, any registered
+
+  rule: local_rule.LocalRule  # rule.RuleConfig, baselines.oja.OjaConfig, any registered
   widths: tuple = (64, 64, 32)
   activation: str = "relu"
   batch_size: int = 64
   permute_inputs: bool = True
-  shots: int = 10                 # labelled support examples per class (meta-objective)
+  shots: int = 10  # labelled support examples per class (meta-objective)
   query_per_class: int = 10
   num_classes: int = 10
   ridge_lambda: float = 0.1
-  reference_batch: int = 256      # unlabeled batch whose statistics normalise the readout
-  min_total_steps: int = 50       # each task is reset after a log-uniform number of steps
+  reference_batch: int = 256  # unlabeled batch whose statistics normalise the readout
+  min_total_steps: int = 50  # each task is reset after a log-uniform number of steps
   max_total_steps: int = 500
-  image_shape: tuple = ()         # (H, W) of image inputs; spatial augmentations need it
+  image_shape: tuple = ()  # (H, W) of image inputs; spatial augmentations need it
   augment: preprocess.AugmentConfig = preprocess.AugmentConfig()
   # Rematerialise the unroll in the meta-gradient: memory O(sqrt(k)) carries instead of
   # O(k) steps' intermediates, for up to two extra forward passes (no slower on a CPU,
@@ -55,11 +57,15 @@ class InnerConfig:
     if self.shots < 1 or self.query_per_class < 1:
       raise ValueError("shots and query_per_class must be at least 1")
     if not 1 <= self.min_total_steps <= self.max_total_steps:
-      raise ValueError("need 1 <= min_total_steps <= max_total_steps, got "
-                       f"{self.min_total_steps}, {self.max_total_steps}")
+      raise ValueError(
+        "need 1 <= min_total_steps <= max_total_steps, got "
+        f"{self.min_total_steps}, {self.max_total_steps}"
+      )
     if self.augment.spatial and len(self.image_shape) != 2:
-      raise ValueError("shift / rotation augmentations need image inputs (image_shape (H, W)); "
-                       "use only 'noise' for vector data")
+      raise ValueError(
+        "shift / rotation augmentations need image inputs (image_shape (H, W)); "
+        "use only 'noise' for vector data"
+      )
 
 
 class TaskData(flax.struct.PyTreeNode):
@@ -72,6 +78,7 @@ class TaskData(flax.struct.PyTreeNode):
     by_class: [C, M] int32; by_class[c] lists indices of class c (truncated to the
       smallest class so the array is rectangular).
   """
+
   x: jax.Array | np.ndarray
   y: jax.Array | np.ndarray
   by_class: jax.Array | np.ndarray
@@ -86,10 +93,11 @@ class TaskState(flax.struct.PyTreeNode):
     step: inner steps taken since the last reset (int32).
     total: inner steps this task runs before it is reset (int32).
   """
+
   params: base_model.BaseParams
   key: jax.Array
-  step: jax.Array    # inner steps taken since the last reset
-  total: jax.Array   # inner steps this task runs before it is reset
+  step: jax.Array  # inner steps taken since the last reset
+  total: jax.Array  # inner steps this task runs before it is reset
 
 
 def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
@@ -112,8 +120,11 @@ def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
     raise ValueError(f"every class needs at least 2 labelled examples, counts are {counts}")
   m = counts.min()
   by_class = np.stack([np.flatnonzero(y == c)[:m] for c in range(num_classes)])
-  return TaskData(x=jnp.asarray(x, jnp.float32), y=jnp.asarray(y, jnp.int32),
-                  by_class=jnp.asarray(by_class, jnp.int32))
+  return TaskData(
+    x=jnp.asarray(x, jnp.float32),
+    y=jnp.asarray(y, jnp.int32),
+    by_class=jnp.asarray(by_class, jnp.int32),
+  )
 
 
 def unlabeled_data(x) -> TaskData:
@@ -134,6 +145,7 @@ def unlabeled_data(x) -> TaskData:
 # (Metz et al., ICLR 2019, App. B), and then starts over from a fresh network; meta-training
 # sees it through truncations (`training.truncation_schedule`).
 
+
 def sample_total_steps(key: jax.Array, cfg: InnerConfig) -> jax.Array:
   """A task's total length: log-uniform in [cfg.min_total_steps, cfg.max_total_steps].
 
@@ -148,8 +160,9 @@ def sample_total_steps(key: jax.Array, cfg: InnerConfig) -> jax.Array:
   return jnp.floor(jnp.exp(jax.random.uniform(key, (), minval=lo, maxval=hi))).astype(jnp.int32)
 
 
-def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
-              random_offset: bool = False) -> TaskState:
+def init_task(
+  key: jax.Array, input_dim: int, cfg: InnerConfig, random_offset: bool = False
+) -> TaskState:
   """A fresh base network. With `random_offset` the task starts part-way through its
   length so that a batch of tasks does not reset in lock-step.
 
@@ -164,8 +177,7 @@ def init_task(key: jax.Array, input_dim: int, cfg: InnerConfig,
   """
   k_params, k_total, k_offset, k_state = jax.random.split(key, 4)
   total = sample_total_steps(k_total, cfg)
-  step = (jax.random.randint(k_offset, (), 0, total) if random_offset
-          else jnp.zeros((), jnp.int32))
+  step = jax.random.randint(k_offset, (), 0, total) if random_offset else jnp.zeros((), jnp.int32)
   params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
   return TaskState(params=params, key=k_state, step=step, total=total)
 
@@ -184,7 +196,8 @@ def init_tasks(key: jax.Array, input_dim: int, cfg: InnerConfig, num_tasks: int)
     TaskState with a leading [T] task axis on every leaf.
   """
   return jax.vmap(lambda k: init_task(k, input_dim, cfg, random_offset=True))(
-      jax.random.split(key, num_tasks))
+    jax.random.split(key, num_tasks)
+  )
 
 
 def tree_where(mask: jax.Array, new, old):
@@ -199,12 +212,13 @@ def tree_where(mask: jax.Array, new, old):
     the tree, leaf by leaf.
   """
   return jax.tree_util.tree_map(
-      lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (o.ndim - mask.ndim)), n, o),
-      new, old)
+    lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (o.ndim - mask.ndim)), n, o), new, old
+  )
 
 
-def reset_finished(key: jax.Array, cfg: InnerConfig, states: TaskState,
-                   task_losses: jax.Array, input_dim: int) -> tuple[TaskState, jax.Array]:
+def reset_finished(
+  key: jax.Array, cfg: InnerConfig, states: TaskState, task_losses: jax.Array, input_dim: int
+) -> tuple[TaskState, jax.Array]:
   """Tasks that reached their length (or whose meta-loss is not finite) start again from a
   fresh network (no offset).
 
@@ -219,13 +233,13 @@ def reset_finished(key: jax.Array, cfg: InnerConfig, states: TaskState,
     (states [T] with the finished ones replaced, done [T] bool).
   """
   done = (states.step >= states.total) | ~jnp.isfinite(task_losses)
-  fresh = jax.vmap(lambda k_: init_task(k_, input_dim, cfg))(
-      jax.random.split(key, done.shape[0]))
+  fresh = jax.vmap(lambda k_: init_task(k_, input_dim, cfg))(jax.random.split(key, done.shape[0]))
   return tree_where(done, fresh, states), done
 
 
-def inner_step(theta, cfg: InnerConfig, params: base_model.BaseParams,
-               x_batch: jax.Array) -> base_model.BaseParams:
+def inner_step(
+  theta, cfg: InnerConfig, params: base_model.BaseParams, x_batch: jax.Array
+) -> base_model.BaseParams:
   """One step of the learned rule: forward pass on a batch, then the rule's neuron-local
   update of every layer (Metz et al., ICLR 2019, Sec. 3: no loss, no backprop).
 
@@ -285,6 +299,7 @@ def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) ->
   Returns:
     TaskState after k steps (step += k).
   """
+
   def step(carry):
     params, key = carry
     key, k_batch = jax.random.split(key)
@@ -296,8 +311,7 @@ def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) ->
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "k"))
-def jitted_unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData,
-                  k: int) -> TaskState:
+def jitted_unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) -> TaskState:
   """`unroll` compiled once per (config, shapes, k): `metaunsup.apply_rule` and evaluation.
 
   Args:
@@ -327,7 +341,7 @@ def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
   """
   num_classes, m = data.by_class.shape
   order = jnp.argsort(jax.random.uniform(key, (num_classes, m)), axis=1)
-  picked = jnp.take_along_axis(data.by_class, order[:, :shots + query_per_class], axis=1)
+  picked = jnp.take_along_axis(data.by_class, order[:, : shots + query_per_class], axis=1)
   return picked[:, :shots].reshape(-1), picked[:, shots:].reshape(-1)
 
 
@@ -347,8 +361,9 @@ def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, k
     (loss, accuracy) float32 scalars (`heads.ridge_meta_objective`).
   """
   k_ref, k_split = jax.random.split(key)
-  stats = base_model.apply(params, sample_batch(k_ref, data, cfg.reference_batch),
-                           cfg.activation).stats
+  stats = base_model.apply(
+    params, sample_batch(k_ref, data, cfg.reference_batch), cfg.activation
+  ).stats
   s_idx, q_idx = sample_support_query(k_split, data, cfg.shots, cfg.query_per_class)
   x_s, x_q, extra_s, extra_q = data.x[s_idx], data.x[q_idx], None, None
   if cfg.augment.kinds:
@@ -357,8 +372,9 @@ def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, k
     x_q, extra_q = preprocess.augment(k_q, x_q, cfg.image_shape, cfg.augment)
   u_s = base_model.features(params, x_s, cfg.activation, stats)
   u_q = base_model.features(params, x_q, cfg.activation, stats)
-  return heads.ridge_meta_objective(u_s, data.y[s_idx], u_q, data.y[q_idx],
-                                    cfg.num_classes, cfg.ridge_lambda, extra_s, extra_q)
+  return heads.ridge_meta_objective(
+    u_s, data.y[s_idx], u_q, data.y[q_idx], cfg.num_classes, cfg.ridge_lambda, extra_s, extra_q
+  )
 
 
 def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int):
@@ -382,8 +398,15 @@ def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k:
   return loss, (new_state.replace(key=key), acc)
 
 
-def trajectory_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int,
-                    points: int, worsening: float = 0.0):
+def trajectory_loss(
+  theta,
+  cfg: InnerConfig,
+  state: TaskState,
+  data: TaskData,
+  k: int,
+  points: int,
+  worsening: float = 0.0,
+):
   """A k-step truncation scored at `points` evenly spaced points (the last after step k):
   the mean of their meta-losses, plus `worsening` times the sum of every increase from one
   point to the next, the first measured against the state the truncation starts from.

@@ -18,6 +18,7 @@ A new rule is one file and one decorator:
     def init_theta(self, key): return {"gain": jnp.ones(())}
     def update(self, theta, params, acts): ...
 """
+
 from __future__ import annotations
 
 import abc
@@ -44,6 +45,7 @@ class LocalRule(Protocol):
   Attributes:
     kind: the registry name, stored in rule files, checkpoints and configs.
   """
+
   kind: ClassVar[str]
 
   def init_theta(self, key: jax.Array) -> Any:
@@ -51,8 +53,9 @@ class LocalRule(Protocol):
     config only, never on the base network's sizes ({} when there are none)."""
     ...
 
-  def update(self, theta: Any, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
+  def update(
+    self, theta: Any, params: base_model.BaseParams, acts: base_model.Activations
+  ) -> base_model.BaseParams:
     """One inner step: new W, b, V (same shapes) from the forward pass `acts` on a batch
     ([B, n_l] per layer, L + 1 entries)."""
     ...
@@ -82,6 +85,7 @@ class LocalRuleBase:
   defining `update` (and `init_theta` to meta-learn something). There is deliberately no
   default `update`: a rule without one is no `LocalRule`, which `register` makes the type
   checker report (`make lint`) and `check_rule` refuses at run time."""
+
   kind: ClassVar[str] = ""
   # Every subclass is a dataclass; this says so to the type checker (for dataclasses.fields).
   __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
@@ -104,8 +108,10 @@ class LocalRuleBase:
     Returns:
       dict field -> value.
     """
-    return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)}
+    return {
+      f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+      for f in dataclasses.fields(self)
+    }
 
   @classmethod
   def from_dict(cls, d: dict) -> Self:
@@ -123,8 +129,10 @@ class LocalRuleBase:
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - fields
     if unknown:
-      raise ValueError(f"unknown {cls.kind or cls.__name__} rule config fields "
-                       f"{sorted(unknown)}; known: {sorted(fields)}")
+      raise ValueError(
+        f"unknown {cls.kind or cls.__name__} rule config fields "
+        f"{sorted(unknown)}; known: {sorted(fields)}"
+      )
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
   def summary(self, theta) -> dict:
@@ -148,8 +156,9 @@ class LocalRuleBase:
     Raises:
       ValueError: a missing, extra or differently shaped entry, naming it.
     """
-    check_theta_shapes(theta, jax.eval_shape(lambda: self.init_theta(jax.random.PRNGKey(0))),
-                       self.kind)
+    check_theta_shapes(
+      theta, jax.eval_shape(lambda: self.init_theta(jax.random.PRNGKey(0))), self.kind
+    )
 
 
 class LayerwiseRule(LocalRuleBase, abc.ABC):
@@ -171,8 +180,9 @@ class LayerwiseRule(LocalRuleBase, abc.ABC):
       [in, out] the updated weights.
     """
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
+  def update(
+    self, theta, params: base_model.BaseParams, acts: base_model.Activations
+  ) -> base_model.BaseParams:
     """One step on every layer: `layer_step` on each W with that layer's input.
 
     Args:
@@ -206,9 +216,11 @@ def check_theta_shapes(theta, expected, kind: str) -> None:
   want_shapes = {jax.tree_util.keystr(p): tuple(v.shape) for p, v in want}
   for name in sorted(set(got_shapes) | set(want_shapes)):
     if got_shapes.get(name) != want_shapes.get(name):
-      raise ValueError(f"theta{name} has shape {got_shapes.get(name)}, the {kind} rule's "
-                       f"config needs {want_shapes.get(name)}; load the rule together with "
-                       "the config it was trained with")
+      raise ValueError(
+        f"theta{name} has shape {got_shapes.get(name)}, the {kind} rule's "
+        f"config needs {want_shapes.get(name)}; load the rule together with "
+        "the config it was trained with"
+      )
 
 
 R = TypeVar("R", bound=type[LocalRule])
@@ -237,6 +249,7 @@ def register(kind: str) -> Callable[[R], R]:
     cls.kind = kind
     _REGISTRY[kind] = cls
     return cls
+
   return decorate
 
 
@@ -274,8 +287,10 @@ def rule_class(kind: str | None) -> type[LocalRule]:
   if kind not in _REGISTRY:
     _load_builtin()
   if kind not in _REGISTRY:
-    raise ValueError(f"unknown rule kind {kind!r}; registered: {', '.join(kinds())} "
-                     "(a rule of your own must be imported, and so registered, first)")
+    raise ValueError(
+      f"unknown rule kind {kind!r}; registered: {', '.join(kinds())} "
+      "(a rule of your own must be imported, and so registered, first)"
+    )
   return _REGISTRY[kind]
 
 
@@ -328,11 +343,15 @@ def check_rule(rule, what: str = "rule") -> None:
   """
   kind = getattr(type(rule), "kind", "")
   if not isinstance(rule, LocalRule) or not kind or _REGISTRY.get(kind) is not type(rule):
-    raise TypeError(f"{what} must be an instance of a registered local rule (a frozen "
-                    "dataclass decorated with @metaunsup.local_rule.register(KIND), with "
-                    f"init_theta and update), got {type(rule).__name__}")
+    raise TypeError(
+      f"{what} must be an instance of a registered local rule (a frozen "
+      "dataclass decorated with @metaunsup.local_rule.register(KIND), with "
+      f"init_theta and update), got {type(rule).__name__}"
+    )
   try:
     hash(rule)
   except TypeError:
-    raise TypeError(f"{what} {type(rule).__name__} is not hashable (it closes over jitted "
-                    "code): declare it @dataclasses.dataclass(frozen=True)") from None
+    raise TypeError(
+      f"{what} {type(rule).__name__} is not hashable (it closes over jitted "
+      "code): declare it @dataclasses.dataclass(frozen=True)"
+    ) from None

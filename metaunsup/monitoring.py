@@ -7,6 +7,7 @@ writers and `tf.summary` need TensorFlow, which this project otherwise does with
 
   tensorboard --logdir WORKDIR/tensorboard
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -15,8 +16,16 @@ import numpy as np
 
 TENSORBOARD_DIR = "tensorboard"
 CURVES_FILE = "curves.png"
-SCALARS = ("meta_loss", "query_accuracy", "grad_norm", "truncation", "tasks_reset",
-           "skipped", "data_seconds", "step_seconds")
+SCALARS = (
+  "meta_loss",
+  "query_accuracy",
+  "grad_norm",
+  "truncation",
+  "tasks_reset",
+  "skipped",
+  "data_seconds",
+  "step_seconds",
+)
 # The validation curve's fields (`training.validation`), on the rows where it was computed.
 VALIDATION_SCALARS = ("val_accuracy", "val_accuracy_random_init", "val_seconds")
 VALIDATION_GROUPS = ("val_accuracy_by_steps", "val_accuracy_by_dataset")
@@ -38,11 +47,15 @@ class MetricsWriter:
     self._writer = None
     if enabled:
       from tensorboardX import SummaryWriter
+
       # The suffix keeps a quickly resumed run (same second, same host) from overwriting
       # the previous run's event file, whose name is otherwise the same.
-      self._writer = SummaryWriter(logdir=str(pathlib.Path(workdir) / TENSORBOARD_DIR),
-                                   purge_step=start or None, flush_secs=10,
-                                   filename_suffix=f".from{start:09d}")
+      self._writer = SummaryWriter(
+        logdir=str(pathlib.Path(workdir) / TENSORBOARD_DIR),
+        purge_step=start or None,
+        flush_secs=10,
+        filename_suffix=f".from{start:09d}",
+      )
 
   def write(self, row: dict) -> None:
     """Log one meta-step.
@@ -101,6 +114,7 @@ def write_curves(history: list[dict], workdir) -> None:
   if not history:
     return
   import matplotlib.pyplot as plt
+
   plt.close(plot_curves(history, pathlib.Path(workdir) / CURVES_FILE))
 
 
@@ -125,16 +139,18 @@ def plot_curves(history: list[dict], path=None, title: str = ""):
   if not history:
     raise ValueError("no meta-steps to plot: the run has not logged any step yet")
   import matplotlib.pyplot as plt
+
   steps = np.array([r["step"] for r in history])
   window = max(1, len(history) // 20)
   validation = [r for r in history if "val_accuracy" in r]
   fig, axes = plt.subplots(1, 3 if validation else 2, figsize=(15 if validation else 10, 3.4))
-  for ax, name, label in ((axes[0], "meta_loss", "meta-loss"),
-                          (axes[1], "query_accuracy", "query accuracy (family's own tasks)")):
+  for ax, name, label in (
+    (axes[0], "meta_loss", "meta-loss"),
+    (axes[1], "query_accuracy", "query accuracy (family's own tasks)"),
+  ):
     values = np.array([r[name] for r in history], dtype=np.float64)
     ax.plot(steps, values, color="tab:blue", alpha=0.3, lw=0.8, label="per step")
-    ax.plot(steps, smooth(values, window), color="tab:blue", lw=1.8,
-            label=f"mean of last {window}")
+    ax.plot(steps, smooth(values, window), color="tab:blue", lw=1.8, label=f"mean of last {window}")
     ax.set_xlabel("meta-step")
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
@@ -162,11 +178,16 @@ def plot_validation(rows: list[dict], ax) -> None:
   steps = [r["step"] for r in rows]
   counts = list(rows[0]["val_accuracy_by_steps"])
   for i, n in enumerate(counts):
-    ax.plot(steps, [r["val_accuracy_by_steps"][n] for r in rows], marker="o", ms=3,
-            color="tab:green", alpha=0.4 + 0.6 * (i + 1) / len(counts),
-            label=f"rule, {n} inner steps")
-  ax.axhline(rows[-1]["val_accuracy_random_init"], color="gray", ls="--", lw=1,
-             label="random init")
+    ax.plot(
+      steps,
+      [r["val_accuracy_by_steps"][n] for r in rows],
+      marker="o",
+      ms=3,
+      color="tab:green",
+      alpha=0.4 + 0.6 * (i + 1) / len(counts),
+      label=f"rule, {n} inner steps",
+    )
+  ax.axhline(rows[-1]["val_accuracy_random_init"], color="gray", ls="--", lw=1, label="random init")
   ax.set_xlabel("meta-step")
   ax.set_ylabel("validation accuracy (fixed tasks)")
   ax.grid(alpha=0.3)

@@ -1,6 +1,7 @@
 """Input preprocessing: resizing, grayscale, standardisation (host side, numpy) and the
 random augmentations whose parameters become extra regression targets of the
 meta-objective, as in the paper (device side, JAX, inside the jitted meta-step)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -81,6 +82,7 @@ class Standardizer:
     mean: the training split's mean over all values.
     std: its standard deviation (1.0 when it is 0).
   """
+
   mean: float
   std: float
 
@@ -109,10 +111,11 @@ class AugmentConfig:
   Raises:
     ValueError: an unknown kind or a negative range.
   """
+
   kinds: tuple = ()
-  max_shift: float = 2.0       # pixels, each axis
-  max_rotation: float = 15.0   # degrees
-  max_noise: float = 0.3       # std of Gaussian noise, in standardised units
+  max_shift: float = 2.0  # pixels, each axis
+  max_rotation: float = 15.0  # degrees
+  max_noise: float = 0.3  # std of Gaussian noise, in standardised units
 
   def __post_init__(self):
     unknown = set(self.kinds) - set(AUGMENTATIONS)
@@ -148,8 +151,9 @@ def transform_image(image: jax.Array, dx, dy, angle_deg) -> jax.Array:
   """
   h, w = image.shape
   centre = jnp.array([(h - 1) / 2.0, (w - 1) / 2.0])
-  rows, cols = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32),
-                            jnp.arange(w, dtype=jnp.float32), indexing="ij")
+  rows, cols = jnp.meshgrid(
+    jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij"
+  )
   a = jnp.deg2rad(angle_deg)
   r, c = rows - centre[0] - dy, cols - centre[1] - dx
   src_r = jnp.cos(a) * r + jnp.sin(a) * c + centre[0]
@@ -188,8 +192,9 @@ def augment(key: jax.Array, x: jax.Array, image_shape: tuple, cfg: AugmentConfig
     chex.assert_equal(int(np.prod(image_shape)), x.shape[1])
     s = shift * cfg.max_shift if use_shift else jnp.zeros_like(shift)
     angle = rot * cfg.max_rotation if use_rot else jnp.zeros_like(rot)
-    images = jax.vmap(transform_image)(x.reshape((n,) + tuple(image_shape)),
-                                       s[:, 0], s[:, 1], angle)
+    images = jax.vmap(transform_image)(
+      x.reshape((n,) + tuple(image_shape)), s[:, 0], s[:, 1], angle
+    )
     x = images.reshape(n, -1)
     targets += [shift] * use_shift + [rot[:, None]] * use_rot
   if "noise" in cfg.kinds:

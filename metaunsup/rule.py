@@ -5,6 +5,7 @@ W, b and V for a base network of any width, depth and activation.
 Only theta's shapes depend on the config (channels, hidden size, readout rank, terms); the
 base network's sizes never enter, which is what lets one theta drive any architecture.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,16 +53,17 @@ class RuleConfig(local_rule.LocalRuleBase):
     ValueError: a size below 1, an unknown or empty `terms`, or a step-size cap outside
       (0, 1] (lr_max) / [0, 1] (bias_lr_max), in one line naming the field.
   """
-  channels: int = 16           # C: top-down signal channels
-  hidden: int = 32             # H: per-unit state channels
-  readout_rank: int = 4        # R: low-rank readouts per outer-product term
+
+  channels: int = 16  # C: top-down signal channels
+  hidden: int = 32  # H: per-unit state channels
+  readout_rank: int = 4  # R: low-rank readouts per outer-product term
   terms: tuple = ALL_TERMS
   unit_id_features: bool = True
   cross_unit_mixing: bool = True
-  lr_max: float = 0.05         # cap on the learned inner step size (relative to |W|)
+  lr_max: float = 0.05  # cap on the learned inner step size (relative to |W|)
   bias_lr_max: float = 0.02
   anti_collapse: float = 0.05  # fixed pull pushing receptive fields apart
-  init_lr_logit: float = 0.0   # initial inner step size is lr_max * sigmoid(this)
+  init_lr_logit: float = 0.0  # initial inner step size is lr_max * sigmoid(this)
 
   def __post_init__(self):
     for name in ("channels", "hidden", "readout_rank"):
@@ -146,9 +148,10 @@ class RuleConfig(local_rule.LocalRuleBase):
       {"rule_mix": {term name: coefficient of theta["mix"], 4 decimals},
        "rule_inner_lr": the learned weight step size (`inner_lrs`)}.
     """
-    return {"rule_mix": dict(zip(rule_terms_names(self),
-                                 np.asarray(theta["mix"]).round(4).tolist())),
-            "rule_inner_lr": float(inner_lrs(theta, self)[0])}
+    return {
+      "rule_mix": dict(zip(rule_terms_names(self), np.asarray(theta["mix"]).round(4).tolist())),
+      "rule_inner_lr": float(inner_lrs(theta, self)[0]),
+    }
 
   def check_theta(self, theta) -> None:
     """A one-line error when theta was made for another rule config (`check_theta`).
@@ -179,17 +182,25 @@ def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
   """
   C, H, R = cfg.channels, cfg.hidden, cfg.readout_rank
   shapes = {
-      "top_in": (2, C), "top_out": (C, C),
-      "unit_example": (cfg.example_features, H), "unit_static": (cfg.unit_features, H),
-      "unit_self": (H, H), "unit_pool": (H, H), "unit_neighbours": (H, H),
-      "delta_out": (H, C),
-      "readout_bot": (H, R), "readout_top": (H, R),
-      "within_a": (H, R), "within_b": (H, R),
-      "bias_out": (H,),
+    "top_in": (2, C),
+    "top_out": (C, C),
+    "unit_example": (cfg.example_features, H),
+    "unit_static": (cfg.unit_features, H),
+    "unit_self": (H, H),
+    "unit_pool": (H, H),
+    "unit_neighbours": (H, H),
+    "delta_out": (H, C),
+    "readout_bot": (H, R),
+    "readout_top": (H, R),
+    "within_a": (H, R),
+    "within_b": (H, R),
+    "bias_out": (H,),
   }
   keys = jax.random.split(key, len(shapes) + 1)
-  theta = {name: jax.random.normal(k, shape) / math.sqrt(shape[0])
-           for k, (name, shape) in zip(keys, sorted(shapes.items()))}
+  theta = {
+    name: jax.random.normal(k, shape) / math.sqrt(shape[0])
+    for k, (name, shape) in zip(keys, sorted(shapes.items()))
+  }
   theta["mix"] = 0.1 * jax.random.normal(keys[-1], (cfg.num_terms,))
   theta["lr_logit"] = jnp.full((), cfg.init_lr_logit, jnp.float32)
   theta["bias_lr_logit"] = jnp.full((), -2.0, jnp.float32)
@@ -197,6 +208,7 @@ def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
 
 
 # ---- small pure pieces -------------------------------------------------------------------
+
 
 @jax.custom_vjp
 def _bn_batch(h):
@@ -206,7 +218,7 @@ def _bn_batch(h):
 
 def _bn_batch_fwd(h):
   centred = h - base_model.leading_mean(h)
-  inv_std = jax.lax.rsqrt(base_model.leading_mean(centred ** 2) + 1e-3)
+  inv_std = jax.lax.rsqrt(base_model.leading_mean(centred**2) + 1e-3)
   y = centred * inv_std
   return y, (y, inv_std)
 
@@ -231,7 +243,7 @@ def _centred_norm_relu(pre):
 
 def _centred_norm_relu_fwd(pre):
   centred = pre - jnp.mean(pre, -1, keepdims=True)
-  inv_rms = jax.lax.rsqrt(jnp.mean(centred ** 2, -1, keepdims=True) + EPS)
+  inv_rms = jax.lax.rsqrt(jnp.mean(centred**2, -1, keepdims=True) + EPS)
   normed = centred * inv_rms
   return jax.nn.relu(normed), (normed, inv_rms)
 
@@ -251,15 +263,22 @@ _centred_norm_relu.defvjp(_centred_norm_relu_fwd, _centred_norm_relu_bwd)
 
 
 def _rms_normalize(x, axis):
-  return x * jax.lax.rsqrt(jnp.mean(x ** 2, axis=axis, keepdims=True) + EPS)
+  return x * jax.lax.rsqrt(jnp.mean(x**2, axis=axis, keepdims=True) + EPS)
 
 
 def _weight_stats(w, axis):
   """mean |w|, rms, mean, std of each unit's weights along `axis`: [units, 4]."""
   if axis == 0:  # reduce along the minor axis: XLA's CPU backend is slow on a leading one
     w, axis = w.T, 1
-  return jnp.stack([jnp.mean(jnp.abs(w), axis), jnp.sqrt(jnp.mean(w ** 2, axis)),
-                    jnp.mean(w, axis), jnp.std(w, axis)], axis=-1)
+  return jnp.stack(
+    [
+      jnp.mean(jnp.abs(w), axis),
+      jnp.sqrt(jnp.mean(w**2, axis)),
+      jnp.mean(w, axis),
+      jnp.std(w, axis),
+    ],
+    axis=-1,
+  )
 
 
 def _unit_id(n: int, enabled: bool):
@@ -277,10 +296,11 @@ def column_rms(w):
   Returns:
     [1, out], never zero (EPS is added inside the square root).
   """
-  return jnp.sqrt(base_model.leading_mean(w ** 2)[None] + EPS)
+  return jnp.sqrt(base_model.leading_mean(w**2)[None] + EPS)
 
 
 # ---- the per-unit networks ---------------------------------------------------------------
+
 
 def top_signal(theta, x_top, z_top):
   """The top-down signal d_L [B, units, C] from the top layer's activations, per unit.
@@ -324,7 +344,7 @@ def unit_network(theta, cfg: RuleConfig, x, z, d, static):
   # inner step took 154 ms instead of 64 at widths 256-256-256 (`make bench`, 'Utilisation').
   static = jax.lax.optimization_barrier(static)
   h1 = jax.nn.relu(_bn_batch(example) + static @ theta["unit_static"])
-  pooled = base_model.leading_mean(h1)                              # [n, H]
+  pooled = base_model.leading_mean(h1)  # [n, H]
   pre = h1 @ theta["unit_self"] + (pooled @ theta["unit_pool"])[None]
   if cfg.cross_unit_mixing:
     neighbours = 0.5 * (jnp.roll(pooled, 1, axis=0) + jnp.roll(pooled, -1, axis=0))
@@ -338,12 +358,14 @@ def _static_features(cfg, bias, w_in, w_out, n):
   zeros = jnp.zeros((n, NUM_WEIGHT_STATS))
   stats_in = zeros if w_in is None else _weight_stats(w_in / column_rms(w_in), axis=0)
   stats_out = zeros if w_out is None else _weight_stats(w_out / column_rms(w_out), axis=1)
-  return jnp.concatenate([bias[:, None], stats_in, stats_out,
-                          _unit_id(n, cfg.unit_id_features)], axis=-1)
+  return jnp.concatenate(
+    [bias[:, None], stats_in, stats_out, _unit_id(n, cfg.unit_id_features)], axis=-1
+  )
 
 
-def unit_states(theta, cfg: RuleConfig, params: base_model.BaseParams,
-                acts: base_model.Activations) -> list:
+def unit_states(
+  theta, cfg: RuleConfig, params: base_model.BaseParams, acts: base_model.Activations
+) -> list:
   """Run the top-down pass; returns h_l for every layer, input layer included.
 
   Signals go down as d_{l-1} = rmsnorm((d_l * sigmoid(z_l) + h_l W_delta) V_l^T).
@@ -376,6 +398,7 @@ def unit_states(theta, cfg: RuleConfig, params: base_model.BaseParams,
 
 # ---- weight and bias updates -------------------------------------------------------------
 
+
 def weight_update_terms(theta, cfg: RuleConfig, W, x_pre, x_post, h_pre, h_post):
   """Every candidate update direction for one weight layer, each normalised per
   receptive field (column rms).
@@ -400,10 +423,10 @@ def weight_update_terms(theta, cfg: RuleConfig, W, x_pre, x_post, h_pre, h_post)
   wn = W / column_rms(W)
   terms = []
   if any(t in cfg.terms for t in LOWRANK_TERMS):
-    bot = h_pre @ theta["readout_bot"]                            # [B, in, R]
-    top = h_post @ theta["readout_top"]                           # [B, out, R]
+    bot = h_pre @ theta["readout_bot"]  # [B, in, R]
+    top = h_post @ theta["readout_top"]  # [B, out, R]
     outer = jnp.einsum("bir,bjr->rij", bot, top) / B
-    scale = {"lowrank": None, "lowrank_w": wn, "lowrank_gauss": jnp.exp(-wn ** 2)}
+    scale = {"lowrank": None, "lowrank_w": wn, "lowrank_gauss": jnp.exp(-(wn**2))}
     for t in LOWRANK_TERMS:
       if t in cfg.terms:
         terms.extend(list(outer if scale[t] is None else outer * scale[t][None]))
@@ -413,7 +436,7 @@ def weight_update_terms(theta, cfg: RuleConfig, W, x_pre, x_post, h_pre, h_post)
   if "decorrelation" in cfg.terms:
     terms.append(wn @ (xs_post.T @ xs_post / B))
   if "decay" in cfg.terms:
-    terms.append(wn ** 2 * jnp.sign(wn))
+    terms.append(wn**2 * jnp.sign(wn))
   if "within_layer" in cfg.terms:
     a, b = h_post @ theta["within_a"], h_post @ theta["within_b"]
     terms.append(wn @ (jnp.einsum("bjr,bkr->jk", a, b) / B))
@@ -454,7 +477,7 @@ def bias_update(theta, h):
   """
   db = base_model.leading_mean(h @ theta["bias_out"])
   db = db - jnp.mean(db)  # recentred: all biases cannot drift together
-  return db * jax.lax.rsqrt(jnp.mean(db ** 2) + EPS)
+  return db * jax.lax.rsqrt(jnp.mean(db**2) + EPS)
 
 
 def inner_lrs(theta, cfg: RuleConfig):
@@ -468,8 +491,10 @@ def inner_lrs(theta, cfg: RuleConfig):
     (lr, bias_lr), scalars: lr_max * sigmoid(theta["lr_logit"]) and
     bias_lr_max * sigmoid(theta["bias_lr_logit"]), relative to each receptive field's rms.
   """
-  return (cfg.lr_max * jax.nn.sigmoid(theta["lr_logit"]),
-          cfg.bias_lr_max * jax.nn.sigmoid(theta["bias_lr_logit"]))
+  return (
+    cfg.lr_max * jax.nn.sigmoid(theta["lr_logit"]),
+    cfg.bias_lr_max * jax.nn.sigmoid(theta["bias_lr_logit"]),
+  )
 
 
 # The stabilised update never shrinks a weight vector, so norms grow every step (by up to
@@ -478,12 +503,14 @@ def inner_lrs(theta, cfg: RuleConfig):
 # and V only through rms-normalised signals -- so resetting W's column rms and V's overall
 # rms to 1 after each step leaves every activation and update as it was.
 
+
 def _fixed_scale_V(V):
-  return V * jax.lax.rsqrt(jnp.mean(V ** 2) + EPS)
+  return V * jax.lax.rsqrt(jnp.mean(V**2) + EPS)
 
 
-def apply_update(theta, cfg: RuleConfig, params: base_model.BaseParams,
-                 acts: base_model.Activations) -> base_model.BaseParams:
+def apply_update(
+  theta, cfg: RuleConfig, params: base_model.BaseParams, acts: base_model.Activations
+) -> base_model.BaseParams:
   """One inner step: new phi from the rule (Metz et al., ICLR 2019, Sec. 4). V gets
   W's update (the authors' default); W's column rms and V's rms are then reset to 1,
   which changes no activation or update (see the note above).
@@ -505,8 +532,7 @@ def apply_update(theta, cfg: RuleConfig, params: base_model.BaseParams,
   lr, bias_lr = inner_lrs(theta, cfg)
   new_W, new_b, new_V = [], [], []
   for l, (W, b, V) in enumerate(zip(params.W, params.b, params.V)):
-    terms = weight_update_terms(theta, cfg, W, acts.xs[l], acts.xs[l + 1],
-                                states[l], states[l + 1])
+    terms = weight_update_terms(theta, cfg, W, acts.xs[l], acts.xs[l + 1], states[l], states[l + 1])
     dW = stabilize(jnp.tensordot(theta["mix"], terms, axes=1), W, cfg.anti_collapse)
     new_W.append(base_model.unit_columns(W - lr * column_rms(W) * dW))
     new_V.append(_fixed_scale_V(V - lr * column_rms(V) * dW))
@@ -528,8 +554,10 @@ def check_theta(theta: dict, cfg: RuleConfig) -> None:
   for name, spec in expected.items():
     if name not in theta or tuple(jnp.shape(theta[name])) != spec.shape:
       got = None if name not in theta else tuple(jnp.shape(theta[name]))
-      raise ValueError(f"theta[{name!r}] has shape {got}, the rule config needs {spec.shape}; "
-                       "load the rule together with the config it was trained with")
+      raise ValueError(
+        f"theta[{name!r}] has shape {got}, the rule config needs {spec.shape}; "
+        "load the rule together with the config it was trained with"
+      )
 
 
 def param_count(theta: dict) -> int:

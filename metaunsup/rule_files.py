@@ -3,6 +3,7 @@
 file, or the newest checkpoint of a run that has not finished) or the package's shipped
 rules. Core: the public `metaunsup.load_rule` and meta-training's warm start both read rules
 through here."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,6 +30,7 @@ class Rule:
     meta: provenance written beside theta (seed, meta-steps, data sets, or the checkpoint
       step it was read from).
   """
+
   theta: Any
   config: local_rule.LocalRule
   meta: dict = dataclasses.field(default_factory=dict)
@@ -45,8 +47,7 @@ class Rule:
       WriteFailedError: the disk is full; any previous file there is intact.
     """
     local_rule.check_rule(self.config, "Rule.config")
-    checkpointing.save_rule_file(path, self.theta, local_rule.to_stored(self.config),
-                                 self.meta)
+    checkpointing.save_rule_file(path, self.theta, local_rule.to_stored(self.config), self.meta)
 
 
 def read_rule(path) -> Rule:
@@ -70,8 +71,10 @@ def read_rule(path) -> Rule:
       is not registered (one line naming it and the registered kinds).
   """
   if not isinstance(path, (str, os.PathLike)):
-    raise TypeError(f"load_rule takes a path (a workdir, a {checkpointing.RULE_FILE} file or "
-                    f"'pretrained'), got {type(path).__name__} {path!r}")
+    raise TypeError(
+      f"load_rule takes a path (a workdir, a {checkpointing.RULE_FILE} file or "
+      f"'pretrained'), got {type(path).__name__} {path!r}"
+    )
   if isinstance(path, str) and (path == "pretrained" or path.startswith("pretrained:")):
     return read_rule(pretrained.path(path.partition(":")[2] or pretrained.DEFAULT))
   p = pathlib.Path(path)
@@ -80,8 +83,10 @@ def read_rule(path) -> Rule:
   if p.is_dir():
     p = p / checkpointing.RULE_FILE
   if not p.exists():
-    raise FileNotFoundError(f"no rule at {path}: pass a workdir of a finished `make meta-train` "
-                            f"run or a {checkpointing.RULE_FILE} file")
+    raise FileNotFoundError(
+      f"no rule at {path}: pass a workdir of a finished `make meta-train` "
+      f"run or a {checkpointing.RULE_FILE} file"
+    )
   try:
     theta, cfg_dict, meta = checkpointing.load_rule_file(p)
   except file_faults.DamagedFileError:
@@ -89,9 +94,11 @@ def read_rule(path) -> Rule:
     # back on.
     if not _has_checkpoints(p.parent):
       raise
-    print(f"warning: {p}: damaged or truncated, not read; using the run's newest checkpoint "
-          f"instead (rerun the `make meta-train` command to rewrite {p.name})",
-          file=sys.stderr)
+    print(
+      f"warning: {p}: damaged or truncated, not read; using the run's newest checkpoint "
+      f"instead (rerun the `make meta-train` command to rewrite {p.name})",
+      file=sys.stderr,
+    )
     return _rule_from_checkpoint(p.parent)
   cfg = local_rule.from_dict(cfg_dict)  # no "kind": written before kinds, the learned rule
   theta = jax.tree_util.tree_map(jnp.asarray, theta)
@@ -105,11 +112,15 @@ def _has_checkpoints(workdir: pathlib.Path) -> bool:
 
 def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
   if not _has_checkpoints(workdir):
-    raise FileNotFoundError(f"no rule at {workdir}: pass a workdir of a `make meta-train` "
-                            f"run or a {checkpointing.RULE_FILE} file")
+    raise FileNotFoundError(
+      f"no rule at {workdir}: pass a workdir of a `make meta-train` "
+      f"run or a {checkpointing.RULE_FILE} file"
+    )
   config_file = workdir / "config.json"
-  fix = ("it is the run's config; rerun the `make meta-train` command that wrote it (same "
-         "--config and flags) to rewrite it")
+  fix = (
+    "it is the run's config; rerun the `make meta-train` command that wrote it (same "
+    "--config and flags) to rewrite it"
+  )
   saved = checkpointing.read_json(config_file, fix, keep=None)
   try:
     stored = dict(saved["rule"])
@@ -122,14 +133,17 @@ def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
   except (TypeError, ValueError) as e:
     raise file_faults.damaged(config_file, e, fix) from None
   like = {"theta": jax.eval_shape(lambda: cfg.init_theta(jax.random.PRNGKey(0)))}
-  step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like,
-                                                partial=True)
+  step, restored = checkpointing.restore_latest(checkpointing.manager(workdir), like, partial=True)
   if restored is None:
-    raise FileNotFoundError(f"{workdir} has no checkpoint yet; wait for the first one "
-                            "(config.meta.checkpoint_every steps)")
+    raise FileNotFoundError(
+      f"{workdir} has no checkpoint yet; wait for the first one "
+      "(config.meta.checkpoint_every steps)"
+    )
   try:  # orbax restores the checkpoint's own shapes, whatever `like` says
     cfg.check_theta(restored["theta"])
   except ValueError as e:
-    raise ValueError(f"{workdir / 'checkpoints' / str(step)} does not match the rule config in "
-                     f"{config_file} ({e}); was config.json edited? {fix}") from None
+    raise ValueError(
+      f"{workdir / 'checkpoints' / str(step)} does not match the rule config in "
+      f"{config_file} ({e}); was config.json edited? {fix}"
+    ) from None
   return Rule(theta=restored["theta"], config=cfg, meta={"checkpoint_step": int(step)})

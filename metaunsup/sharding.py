@@ -9,6 +9,7 @@ T / devices tasks.
 Multi-host: every process calls `initialize_distributed` before any other JAX call, builds
 the same state from the same seed, and sees the global mesh; only process 0 writes files.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,9 +40,11 @@ def initialize_distributed(env=os.environ) -> bool:
     ValueError for a non-integer JAX_NUM_PROCESSES / JAX_PROCESS_ID.
   """
   if "JAX_NUM_PROCESSES" in env:
-    jax.distributed.initialize(coordinator_address=env.get("JAX_COORDINATOR_ADDRESS"),
-                               num_processes=int(env["JAX_NUM_PROCESSES"]),
-                               process_id=int(env["JAX_PROCESS_ID"]))
+    jax.distributed.initialize(
+      coordinator_address=env.get("JAX_COORDINATOR_ADDRESS"),
+      num_processes=int(env["JAX_NUM_PROCESSES"]),
+      process_id=int(env["JAX_PROCESS_ID"]),
+    )
   elif env.get("METAUNSUP_DISTRIBUTED") == "auto":
     jax.distributed.initialize()
   else:
@@ -78,6 +81,7 @@ def _place(tree, sharding: NamedSharding):
     # over only the slices its own devices hold.
     x = np.asarray(x)
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
   return jax.tree_util.tree_map(put, tree)
 
 
@@ -111,8 +115,10 @@ def shard_tasks(tree, mesh: Mesh):
   """
   num_tasks = jax.tree_util.tree_leaves(tree)[0].shape[0]
   if num_tasks % mesh.size:
-    raise ValueError(f"family.tasks_per_bucket={num_tasks} is not divisible by the "
-                     f"{mesh.size} devices; use a multiple of {mesh.size}")
+    raise ValueError(
+      f"family.tasks_per_bucket={num_tasks} is not divisible by the "
+      f"{mesh.size} devices; use a multiple of {mesh.size}"
+    )
   return _place(tree, NamedSharding(mesh, P(TASK_AXIS)))
 
 
@@ -133,8 +139,10 @@ def place_train_state(state: dict, mesh: Mesh) -> dict:
   """
   per_task = ("tasks", "estimator")  # "estimator": an estimator's per-task state (PES)
   rest = replicate({k: v for k, v in state.items() if k not in per_task}, mesh)
-  return {**rest, **{k: tuple(shard_tasks(bucket, mesh) for bucket in state[k])
-                     for k in per_task if k in state}}
+  return {
+    **rest,
+    **{k: tuple(shard_tasks(bucket, mesh) for bucket in state[k]) for k in per_task if k in state},
+  }
 
 
 def to_host(tree):
@@ -146,10 +154,12 @@ def to_host(tree):
   Returns:
     The same pytree of numpy arrays, full (global) shapes.
   """
+
   def get(x):
     if isinstance(x, jax.Array) and not x.is_fully_addressable:
       return np.asarray(multihost_utils.process_allgather(x, tiled=True))
     return np.asarray(x)
+
   return jax.tree_util.tree_map(get, tree)
 
 

@@ -11,6 +11,7 @@ Data stays on the host as random-access sources; each meta-step every task gets 
 class-balanced pool of examples (`TaskData`), gathered by index, so memory does not grow
 with the data set and loading is a measured, small part of a step.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,19 +37,24 @@ class Bucket:
     datasets: names whose preprocessed inputs have this bucket's shape.
     num_tasks: T, tasks in the bucket (the leading [T] axis of its task states and data).
   """
+
   cfg: inner.InnerConfig
   input_dim: int
-  datasets: tuple        # names whose preprocessed inputs have this bucket's shape
+  datasets: tuple  # names whose preprocessed inputs have this bucket's shape
   num_tasks: int
 
   def describe(self) -> dict:
     """The bucket as a JSON-able dict (input shape, widths, activation, batch size, data sets,
     number of tasks), for `summary.json`.
     """
-    return {"input": list(self.cfg.image_shape) or [self.input_dim],
-            "widths": list(self.cfg.widths), "activation": self.cfg.activation,
-            "batch_size": self.cfg.batch_size, "datasets": list(self.datasets),
-            "num_tasks": self.num_tasks}
+    return {
+      "input": list(self.cfg.image_shape) or [self.input_dim],
+      "widths": list(self.cfg.widths),
+      "activation": self.cfg.activation,
+      "batch_size": self.cfg.batch_size,
+      "datasets": list(self.datasets),
+      "num_tasks": self.num_tasks,
+    }
 
 
 def check_held_out(datasets, held_out, split: str = TRAIN_SPLIT) -> None:
@@ -65,9 +71,11 @@ def check_held_out(datasets, held_out, split: str = TRAIN_SPLIT) -> None:
   """
   for name in datasets:
     if name in held_out or f"{name}:{split}" in held_out:
-      raise ValueError(f"family.datasets includes {name!r} ({split} split), which "
-                       "family.held_out declares held out; meta-training on it would leak "
-                       "the evaluation data. Remove it from one of the two lists")
+      raise ValueError(
+        f"family.datasets includes {name!r} ({split} split), which "
+        "family.held_out declares held out; meta-training on it would leak "
+        "the evaluation data. Remove it from one of the two lists"
+      )
 
 
 class Pools:
@@ -98,17 +106,22 @@ class Pools:
     for name, src in self.sources.items():
       labels = np.asarray(src.labels)
       by_class = [np.flatnonzero(labels == c) for c in range(src.num_classes)]
-      short = [c for c, idx in enumerate(by_class)
-               if validation_per_class and len(idx) <= validation_per_class]
+      short = [
+        c
+        for c, idx in enumerate(by_class)
+        if validation_per_class and len(idx) <= validation_per_class
+      ]
       if short:
-        raise ValueError(f"{name} class {short[0]} has {len(by_class[short[0]])} examples in "
-                         f"its train split; the validation curve sets {validation_per_class} "
-                         "per class aside (heads.shots + validation.query_per_class); lower "
-                         "validation.query_per_class, or set validation.every=0")
+        raise ValueError(
+          f"{name} class {short[0]} has {len(by_class[short[0]])} examples in "
+          f"its train split; the validation curve sets {validation_per_class} "
+          "per class aside (heads.shots + validation.query_per_class); lower "
+          "validation.query_per_class, or set validation.every=0"
+        )
       n = validation_per_class
-      self.by_class[name] = [idx[:len(idx) - n] for idx in by_class]
-      self.validation[name] = [idx[len(idx) - n:] for idx in by_class]
-      if len(src) * int(np.prod(src.example_shape)) * 4 <= cache_mb * 2 ** 20:
+      self.by_class[name] = [idx[: len(idx) - n] for idx in by_class]
+      self.validation[name] = [idx[len(idx) - n :] for idx in by_class]
+      if len(src) * int(np.prod(src.example_shape)) * 4 <= cache_mb * 2**20:
         self._raw[name] = src.arrays()[0]
 
   def input_dim(self, name: str, image_size: int) -> int:
@@ -141,7 +154,8 @@ class Pools:
       n = len(self.sources[name])
       idx = np.sort(np.random.default_rng(0).choice(n, min(n, 4096), replace=False))
       self._standardizers[key] = preprocess.Standardizer.fit(
-          self._preprocess(name, self._read(name, idx), image_size))
+        self._preprocess(name, self._read(name, idx), image_size)
+      )
     return self._standardizers[key]
 
   def examples(self, name: str, idx: np.ndarray, image_size: int) -> np.ndarray:
@@ -158,11 +172,13 @@ class Pools:
     order = np.argsort(idx)  # sorted reads are kinder to the record file
     x = np.empty((len(idx), self.input_dim(name, image_size)), np.float32)
     x[order] = self.standardizer(name, image_size)(
-        self._preprocess(name, self._read(name, idx[order]), image_size))
+      self._preprocess(name, self._read(name, idx[order]), image_size)
+    )
     return x
 
-  def task_data(self, rng: np.random.Generator, name: str, image_size: int,
-                num_classes: int, per_class: int) -> inner.TaskData:
+  def task_data(
+    self, rng: np.random.Generator, name: str, image_size: int, num_classes: int, per_class: int
+  ) -> inner.TaskData:
     """A fresh pool: `num_classes` random classes of `name`, `per_class` examples each,
     relabelled 0..num_classes-1 (the readout task of this truncation).
 
@@ -178,17 +194,23 @@ class Pools:
       int32 and by_class [K, per_class] int32 row indices.
     """
     classes = rng.choice(len(self.by_class[name]), num_classes, replace=False)
-    idx = np.concatenate([rng.choice(self.by_class[name][c], per_class,
-                                     replace=len(self.by_class[name][c]) < per_class)
-                          for c in classes])
+    idx = np.concatenate(
+      [
+        rng.choice(
+          self.by_class[name][c], per_class, replace=len(self.by_class[name][c]) < per_class
+        )
+        for c in classes
+      ]
+    )
     x = self.examples(name, idx, image_size)
     y = np.repeat(np.arange(num_classes, dtype=np.int32), per_class)
     by_class = np.arange(len(idx), dtype=np.int32).reshape(num_classes, per_class)
     return inner.TaskData(x=x, y=y, by_class=by_class)
 
 
-def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
-                   base: inner.InnerConfig) -> tuple[Bucket, ...]:
+def sample_buckets(
+  config: ml_collections.ConfigDict, pools: Pools, base: inner.InnerConfig
+) -> tuple[Bucket, ...]:
   """Draw `family.num_buckets` architectures and input shapes from the config's ranges,
   deterministically from the seed. Bucket i's input shape comes from data set i of a
   shuffled list, so every data set is reachable once there are enough buckets; its activation
@@ -218,21 +240,25 @@ def sample_buckets(config: ml_collections.ConfigDict, pools: Pools,
       dim = size * size
     else:
       dim = pools.input_dim(first, 0)
-      fits = [n for n in names if pools.sources[n].kind != "image"
-              and pools.input_dim(n, 0) == dim]
+      fits = [n for n in names if pools.sources[n].kind != "image" and pools.input_dim(n, 0) == dim]
       image_shape = ()
     depth = int(rng.choice(fam.depths))
     widths = tuple(int(rng.choice(fam.widths)) for _ in range(depth)) + (fam.feature_width,)
     # Shifts and rotations need a pixel grid; vector inputs get only noise.
     kinds = tuple(k for k in fam.augment if image_shape or k == "noise")
     cfg = dataclasses.replace(
-        base, widths=widths, activation=str(fam.activations[i % len(fam.activations)]),
-        batch_size=int(rng.choice(fam.batch_sizes)), image_shape=image_shape,
-        augment=preprocess.AugmentConfig(kinds=kinds, max_shift=fam.max_shift,
-                                         max_rotation=fam.max_rotation,
-                                         max_noise=fam.max_noise))
-    buckets.append(Bucket(cfg=cfg, input_dim=dim, datasets=tuple(fits),
-                          num_tasks=fam.tasks_per_bucket))
+      base,
+      widths=widths,
+      activation=str(fam.activations[i % len(fam.activations)]),
+      batch_size=int(rng.choice(fam.batch_sizes)),
+      image_shape=image_shape,
+      augment=preprocess.AugmentConfig(
+        kinds=kinds, max_shift=fam.max_shift, max_rotation=fam.max_rotation, max_noise=fam.max_noise
+      ),
+    )
+    buckets.append(
+      Bucket(cfg=cfg, input_dim=dim, datasets=tuple(fits), num_tasks=fam.tasks_per_bucket)
+    )
   return tuple(buckets)
 
 
@@ -255,14 +281,17 @@ class TaskFamily:
     check_held_out(fam.datasets, fam.held_out)
     self.config = config
     # With the validation curve on, its examples leave meta-training's pools.
-    held_for_validation = (config.heads.shots + config.validation.query_per_class
-                           if config.validation.every else 0)
+    held_for_validation = (
+      config.heads.shots + config.validation.query_per_class if config.validation.every else 0
+    )
     self.pools = Pools(fam.datasets, fam.cache_mb, held_for_validation)
     for name, src in self.pools.sources.items():
       if src.num_classes < base.num_classes:
-        raise ValueError(f"{name} has {src.num_classes} classes, fewer than the "
-                         f"{base.num_classes} a meta-training task reads out; drop it from "
-                         "family.datasets")
+        raise ValueError(
+          f"{name} has {src.num_classes} classes, fewer than the "
+          f"{base.num_classes} a meta-training task reads out; drop it from "
+          "family.datasets"
+        )
     self.buckets = sample_buckets(config, self.pools, base)
     self.per_class = fam.pool_per_class
 
@@ -279,8 +308,10 @@ class TaskFamily:
     Returns:
       One TaskState [T_b] per bucket b.
     """
-    return tuple(inner.init_tasks(k, b.input_dim, b.cfg, b.num_tasks) for k, b in
-                 zip(jax.random.split(key, len(self.buckets)), self.buckets))
+    return tuple(
+      inner.init_tasks(k, b.input_dim, b.cfg, b.num_tasks)
+      for k, b in zip(jax.random.split(key, len(self.buckets)), self.buckets)
+    )
 
   def initial_datasets(self) -> tuple[np.ndarray, ...]:
     """Each task's first data set, drawn from the seed.
@@ -289,8 +320,9 @@ class TaskFamily:
       One int32 array [T] per bucket, indices into that bucket's `datasets`.
     """
     rng = np.random.default_rng([self.config.seed, 11])
-    return tuple(rng.integers(len(b.datasets), size=b.num_tasks).astype(np.int32)
-                 for b in self.buckets)
+    return tuple(
+      rng.integers(len(b.datasets), size=b.num_tasks).astype(np.int32) for b in self.buckets
+    )
 
   def reassign(self, step: int, dataset_ids, done) -> tuple[np.ndarray, ...]:
     """Tasks that were reset draw a new data set (seeded by step, so resuming repeats it).
@@ -325,10 +357,17 @@ class TaskFamily:
     out = []
     for i, (b, ids) in enumerate(zip(self.buckets, dataset_ids)):
       rng = np.random.default_rng([self.config.seed, step, i, 17])
-      pools = [self.pools.task_data(rng, b.datasets[j], self.image_size(b),
-                                    b.cfg.num_classes, self.per_class) for j in ids]
-      out.append(inner.TaskData(*(jnp.asarray(np.stack(field)) for field in zip(
-          *((p.x, p.y, p.by_class) for p in pools)))))
+      pools = [
+        self.pools.task_data(
+          rng, b.datasets[j], self.image_size(b), b.cfg.num_classes, self.per_class
+        )
+        for j in ids
+      ]
+      out.append(
+        inner.TaskData(
+          *(jnp.asarray(np.stack(field)) for field in zip(*((p.x, p.y, p.by_class) for p in pools)))
+        )
+      )
     return tuple(out), time.perf_counter() - t0
 
   def describe(self) -> list[dict]:

@@ -8,6 +8,7 @@ config's validation (config_checks).
 
   python -m metaunsup.train --config=default --workdir=runs/default --config.meta.steps=500
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ from metaunsup.training.setup import check_trainable, inner_config, rule_of, set
 __all__ = ["train_and_evaluate", "inner_config", "main"]
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
-                       rule: local_rule.LocalRule | None = None) -> tuple[Rule, list, pathlib.Path]:
+def train_and_evaluate(
+  config: ml_collections.ConfigDict, workdir, rule: local_rule.LocalRule | None = None
+) -> tuple[Rule, list, pathlib.Path]:
   """Meta-train on the task family (resuming from `workdir` when it holds a checkpoint),
   save the rule, and evaluate it against random initialisation on held-out data.
 
@@ -87,21 +89,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   history = workdir_lib.read_metrics(metrics_path, start)
   if writer:
     checkpointing.atomic_write_bytes(
-        metrics_path, "".join(map(workdir_lib.metrics_line, history)).encode())
+      metrics_path, "".join(map(workdir_lib.metrics_line, history)).encode()
+    )
 
   every = config.validation.every
   validator = validation.Validator(config, family, static.cfgs[0].rule) if every else None
   t0 = time.time() - (history[-1]["seconds"] if history else 0.0)
   lengths = tuple(config.inner.truncation_lengths)
   board = monitoring.MetricsWriter(workdir, start, enabled=writer)  # WORKDIR/tensorboard
-  with open(metrics_path if writer else os.devnull, "a") as log, \
-       tqdm(total=config.meta.steps, initial=start, desc="meta-train", unit="step",
-            disable=not writer) as bar:
+  with (
+    open(metrics_path if writer else os.devnull, "a") as log,
+    tqdm(
+      total=config.meta.steps, initial=start, desc="meta-train", unit="step", disable=not writer
+    ) as bar,
+  ):
     try:
       for step in range(start, config.meta.steps):
         # The rule before this step's update, as the step's meta-loss scores it.
-        val = (validator(sharding.to_host(state.theta))
-               if validator is not None and step % every == 0 else {})
+        val = (
+          validator(sharding.to_host(state.theta))
+          if validator is not None and step % every == 0
+          else {}
+        )
         k = truncation_schedule.truncation_length(config.seed, step, lengths)
         task_data, data_seconds = family.step_data(step, sharding.to_host(state.datasets))
         task_data = tuple(sharding.shard_tasks(d, mesh) for d in task_data)
@@ -109,23 +118,30 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
         stepped, done, m = meta_step(state, task_data, static=static, k=k)
         m = jax.device_get(m)
         check_skips(stepped.opt_state, step, config.meta.max_consecutive_skips, workdir)
-        row = {"step": step, "truncation": k, "seconds": round(time.time() - t0, 3),
-               "data_seconds": round(data_seconds, 4),
-               "step_seconds": round(time.perf_counter() - t_step, 4),
-               **{name: float(v) for name, v in m.items() if name != "bucket_loss"},
-               "bucket_loss": [round(float(v), 4) for v in m["bucket_loss"]], **val}
+        row = {
+          "step": step,
+          "truncation": k,
+          "seconds": round(time.time() - t0, 3),
+          "data_seconds": round(data_seconds, 4),
+          "step_seconds": round(time.perf_counter() - t_step, 4),
+          **{name: float(v) for name, v in m.items() if name != "bucket_loss"},
+          "bucket_loss": [round(float(v), 4) for v in m["bucket_loss"]],
+          **val,
+        }
         history.append(row)
         log.write(workdir_lib.metrics_line(row))
         log.flush()
         board.write(row)
-        datasets = sharding.replicate(family.reassign(
-            step, sharding.to_host(state.datasets), sharding.to_host(done)), mesh)
+        datasets = sharding.replicate(
+          family.reassign(step, sharding.to_host(state.datasets), sharding.to_host(done)), mesh
+        )
         # `state` changes only here, whole, so an interrupt never sees half a step.
         state = stepped.replace(datasets=datasets)
         shown = {"loss": f"{row['meta_loss']:.3f}", "acc": f"{row['query_accuracy']:.3f}"}
         if validator is not None:
-          shown["val"] = next((f"{r['val_accuracy']:.3f}" for r in reversed(history)
-                               if "val_accuracy" in r), "-")
+          shown["val"] = next(
+            (f"{r['val_accuracy']:.3f}" for r in reversed(history) if "val_accuracy" in r), "-"
+          )
         bar.set_postfix(shown)
         bar.update(1)
         if (step + 1) % config.meta.checkpoint_every == 0 or step + 1 == config.meta.steps:
@@ -141,17 +157,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
 
   # Host copy: evaluation runs on each process's own devices, off the global mesh.
   theta = jax.tree_util.tree_map(np.asarray, state.theta)
-  learned = Rule(theta=theta, config=static.cfgs[0].rule,
-                 meta={"seed": config.seed, "meta_steps": config.meta.steps,
-                       "data": list(config.family.datasets)})
+  learned = Rule(
+    theta=theta,
+    config=static.cfgs[0].rule,
+    meta={
+      "seed": config.seed,
+      "meta_steps": config.meta.steps,
+      "data": list(config.family.datasets),
+    },
+  )
   if writer:
     learned.save(workdir / checkpointing.RULE_FILE)
     monitoring.write_curves(history, workdir)
   evals = workdir_lib.heldout_eval(learned, config)
   if writer:
-    checkpointing.atomic_write_json(workdir / "summary.json",
-                                    workdir_lib.summarize_run(history, config, family, evals,
-                                                              theta, static.cfgs[0].rule))
+    checkpointing.atomic_write_json(
+      workdir / "summary.json",
+      workdir_lib.summarize_run(history, config, family, evals, theta, static.cfgs[0].rule),
+    )
   return learned, history, workdir
 
 
@@ -169,6 +192,7 @@ def main(argv):
   del argv
   import signal
   from absl import flags, logging
+
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
 
   def interrupt(*_):
@@ -185,9 +209,16 @@ def main(argv):
   if not sharding.is_writer():
     return  # process 0 wrote the summary; it may not be on disk yet
   summary = json.loads((workdir / "summary.json").read_text())
-  print(json.dumps({k: v for k, v in summary.items()
-                    if k.startswith(("meta_loss", "fewshot_acc", "val_accuracy")) and
-                    not k.endswith("per_seed")}, indent=2))
+  print(
+    json.dumps(
+      {
+        k: v
+        for k, v in summary.items()
+        if k.startswith(("meta_loss", "fewshot_acc", "val_accuracy")) and not k.endswith("per_seed")
+      },
+      indent=2,
+    )
+  )
 
 
 if __name__ == "__main__":
@@ -196,9 +227,12 @@ if __name__ == "__main__":
   from ml_collections import config_flags
   from metaunsup import configs
   from metaunsup.flags import parse_flags
+
   config_flags.DEFINE_config_file(
-      "config", configs.path("default"),
-      f"Meta-training config: a packaged one ({', '.join(configs.TRAIN)}) or a file "
-      "path/to/config.py; --config.SECTION.FIELD=VALUE overrides a field.")
+    "config",
+    configs.path("default"),
+    f"Meta-training config: a packaged one ({', '.join(configs.TRAIN)}) or a file "
+    "path/to/config.py; --config.SECTION.FIELD=VALUE overrides a field.",
+  )
   flags.DEFINE_string("workdir", "runs/default", "Where metrics, checkpoints and the rule go.")
   app.run(main, flags_parser=functools.partial(parse_flags, config_names=configs.TRAIN))

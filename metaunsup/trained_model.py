@@ -1,6 +1,7 @@
 """A base network trained by a learned rule on unlabeled data (the inner loop of Metz et al.,
 ICLR 2019, run outside meta-training), and the features it gives. `metaunsup.apply_rule` and
 the evaluation call this; it needs only the core (rule_files, inner, base_model)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,14 +37,20 @@ class TrainedModel:
     standardizer: the standardisation `features` applies to its inputs first, fitted on
       the unlabeled data (`apply_rule(standardize=True)`); None: inputs are used as given.
   """
+
   params: base_model.BaseParams
   stats: list
   activation: str
   standardizer: preprocess.Standardizer | None = None
 
   @classmethod
-  def from_reference(cls, params: base_model.BaseParams, x_ref, activation: str,
-                     standardizer: preprocess.Standardizer | None = None):
+  def from_reference(
+    cls,
+    params: base_model.BaseParams,
+    x_ref,
+    activation: str,
+    standardizer: preprocess.Standardizer | None = None,
+  ):
     """A trained network whose features normalise with the statistics of `x_ref`.
 
     Args:
@@ -56,8 +63,12 @@ class TrainedModel:
     Returns:
       TrainedModel.
     """
-    return cls(params=params, stats=_features_stats(params, jnp.asarray(x_ref), activation),
-               activation=activation, standardizer=standardizer)
+    return cls(
+      params=params,
+      stats=_features_stats(params, jnp.asarray(x_ref), activation),
+      activation=activation,
+      standardizer=standardizer,
+    )
 
   def features(self, x) -> np.ndarray:
     """The top-layer representation of `x`, standardised first as the unlabeled data were
@@ -84,11 +95,19 @@ def _features(params, x, stats, activation):
   return base_model.features(params, x, activation, stats)
 
 
-def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = DEFAULT_WIDTHS,
-               activation: str = "relu", steps: int = DEFAULT_STEPS,
-               batch_size: int = DEFAULT_BATCH_SIZE, seed: int = 0,
-               standardize: bool = True, permute_inputs: bool = True,
-               chunk: int = 100) -> TrainedModel:
+def apply_rule(
+  rule_: Rule,
+  x_unlabeled,
+  *,
+  widths: Sequence[int] = DEFAULT_WIDTHS,
+  activation: str = "relu",
+  steps: int = DEFAULT_STEPS,
+  batch_size: int = DEFAULT_BATCH_SIZE,
+  seed: int = 0,
+  standardize: bool = True,
+  permute_inputs: bool = True,
+  chunk: int = 100,
+) -> TrainedModel:
   """Train a fresh base network on unlabeled data with the rule alone (no labels, no
   backprop), as the inner loop of Metz et al., ICLR 2019. The defaults are the setting the
   shipped rule was meta-trained and evaluated in (`DEFAULT_WIDTHS`, `DEFAULT_STEPS`,
@@ -125,8 +144,9 @@ def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = DEFAULT_WIDT
       integer in range; the seed is outside [0, 2**32 - 1].
   """
   if not isinstance(rule_, Rule):
-    raise TypeError(f"apply_rule takes a metaunsup.Rule (from metaunsup.load_rule), got "
-                    f"{type(rule_).__name__}")
+    raise TypeError(
+      f"apply_rule takes a metaunsup.Rule (from metaunsup.load_rule), got {type(rule_).__name__}"
+    )
   x = checks.matrix(x_unlabeled, "x_unlabeled")
   widths = checks.widths(widths)
   steps, chunk = checks.integer(steps, "steps", 0), checks.integer(chunk, "chunk", 1)
@@ -134,18 +154,26 @@ def apply_rule(rule_: Rule, x_unlabeled, *, widths: Sequence[int] = DEFAULT_WIDT
   if len(x) < 2:
     raise ValueError(f"x_unlabeled needs at least 2 examples (batch norm), got {len(x)}")
   if not 2 <= batch_size <= len(x):
-    raise ValueError(f"batch_size must be in [2, {len(x)}] (the number of examples), "
-                     f"got {batch_size}")
+    raise ValueError(
+      f"batch_size must be in [2, {len(x)}] (the number of examples), got {batch_size}"
+    )
   standardizer = None
   if standardize:
     standardizer = preprocess.Standardizer.fit(x)
     if not np.isfinite([standardizer.mean, standardizer.std]).all():
-      raise ValueError("x_unlabeled's values are too large to standardise in float32 (their "
-                       "mean or std overflows); rescale them first")
+      raise ValueError(
+        "x_unlabeled's values are too large to standardise in float32 (their "
+        "mean or std overflows); rescale them first"
+      )
     x = standardizer(x)
   checks.network_range(x, "x_unlabeled")
-  cfg = inner.InnerConfig(rule=rule_.config, widths=widths, activation=activation,
-                          batch_size=batch_size, permute_inputs=permute_inputs)
+  cfg = inner.InnerConfig(
+    rule=rule_.config,
+    widths=widths,
+    activation=activation,
+    batch_size=batch_size,
+    permute_inputs=permute_inputs,
+  )
   key_init, key_ref = jax.random.split(jax.random.PRNGKey(seed))
   state = inner.init_task(key_init, x.shape[1], cfg)
   data = inner.unlabeled_data(x)

@@ -1,6 +1,7 @@
 """Shared test helpers: tiny configs and plumbing data. Test files import them with
 `from helpers import ...` (tests/ is on sys.path: pytest's rootdir-relative import of
 tests/conftest.py puts it there, for the files in tests/ and in its subfolders alike)."""
+
 import pathlib
 import struct
 
@@ -15,9 +16,18 @@ def tiny_rule_config(**kw) -> rule.RuleConfig:
 
 
 def tiny_inner_config(**kw) -> inner.InnerConfig:
-  base = dict(rule=tiny_rule_config(), widths=(7, 6, 5), activation="tanh", batch_size=8,
-              shots=2, query_per_class=2, num_classes=3, reference_batch=8,
-              min_total_steps=3, max_total_steps=6)
+  base = dict(
+    rule=tiny_rule_config(),
+    widths=(7, 6, 5),
+    activation="tanh",
+    batch_size=8,
+    shots=2,
+    query_per_class=2,
+    num_classes=3,
+    reference_batch=8,
+    min_total_steps=3,
+    max_total_steps=6,
+  )
   base.update(kw)
   return inner.InnerConfig(**base)
 
@@ -32,8 +42,7 @@ def synthetic_task_data(num_classes=3, dim=10, n=60, seed=0) -> inner.TaskData:
 
 def per_task(data: inner.TaskData, num_tasks: int) -> inner.TaskData:
   """The same data for every task (the estimator reads one TaskData per task)."""
-  return jax.tree_util.tree_map(lambda a: jax.numpy.broadcast_to(a, (num_tasks,) + a.shape),
-                                data)
+  return jax.tree_util.tree_map(lambda a: jax.numpy.broadcast_to(a, (num_tasks,) + a.shape), data)
 
 
 def tiny_config(**meta):
@@ -62,13 +71,14 @@ def read_scalars(logdir: pathlib.Path) -> dict:
   """{tag: {step: value}} from every event file under logdir (TFRecord framing: length,
   its CRC, the serialized Event, its CRC); later files override earlier ones."""
   from tensorboardX.proto import event_pb2
+
   out: dict = {}
   for f in sorted(logdir.rglob("events.out.tfevents.*")):
     buf = f.read_bytes()
     i = 0
     while i < len(buf):
-      (n,) = struct.unpack("<Q", buf[i:i + 8])
-      event = event_pb2.Event.FromString(buf[i + 12:i + 12 + n])
+      (n,) = struct.unpack("<Q", buf[i : i + 8])
+      event = event_pb2.Event.FromString(buf[i + 12 : i + 12 + n])
       i += 12 + n + 4
       for v in event.summary.value:
         out.setdefault(v.tag, {})[event.step] = v.simple_value
@@ -98,5 +108,6 @@ def assert_close_at_scale(actual, desired, rel: float, err_msg: str = "") -> Non
     scale = float(np.max(np.abs(d[fin]), initial=0.0))
     err = float(np.max(np.abs(a[fin] - d[fin]), initial=0.0))
     assert err <= rel * scale or err == 0.0, (
-        f"{err_msg} leaf {i} {d.shape}: max|difference| {err:.3g} is {err / max(scale, 1e-300):.3g}"
-        f" of the leaf's scale {scale:.3g}, above rel={rel:g}")
+      f"{err_msg} leaf {i} {d.shape}: max|difference| {err:.3g} is {err / max(scale, 1e-300):.3g}"
+      f" of the leaf's scale {scale:.3g}, above rel={rel:g}"
+    )

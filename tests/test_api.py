@@ -22,8 +22,9 @@ def digits():
 
 
 def test_apply_rule_zero_steps_is_the_random_init(tiny_rule, digits):
-  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(12, 6), steps=0,
-                               batch_size=32, seed=3)
+  model = metaunsup.apply_rule(
+    tiny_rule, digits.train_x, widths=(12, 6), steps=0, batch_size=32, seed=3
+  )
   # apply_rule -> init_task -> base_model.init: the same key path, independently derived.
   task_key = jax.random.split(jax.random.PRNGKey(3))[0]
   expected = base_model.init(jax.random.split(task_key, 4)[0], 64, (12, 6))
@@ -34,10 +35,12 @@ def test_apply_rule_zero_steps_is_the_random_init(tiny_rule, digits):
 
 
 def test_apply_rule_trains_and_features_are_per_example(tiny_rule, digits):
-  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(12, 6), steps=7,
-                               batch_size=32, seed=0, chunk=3)
-  start = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(12, 6), steps=0,
-                               batch_size=32, seed=0)
+  model = metaunsup.apply_rule(
+    tiny_rule, digits.train_x, widths=(12, 6), steps=7, batch_size=32, seed=0, chunk=3
+  )
+  start = metaunsup.apply_rule(
+    tiny_rule, digits.train_x, widths=(12, 6), steps=0, batch_size=32, seed=0
+  )
   assert not np.allclose(model.params.W[0], start.params.W[0])
   both = model.features(digits.test_x[:4])
   # A batch of 4 and a batch of 1 are two programs (other matmul kernels): a few float32 eps
@@ -52,6 +55,7 @@ def test_apply_rule_defaults_are_the_shipped_rules_setting():
   meta-training and its run's evaluation), batches of 64; inputs standardised."""
   import inspect
   from metaunsup import pretrained
+
   cfg = pretrained.provenance()["config"]
   defaults = {k: p.default for k, p in inspect.signature(metaunsup.apply_rule).parameters.items()}
   assert tuple(defaults["widths"]) == tuple(cfg["eval"]["widths"]) == (64, 64, 32)
@@ -89,8 +93,9 @@ def test_rule_file_round_trip(tmp_path, tiny_rule):
   tiny_rule.save(tmp_path / "r.msgpack")
   loaded = metaunsup.load_rule(tmp_path / "r.msgpack")
   assert loaded.config == tiny_rule.config
-  for a, b in zip(jax.tree_util.tree_leaves(loaded.theta),
-                  jax.tree_util.tree_leaves(tiny_rule.theta)):
+  for a, b in zip(
+    jax.tree_util.tree_leaves(loaded.theta), jax.tree_util.tree_leaves(tiny_rule.theta)
+  ):
     np.testing.assert_array_equal(a, b)
   (tmp_path / "bad.msgpack").write_bytes(b"not a rule")
   with pytest.raises(ValueError, match="not a metaunsup rule file"):
@@ -99,7 +104,9 @@ def test_rule_file_round_trip(tmp_path, tiny_rule):
     metaunsup.load_rule(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("x,kwargs,match", [
+@pytest.mark.parametrize(
+  "x,kwargs,match",
+  [
     (np.ones((10, 2, 2)), {}, "2-D array"),
     (np.full((10, 4), np.nan), {}, "NaN"),
     (np.ones((10, 4)), {"steps": -1}, "steps"),
@@ -108,7 +115,8 @@ def test_rule_file_round_trip(tmp_path, tiny_rule):
     (np.ones((10, 4)), {"widths": (0,)}, "widths"),
     (np.ones((1, 4)), {"batch_size": 2}, "needs at least 2 examples"),
     (np.full((10, 4), 1e39), {}, "overflow float32"),
-])
+  ],
+)
 def test_apply_rule_rejects_bad_input(tiny_rule, x, kwargs, match):
   args = dict(widths=(4,), steps=1, batch_size=4)
   args.update(kwargs)
@@ -117,8 +125,7 @@ def test_apply_rule_rejects_bad_input(tiny_rule, x, kwargs, match):
 
 
 def test_features_reject_wrong_width(tiny_rule, digits):
-  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(6,), steps=0,
-                               batch_size=32)
+  model = metaunsup.apply_rule(tiny_rule, digits.train_x, widths=(6,), steps=0, batch_size=32)
   with pytest.raises(ValueError, match="expects 64"):
     model.features(np.ones((2, 10)))
 
@@ -128,9 +135,18 @@ def test_train_rule_overrides_and_cli_errors(tmp_path):
   with pytest.raises(ValueError, match="unknown config field"):
     metaunsup.train_rule(workdir=tmp_path, meta={"stepz": 3})
   result = subprocess.run(
-      [sys.executable, "-m", "metaunsup.train", "--config=experiments/configs/smoke.py",
-       f"--workdir={tmp_path / 'cli'}", "--config.meta.learning_rate=-1"],
-      capture_output=True, text=True, timeout=120)
+    [
+      sys.executable,
+      "-m",
+      "metaunsup.train",
+      "--config=experiments/configs/smoke.py",
+      f"--workdir={tmp_path / 'cli'}",
+      "--config.meta.learning_rate=-1",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=120,
+  )
   assert result.returncode != 0
   assert "error: config.meta.learning_rate must be a positive, finite number" in result.stderr
   assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """The benchmark tooling runs and writes what it promises (not timings: those are
 `make bench`'s job). Tiny sizes; the device script in its CPU dry-run mode."""
+
 import json
 import pathlib
 import subprocess
@@ -20,8 +21,9 @@ def test_meta_gradient_programs_agree_on_the_loss():
   cfg = tiny_inner_config()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   data = jax.tree_util.tree_map(lambda a: a[None].repeat(2, 0), synthetic_task_data())
-  states = jax.vmap(lambda k: inner.init_task(k, 10, cfg))(jax.random.split(
-      jax.random.PRNGKey(1), 2))
+  states = jax.vmap(lambda k: inner.init_task(k, 10, cfg))(
+    jax.random.split(jax.random.PRNGKey(1), 2)
+  )
   grad, forward = meta_gradient_cost.programs((cfg,), k=2)
   per_task, _ = meta_gradient_cost.programs((cfg,), k=2, tasks_per_batch=1)
   (loss, g), plain = grad(theta, (states,), (data,)), forward(theta, (states,), (data,))
@@ -36,8 +38,9 @@ def test_meta_gradient_programs_agree_on_the_loss():
   # element-wise rtol of 1e-4 failed on an AVX-512 machine at 2e-4 on one entry near 1e-3);
   # a missing task or term would move whole leaves by O(1).
   assert_close_at_scale(g_1, g, rel=1e-3, err_msg="per-task vs vmapped meta-gradient")
-  t = meta_gradient_cost.interleaved_seconds({"forward": forward, "gradient": grad},
-                                             (theta, (states,), (data,)), repeats=1)
+  t = meta_gradient_cost.interleaved_seconds(
+    {"forward": forward, "gradient": grad}, (theta, (states,), (data,)), repeats=1
+  )
   assert t["ratio_to_forward"]["forward"] == 1.0 and t["seconds"]["gradient"] > 0
 
 
@@ -50,16 +53,29 @@ def test_device_script_refuses_without_a_gpu_in_one_line(tmp_path):
   # before installing anything. (Skipped in spirit where a GPU exists: it would install.)
   if subprocess.run(["bash", "-c", "nvidia-smi -L"], capture_output=True).returncode == 0:
     return
-  r = subprocess.run([str(DEVICE_SH), "--out", str(tmp_path)], capture_output=True, text=True,
-                     cwd=REPO)
+  r = subprocess.run(
+    [str(DEVICE_SH), "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO
+  )
   assert r.returncode == 1 and "no NVIDIA GPU" in r.stderr and "--dry-run" in r.stderr
   assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.slow
 def test_multitask_sweep_writes_results_and_figure(tmp_path):
-  details = multitask.main(["--tasks", "1,2", "--loop-max", "1", "--inner-steps", "1",
-                            "--repeats", "1", "--out", str(tmp_path)])
+  details = multitask.main(
+    [
+      "--tasks",
+      "1,2",
+      "--loop-max",
+      "1",
+      "--inner-steps",
+      "1",
+      "--repeats",
+      "1",
+      "--out",
+      str(tmp_path),
+    ]
+  )
   rows = json.loads((tmp_path / "multitask.json").read_text())["rows"]
   assert [r["tasks"] for r in rows] == [1, 2] == [r["tasks"] for r in details["rows"]]
   assert rows[0]["speedup"] > 0 and rows[1]["speedup"] is None  # loop only up to T = 1

@@ -1,4 +1,5 @@
 """data.load: whole splits, flat and standardised, on top of the real sources."""
+
 import numpy as np
 import pytest
 

@@ -1,6 +1,7 @@
 """The meta-gradient estimators (metaunsup/estimators/): on a toy dynamical system whose
 full-unroll gradient is exact, through the same `estimate` code the meta-step runs; then
 on the real inner problem inside `training.meta_step` and `train.train_and_evaluate`."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,6 +23,7 @@ def toy_step(theta, x):
 
 def toy_truncation(advance_steps: int = 0) -> estimators.Truncation:
   """K scored steps (loss (x - target)^2 at the end), then forward-only steps."""
+
   def loss(theta, state, target):
     x = state["x"]
     for _ in range(K):
@@ -40,6 +42,7 @@ def toy_truncation(advance_steps: int = 0) -> estimators.Truncation:
 
 def full_unroll_gradient(advance_steps: int):
   """d/dtheta of the sum of every truncation's loss, theta acting on every step."""
+
   def total(theta):
     x, out = jnp.ones(()), 0.0
     for _ in range(TRUNCATIONS):
@@ -49,6 +52,7 @@ def full_unroll_gradient(advance_steps: int):
       for _ in range(advance_steps):
         x = toy_step(theta, x)
     return out
+
   return np.asarray(jax.grad(total)(THETA)["w"])
 
 
@@ -79,8 +83,9 @@ def test_pes_is_unbiased_for_the_full_unroll_and_truncated_bptt_is_not(advance_s
   mean, sem = draws(estimators.PES(sigma=0.01), advance_steps)
   assert np.all(np.abs(mean - exact) < 4 * sem), (mean, exact, sem)
   assert np.all(sem < 0.1 * np.abs(exact)), sem  # the test has the power to see a bias
-  bptt = np.asarray(summed_estimates(estimators.TruncatedBPTT(), jax.random.PRNGKey(0),
-                                     advance_steps))
+  bptt = np.asarray(
+    summed_estimates(estimators.TruncatedBPTT(), jax.random.PRNGKey(0), advance_steps)
+  )
   # Truncated BPTT ignores what theta did to the carried state: off by far more than PES's
   # standard error (and by over 20 %), so the first assertion is not vacuous.
   assert np.all(np.abs(bptt - exact) > 10 * sem), (bptt, exact, sem)
@@ -104,6 +109,7 @@ def test_antithetic_es_matches_central_finite_differences():
 
   def loss(w):
     return float(truncation.loss({"w": jnp.asarray(w, jnp.float32)}, {"x": 1.0}, 1.0)[0])
+
   w, h = np.asarray(THETA["w"], np.float64), sigma
   central = np.array([(loss(w + h * e) - loss(w - h * e)) / (2 * h) for e in np.eye(2)])
   assert np.all(np.abs(mean - central) < 4 * sem + 1e-3 * np.abs(central)), (mean, central, sem)
@@ -114,18 +120,26 @@ def test_clipping_bounds_each_pair_contribution():
   clip, sigma = 1e-4, 0.01
   state, target = {"x": jnp.ones((1,))}, jnp.ones((1,))
   eps = estimators.base.perturbations(jax.random.PRNGKey(3), THETA, (1, 1))
-  grads = estimators.AntitheticES(sigma=sigma, clip=clip).estimate(
-      THETA, (), state, target, jax.random.PRNGKey(3), toy_truncation()).grads["w"]
+  grads = (
+    estimators.AntitheticES(sigma=sigma, clip=clip)
+    .estimate(THETA, (), state, target, jax.random.PRNGKey(3), toy_truncation())
+    .grads["w"]
+  )
   # Each entry is one float32 product (no sum), so element-wise: a few eps of itself.
-  np.testing.assert_allclose(np.abs(grads), clip / (2 * sigma) * np.abs(eps["w"][0, 0]),
-                             rtol=1e-5)
+  np.testing.assert_allclose(np.abs(grads), clip / (2 * sigma) * np.abs(eps["w"][0, 0]), rtol=1e-5)
 
 
 def test_pes_reset_restarts_particles_and_accumulator():
   estimator = estimators.PES(pairs=2)
   states = {"x": jnp.array([1.0, 2.0])}
-  est = estimator.estimate(THETA, estimator.init(THETA, states), states, jnp.ones(2),
-                           jax.random.PRNGKey(0), toy_truncation()).estimator_state
+  est = estimator.estimate(
+    THETA,
+    estimator.init(THETA, states),
+    states,
+    jnp.ones(2),
+    jax.random.PRNGKey(0),
+    toy_truncation(),
+  ).estimator_state
   fresh = {"x": jnp.array([5.0, 6.0])}
   out = estimators.reset(estimator, THETA, est, fresh, jnp.array([True, False]))
   assert out.particles["x"].shape == (2, 2, 2)
@@ -174,16 +188,18 @@ def test_interrupted_pes_run_resumes_to_the_same_theta(tmp_path):
   resumed = train.train_and_evaluate(_pes_config(4), tmp_path / "split")[0]
   # Exact: the same jitted meta-step on the same inputs (theta, particles and accumulators
   # restored bit for bit).
-  for a, b in zip(jax.tree_util.tree_leaves(full.theta),
-                  jax.tree_util.tree_leaves(resumed.theta)):
+  for a, b in zip(jax.tree_util.tree_leaves(full.theta), jax.tree_util.tree_leaves(resumed.theta)):
     np.testing.assert_array_equal(a, b)
   # ...because the particles and accumulators were restored, not restarted.
   like = {"estimator": _restored_like()}
   step, restored = train.checkpointing.restore_latest(
-      train.checkpointing.manager(tmp_path / "split"), like, partial=True)
+    train.checkpointing.manager(tmp_path / "split"), like, partial=True
+  )
   assert step == 4
-  assert any(np.any(np.asarray(a) != 0) for a in
-             jax.tree_util.tree_leaves([b.accumulator for b in restored["estimator"]]))
+  assert any(
+    np.any(np.asarray(a) != 0)
+    for a in jax.tree_util.tree_leaves([b.accumulator for b in restored["estimator"]])
+  )
 
 
 def _restored_like():
@@ -207,15 +223,18 @@ def test_warm_start_loads_theta_and_refuses_other_shapes(tmp_path):
     warm_start_theta(tmp_path / "missing.msgpack", cfg)
 
 
-@pytest.mark.parametrize("field,value,match", [
+@pytest.mark.parametrize(
+  "field,value,match",
+  [
     ("estimator", "reinforce", "meta.estimator"),
     ("es_sigma", 0.0, "meta.es_sigma"),
     ("es_pairs", 0, "meta.es_pairs"),
     ("es_clip", -1.0, "meta.es_clip"),
     ("objective", "best", "meta.objective"),
-    ("objective_points", 3, "meta.objective_points"),   # > shortest truncation (2)
+    ("objective_points", 3, "meta.objective_points"),  # > shortest truncation (2)
     ("worsening_penalty", -0.5, "meta.worsening_penalty"),
-])
+  ],
+)
 def test_bad_estimator_fields_fail_fast_with_one_line(tmp_path, field, value, match):
   c = tiny_config(objective="mean_over_truncation")
   c.meta[field] = value

@@ -1,6 +1,7 @@
 """Extending metaunsup (issue 27, item 5): a baseline, a local rule to evaluate and a
 meta-gradient estimator, each defined and registered in this file only, run through the
 public entry points (`pipeline.run`, `metaunsup.train_rule`) with no change to the package."""
+
 import dataclasses
 import json
 
@@ -27,14 +28,17 @@ def random_projection(ctx: methods.SeedContext) -> None:
 @dataclasses.dataclass(frozen=True)
 class ToyHebb(local_rule.LocalRuleBase):
   """Plain Hebbian growth of every layer, W += rate x^T y / B (no meta-parameters)."""
+
   rate: float = 0.01
   display_name = "toy Hebb"
 
-  def update(self, theta, params: base_model.BaseParams,
-             acts: base_model.Activations) -> base_model.BaseParams:
+  def update(
+    self, theta, params: base_model.BaseParams, acts: base_model.Activations
+  ) -> base_model.BaseParams:
     del theta
-    return params.replace(W=[w + self.rate * x.T @ (x @ w) / x.shape[0]
-                             for w, x in zip(params.W, acts.xs)])
+    return params.replace(
+      W=[w + self.rate * x.T @ (x @ w) / x.shape[0] for w, x in zip(params.W, acts.xs)]
+    )
 
 
 TRACED = []
@@ -76,14 +80,16 @@ def test_a_baseline_and_a_local_rule_of_this_file_run_in_the_evaluation(tmp_path
     by_method.setdefault(r["method"], {})[(r["step"], r["seed"], r["shots"])] = r["accuracy"]
   seeds = results["seeds"]
   assert set(by_method["random_projection"]) == {(0, s, k) for s in seeds for k in (1, 5)}
-  assert set(by_method["local:toy_hebb"]) == {(t, s, k) for t in (0, 3) for s in seeds
-                                              for k in (1, 5)}
+  assert set(by_method["local:toy_hebb"]) == {
+    (t, s, k) for t in (0, 3) for s in seeds for k in (1, 5)
+  }
   # A local rule starts from the init every method shares: at step 0 it is random init.
   for s in seeds:
     for k in (1, 5):
       assert by_method["local:toy_hebb"][(0, s, k)] == by_method["random_init"][(0, s, k)]
-  assert methods.local_rule_config(default_config.complete(config), "toy_hebb") == \
-      ToyHebb(rate=0.05)
+  assert methods.local_rule_config(default_config.complete(config), "toy_hebb") == ToyHebb(
+    rate=0.05
+  )
   md = (tmp_path / "results.md").read_text()
   assert "random projection" in md and "toy Hebb" in md
   # The rule's registered display name heads its curve column; the baseline has no curve.
@@ -94,10 +100,13 @@ def test_a_baseline_and_a_local_rule_of_this_file_run_in_the_evaluation(tmp_path
     assert (tmp_path / name).stat().st_size > 0
 
 
-@pytest.mark.parametrize("field,value,match", [
+@pytest.mark.parametrize(
+  "field,value,match",
+  [
     ("methods", ("rule", "local:no_such_rule"), "unknown rule kind 'no_such_rule'"),
     ("local_rules", {"toy_hebb": {"nope": 1}}, r"config.local_rules\['toy_hebb'\]: unknown"),
-])
+  ],
+)
 def test_bad_local_rule_methods_are_one_line_errors(field, value, match):
   config = tiny_eval_config()
   config[field] = value
@@ -109,13 +118,15 @@ def test_bad_local_rule_methods_are_one_line_errors(field, value, match):
 @pytest.mark.slow
 def test_an_estimator_of_this_file_meta_trains_through_train_rule(tmp_path):
   TRACED.clear()
-  result = metaunsup.train_rule(tiny_config(), tmp_path / "run",
-                                meta={"estimator": "toy_sign", "steps": 2})
+  result = metaunsup.train_rule(
+    tiny_config(), tmp_path / "run", meta={"estimator": "toy_sign", "steps": 2}
+  )
   assert TRACED and set(TRACED) == {"SignOfBPTT"}
   assert len(result.history) == 2
   assert all(np.isfinite(r["meta_loss"]) for r in result.history)
-  assert json.loads((tmp_path / "run" / "config.json").read_text())["meta"]["estimator"] \
-      == "toy_sign"
+  assert (
+    json.loads((tmp_path / "run" / "config.json").read_text())["meta"]["estimator"] == "toy_sign"
+  )
   summary = result.summary
   assert "train-split support" in summary["eval_protocol"]
   assert summary["eval_seeds"] and np.isfinite(summary["fewshot_acc_rule"])

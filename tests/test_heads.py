@@ -14,8 +14,7 @@ def test_ridge_matches_numpy_least_squares():
   # Ridge with an unpenalised bias == least squares on an augmented system.
   A = np.hstack([u, np.ones((40, 1))])
   reg = np.sqrt(lam) * np.hstack([np.eye(6), np.zeros((6, 1))])
-  expected = np.linalg.lstsq(np.vstack([A, reg]), np.vstack([y, np.zeros((6, 3))]),
-                             rcond=None)[0]
+  expected = np.linalg.lstsq(np.vstack([A, reg]), np.vstack([y, np.zeros((6, 3))]), rcond=None)[0]
   got = heads.ridge_fit(jnp.asarray(u, jnp.float32), jnp.asarray(y, jnp.float32), lam)
   # float32 normal equations against a float64 least-squares solve: eps times the system's
   # condition number (~1e2 here), at the scale of the weights.
@@ -24,7 +23,7 @@ def test_ridge_matches_numpy_least_squares():
 
 def test_targets_centred_unit_rows():
   y = heads.ridge_targets(jnp.array([0, 1, 2, 2]), 3)
-  np.testing.assert_allclose(jnp.mean(jnp.sum(y ** 2, 1)), 1.0, rtol=1e-6)
+  np.testing.assert_allclose(jnp.mean(jnp.sum(y**2, 1)), 1.0, rtol=1e-6)
   np.testing.assert_allclose(y.sum(1), 0.0, atol=1e-6)
 
 
@@ -63,6 +62,7 @@ def test_probes_agree_with_scikit_learn():
   logistic probe is a standardised, L2-regularised multinomial logistic regression."""
   from sklearn.linear_model import LogisticRegression, Ridge
   from sklearn.preprocessing import StandardScaler
+
   rng = np.random.default_rng(1)
   centres = 1.5 * rng.normal(size=(4, 8))
   y_s, y_q = np.repeat(np.arange(4), 5), rng.integers(0, 4, 300)
@@ -79,11 +79,13 @@ def test_probes_agree_with_scikit_learn():
   # either way, so they may differ by one query of 300, never more.
   one_query = 1.0 / len(y_q)
   assert heads.fewshot_accuracy(u_s, y_s, u_q, y_q, "ridge", 4) == pytest.approx(
-      np.mean(theirs.argmax(1) == y_q), abs=one_query + 1e-9)
+    np.mean(theirs.argmax(1) == y_q), abs=one_query + 1e-9
+  )
   scaler = StandardScaler().fit(u_s)
   lr = LogisticRegression(C=1.0, max_iter=5000).fit(scaler.transform(u_s), y_s)
   assert heads.fewshot_accuracy(u_s, y_s, u_q, y_q, "logistic") == pytest.approx(
-      lr.score(scaler.transform(u_q), y_q), abs=one_query + 1e-9)
+    lr.score(scaler.transform(u_q), y_q), abs=one_query + 1e-9
+  )
 
 
 def _blobs(labels_s, labels_q, seed=0):
@@ -116,8 +118,9 @@ def _numpy_ridge_accuracy(xs, ys, xq, yq, k, lam=0.1):
   """Reference: ridge with an unpenalised bias as float64 least squares (numpy lstsq)."""
   A = np.hstack([xs, np.ones((len(xs), 1))]).astype(np.float64)
   reg = np.sqrt(lam) * np.hstack([np.eye(xs.shape[1]), np.zeros((xs.shape[1], 1))])
-  w = np.linalg.lstsq(np.vstack([A, reg]), np.vstack([np.eye(k)[ys], np.zeros((xs.shape[1], k))]),
-                      rcond=None)[0]
+  w = np.linalg.lstsq(
+    np.vstack([A, reg]), np.vstack([np.eye(k)[ys], np.zeros((xs.shape[1], k))]), rcond=None
+  )[0]
   pred = np.hstack([xq, np.ones((len(xq), 1))]) @ w
   return float(np.mean(pred.argmax(1) == yq))
 
@@ -126,6 +129,7 @@ def test_ridge_head_is_stable_on_raw_pixels():
   """Raw 0..255 MNIST pixels, 784-d, 10 labels per class: float32 normal equations lost the
   regulariser (0.116 on main); the float64 SVD solve matches numpy's float64 least squares."""
   from metaunsup import evaluation, sources
+
   src = sources.get("mnist", "test")
   s_idx, q_idx = evaluation.support_query_split(src.labels, 10, 500, 0, 10)
   xs = np.round(src.read(s_idx).reshape(len(s_idx), -1) * 255)

@@ -12,7 +12,8 @@ from metaunsup import estimators, inner, rule
 
 def _tasks(cfg, n, dim, seed=1):
   return jax.vmap(lambda k: inner.init_task(k, dim, cfg))(
-      jax.random.split(jax.random.PRNGKey(seed), n))
+    jax.random.split(jax.random.PRNGKey(seed), n)
+  )
 
 
 def test_vmapped_unroll_equals_per_task_loop():
@@ -29,8 +30,12 @@ def test_vmapped_unroll_equals_per_task_loop():
     one = jax.tree_util.tree_map(lambda a: a[i], states)
     loss_i, (state_i, _) = run(one)
     assert_close_at_scale(losses[i], loss_i, rel=1e-4, err_msg=f"loss of task {i}")
-    assert_close_at_scale(jax.tree_util.tree_map(lambda a: a[i], new_states), state_i,
-                          rel=1e-4, err_msg=f"state of task {i}")
+    assert_close_at_scale(
+      jax.tree_util.tree_map(lambda a: a[i], new_states),
+      state_i,
+      rel=1e-4,
+      err_msg=f"state of task {i}",
+    )
 
 
 def test_unroll_advances_step_and_changes_weights():
@@ -58,19 +63,23 @@ def test_meta_gradient_matches_finite_differences():
     cfg = tiny_inner_config(widths=(6, 4), batch_size=6)
     data = synthetic_task_data(dim=5, n=30)
     data = jax.tree_util.tree_map(
-        lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a, data)
-    theta = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64),
-                                   rule.init_theta(jax.random.PRNGKey(0), cfg.rule))
+      lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a, data
+    )
+    theta = jax.tree_util.tree_map(
+      lambda a: a.astype(jnp.float64), rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+    )
     states = jax.tree_util.tree_map(
-        lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a,
-        _tasks(cfg, 2, 5))
+      lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a, _tasks(cfg, 2, 5)
+    )
 
     # One compiled function gives both the gradient and the perturbed losses.
-    estimate = jax.jit(lambda th: estimators.truncated_bptt_gradient(
-        th, cfg, states, per_task(data, 2), 2))
+    estimate = jax.jit(
+      lambda th: estimators.truncated_bptt_gradient(th, cfg, states, per_task(data, 2), 2)
+    )
 
     def loss(th):
       return estimate(th).loss
+
     grads = estimate(theta).grads
     flat, unravel = ravel_pytree(theta)
     g = ravel_pytree(grads)[0]
@@ -80,12 +89,15 @@ def test_meta_gradient_matches_finite_differences():
       direction /= np.linalg.norm(direction)
       eps = 1e-5
       fd = (loss(unravel(flat + eps * direction)) - loss(unravel(flat - eps * direction))) / (
-          2 * eps)
+        2 * eps
+      )
       # float64: central differences of step 1e-5 are off by O(1e-10) (truncation eps^2,
       # rounding 1e-16 / eps); compared at the gradient's scale, since a random direction
       # may meet it at a small angle. A missing or wrong term is O(|g| / sqrt(n)).
       assert abs(float(g @ direction) - float(fd)) <= 1e-5 * float(np.linalg.norm(g)), (
-          float(g @ direction), float(fd))
+        float(g @ direction),
+        float(fd),
+      )
 
 
 @pytest.mark.slow
@@ -95,16 +107,20 @@ def test_remat_meta_gradient_equals_plain_one():
   data = synthetic_task_data()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = _tasks(cfg, 2, 10)
-  plain, remat = (jax.jit(lambda th, c=c: estimators.truncated_bptt_gradient(
-      th, c, states, per_task(data, 2), 7))(
-      theta) for c in (cfg, dataclasses.replace(cfg, remat=True)))
+  plain, remat = (
+    jax.jit(
+      lambda th, c=c: estimators.truncated_bptt_gradient(th, c, states, per_task(data, 2), 7)
+    )(theta)
+    for c in (cfg, dataclasses.replace(cfg, remat=True))
+  )
   # The loss is a scalar at its own scale; the forward passes differ only by fusion.
   np.testing.assert_allclose(plain.loss, remat.loss, rtol=1e-5)
   # float32 rounding differs between the two programs and 7 unrolled steps amplify it (up to
   # 4.5e-4 of a leaf's largest entry seen on AVX-512, 2.7e-6 with XLA held to SSE4.2):
   # relative to each leaf, far below what a missing or doubled term of the gradient gives.
-  assert_close_at_scale((remat.grads, remat.states), (plain.grads, plain.states), rel=5e-3,
-                        err_msg="remat vs plain")
+  assert_close_at_scale(
+    (remat.grads, remat.states), (plain.grads, plain.states), rel=5e-3, err_msg="remat vs plain"
+  )
 
 
 @pytest.mark.slow
@@ -115,8 +131,9 @@ def test_remat_memory_grows_sublinearly_with_truncation():
   states = _tasks(cfg, 2, 10)
 
   def temp_bytes(c, k):
-    grad = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, c, states, per_task(data, 2),
-                                                        k).grads)
+    grad = jax.jit(
+      lambda th: estimators.truncated_bptt_gradient(th, c, states, per_task(data, 2), k).grads
+    )
     return grad.lower(theta).compile().memory_analysis().temp_size_in_bytes
 
   plain_cfg = dataclasses.replace(cfg, remat=False)
@@ -138,10 +155,12 @@ def test_vmapped_unroll_compiles_once_when_fed_its_own_output():
 
 # ---- the task lifecycle -------------------------------------------------------------------
 
+
 def test_total_steps_log_uniform_in_range():
   cfg = tiny_inner_config(min_total_steps=10, max_total_steps=1000)
   totals = jax.vmap(lambda k: inner.sample_total_steps(k, cfg))(
-      jax.random.split(jax.random.PRNGKey(0), 4000))
+    jax.random.split(jax.random.PRNGKey(0), 4000)
+  )
   totals = np.asarray(totals)
   assert totals.min() >= 10 and totals.max() <= 1000
   # Log-uniform: about half the mass below the geometric mean (100).

@@ -3,6 +3,7 @@
 -> the loop, the public API and the command lines. No module imports from a layer above its
 own, at module level or inside a function, so that each layer can be used (and read) without
 the ones above it."""
+
 import ast
 import pathlib
 import subprocess
@@ -14,16 +15,34 @@ PACKAGE = pathlib.Path(__file__).parents[1] / "metaunsup"
 
 # Module-name prefixes by layer, lowest first; a module's longest matching prefix decides.
 LAYERS = [
-    ("metaunsup.file_faults", "metaunsup.checkpointing", "metaunsup.preprocess",
-     "metaunsup.base_model", "metaunsup.heads", "metaunsup.rule", "metaunsup.rule_files",
-     "metaunsup.local_rule",
-     "metaunsup.zoo", "metaunsup.baselines.oja", "metaunsup.pretrained", "metaunsup.sharding",
-     "metaunsup.monitoring", "metaunsup.sources", "metaunsup.data", "metaunsup.checks"),
-    ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family"),
-    ("metaunsup.estimators",),
-    ("metaunsup.training", "metaunsup.evaluation", "metaunsup.baselines",
-     "metaunsup.default_config", "metaunsup.configs"),
-    ("metaunsup.train", "metaunsup.api", "metaunsup.evaluation.__main__", "metaunsup.flags"),
+  (
+    "metaunsup.file_faults",
+    "metaunsup.checkpointing",
+    "metaunsup.preprocess",
+    "metaunsup.base_model",
+    "metaunsup.heads",
+    "metaunsup.rule",
+    "metaunsup.rule_files",
+    "metaunsup.local_rule",
+    "metaunsup.zoo",
+    "metaunsup.baselines.oja",
+    "metaunsup.pretrained",
+    "metaunsup.sharding",
+    "metaunsup.monitoring",
+    "metaunsup.sources",
+    "metaunsup.data",
+    "metaunsup.checks",
+  ),
+  ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family"),
+  ("metaunsup.estimators",),
+  (
+    "metaunsup.training",
+    "metaunsup.evaluation",
+    "metaunsup.baselines",
+    "metaunsup.default_config",
+    "metaunsup.configs",
+  ),
+  ("metaunsup.train", "metaunsup.api", "metaunsup.evaluation.__main__", "metaunsup.flags"),
 ]
 
 
@@ -31,8 +50,12 @@ def _layer(module: str) -> int:
   """The layer of the longest prefix of LAYERS that `module` has."""
   if module == "metaunsup":  # the package's __init__: the public API
     return len(LAYERS) - 1
-  matches = [(len(p), i) for i, prefixes in enumerate(LAYERS) for p in prefixes
-             if module == p or module.startswith(p + ".")]
+  matches = [
+    (len(p), i)
+    for i, prefixes in enumerate(LAYERS)
+    for p in prefixes
+    if module == p or module.startswith(p + ".")
+  ]
   assert matches, f"{module} is in no layer of tests/test_layers.py; add it"
   return max(matches)[1]
 
@@ -51,14 +74,18 @@ def _imports(path: pathlib.Path, module: str):
     elif isinstance(node, ast.ImportFrom):
       base = node.module or ""
       if node.level:
-        base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] +
-                        ([base] if base else []))
+        base = ".".join(
+          package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+        )
       if base.startswith("metaunsup"):
         # `from metaunsup import inner` imports the module metaunsup.inner.
-        yield from (f"{base}.{a.name}" if (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")
-                                            ).with_suffix(".py").exists() or
-                    (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")).is_dir()
-                    else base for a in node.names)
+        yield from (
+          f"{base}.{a.name}"
+          if (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")).with_suffix(".py").exists()
+          or (PACKAGE.parent / f"{base}.{a.name}".replace(".", "/")).is_dir()
+          else base
+          for a in node.names
+        )
 
 
 def test_no_module_imports_from_a_higher_layer():
@@ -67,26 +94,44 @@ def test_no_module_imports_from_a_higher_layer():
     module = _module_name(path)
     for imported in _imports(path, module):
       if _layer(imported) > _layer(module):
-        wrong.append(f"{module} (layer {_layer(module)}) imports {imported} "
-                     f"(layer {_layer(imported)})")
+        wrong.append(
+          f"{module} (layer {_layer(module)}) imports {imported} (layer {_layer(imported)})"
+        )
   assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("module, not_loaded", [
-    ("metaunsup.rule", ("metaunsup.inner", "metaunsup.estimators", "metaunsup.training",
-                        "metaunsup.train", "metaunsup.evaluation")),
-    ("metaunsup.inner", ("metaunsup.estimators", "metaunsup.training", "metaunsup.train",
-                         "metaunsup.evaluation")),
-    ("metaunsup.trained_model", ("metaunsup.estimators", "metaunsup.training",
-                                 "metaunsup.train", "metaunsup.evaluation")),
+@pytest.mark.parametrize(
+  "module, not_loaded",
+  [
+    (
+      "metaunsup.rule",
+      (
+        "metaunsup.inner",
+        "metaunsup.estimators",
+        "metaunsup.training",
+        "metaunsup.train",
+        "metaunsup.evaluation",
+      ),
+    ),
+    (
+      "metaunsup.inner",
+      ("metaunsup.estimators", "metaunsup.training", "metaunsup.train", "metaunsup.evaluation"),
+    ),
+    (
+      "metaunsup.trained_model",
+      ("metaunsup.estimators", "metaunsup.training", "metaunsup.train", "metaunsup.evaluation"),
+    ),
     ("metaunsup.estimators", ("metaunsup.training", "metaunsup.train", "metaunsup.evaluation")),
-])
+  ],
+)
 def test_a_layer_loads_nothing_above_it(module, not_loaded):
   """In a fresh interpreter (what `import metaunsup` itself loads included)."""
-  code = (f"import sys, {module}; "
-          "print(' '.join(m for m in sys.modules if m.startswith('metaunsup')))")
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       cwd=PACKAGE.parent, timeout=300)
+  code = (
+    f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('metaunsup')))"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent, timeout=300
+  )
   assert out.returncode == 0, out.stderr[-2000:]
   loaded = out.stdout.split()
   assert module in loaded

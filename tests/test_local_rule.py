@@ -2,6 +2,7 @@
 their kind (and the committed ones, written before kinds, that load as the learned rule), a
 rule defined in this file meta-trained and resumed through `metaunsup.train_rule`, and the
 learned rule's numerics, unchanged by the interface."""
+
 import dataclasses
 import json
 import pathlib
@@ -22,7 +23,8 @@ from metaunsup.training import config_checks, setup, workdir as workdir_lib
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Every rule file and workdir the repository holds: all written before rules had kinds.
 COMMITTED_RULE_FILES = sorted(ROOT.glob("metaunsup/pretrained/*.msgpack")) + sorted(
-    ROOT.glob("experiments/results/**/rule.msgpack"))
+  ROOT.glob("experiments/results/**/rule.msgpack")
+)
 COMMITTED_CONFIGS = sorted(ROOT.glob("experiments/results/**/config.json"))
 
 
@@ -30,6 +32,7 @@ COMMITTED_CONFIGS = sorted(ROOT.glob("experiments/results/**/config.json"))
 @dataclasses.dataclass(frozen=True)
 class ToyRule(local_rule.LocalRuleBase):
   """A Hebbian step of learned size on every layer: the smallest rule with a theta."""
+
   max_lr: float = 0.1
   layers: tuple = ()  # a tuple field: stored as a JSON list, read back as a tuple
 
@@ -43,7 +46,7 @@ class ToyRule(local_rule.LocalRuleBase):
       x = acts.xs[l] - acts.xs[l].mean(0)
       h = acts.xs[l + 1] - acts.xs[l + 1].mean(0)
       dw = x.T @ h / x.shape[0]
-      new_w.append(w + self.max_lr * theta["gain"] * dw / (jnp.sqrt(jnp.mean(dw ** 2)) + 1e-8))
+      new_w.append(w + self.max_lr * theta["gain"] * dw / (jnp.sqrt(jnp.mean(dw**2)) + 1e-8))
     return params.replace(W=new_w)
 
   def summary(self, theta):
@@ -69,10 +72,15 @@ def test_registry_finds_the_package_rules_and_refuses_bad_kinds():
 
 def test_rules_of_every_kind_round_trip_through_rule_files(tmp_path):
   learned_cfg = rule.RuleConfig(channels=3, hidden=4, readout_rank=2)
-  rules = [metaunsup.Rule(theta=learned_cfg.init_theta(jax.random.PRNGKey(0)), config=learned_cfg),
-           metaunsup.Rule(theta={}, config=OjaConfig(lr=0.3)),
-           metaunsup.Rule(theta={"gain": jnp.asarray(0.5)}, config=ToyRule(layers=(1, 2)),
-                          meta={"note": "defined in a test file"})]
+  rules = [
+    metaunsup.Rule(theta=learned_cfg.init_theta(jax.random.PRNGKey(0)), config=learned_cfg),
+    metaunsup.Rule(theta={}, config=OjaConfig(lr=0.3)),
+    metaunsup.Rule(
+      theta={"gain": jnp.asarray(0.5)},
+      config=ToyRule(layers=(1, 2)),
+      meta={"note": "defined in a test file"},
+    ),
+  ]
   for i, r in enumerate(rules):
     r.save(tmp_path / f"{i}.msgpack")
     _, stored, _ = checkpointing.load_rule_file(tmp_path / f"{i}.msgpack")
@@ -87,8 +95,10 @@ def test_rules_of_every_kind_round_trip_through_rule_files(tmp_path):
 
 def test_apply_rule_trains_with_a_rule_of_any_kind():
   x = np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32)
-  for r in (metaunsup.Rule(theta={}, config=OjaConfig()),
-            metaunsup.Rule(theta={"gain": jnp.asarray(1.0)}, config=ToyRule())):
+  for r in (
+    metaunsup.Rule(theta={}, config=OjaConfig()),
+    metaunsup.Rule(theta={"gain": jnp.asarray(1.0)}, config=ToyRule()),
+  ):
     before = metaunsup.apply_rule(r, x, widths=(8, 4), steps=0, batch_size=16)
     after = metaunsup.apply_rule(r, x, widths=(8, 4), steps=3, batch_size=16, chunk=3)
     assert np.all(np.isfinite(after.features(x)))
@@ -162,8 +172,9 @@ def test_learned_rule_summary_is_what_summary_json_held():
   s = cfg.summary(theta)
   assert set(s) == {"rule_mix", "rule_inner_lr"}
   assert list(s["rule_mix"]) == list(rule.rule_terms_names(cfg))
-  np.testing.assert_array_equal(list(s["rule_mix"].values()),
-                                np.asarray(theta["mix"]).round(4).tolist())
+  np.testing.assert_array_equal(
+    list(s["rule_mix"].values()), np.asarray(theta["mix"]).round(4).tolist()
+  )
   assert s["rule_inner_lr"] == float(rule.inner_lrs(theta, cfg)[0])
   json.dumps(s)
 
@@ -173,39 +184,76 @@ def test_learned_rule_summary_is_what_summary_json_held():
 # on this project's machine the code after it gives the same bits. Compared at 1e-4 of each
 # quantity's scale so that another machine's rounding passes (XLA held to SSE4.2: 4e-6).
 FEATURES = [
-    [0, 0.66389, 0, 0, 1.02399, 0, 0, 0, 0, 0, 0.46877, 1.14574, 1.73922, 0, 0.03878, 0.64729],
-    [0, 0, 0, 0, 0.68009, 1.0213, 0, 0.39405, 0, 1.38635, 0, 0, 0.02912, 1.36148, 1.46537,
-     0.15109],
-    [1.51473, 0, 0.04821, 0.22341, 0.09843, 0.32439, 1.1307, 0.62055, 0.10307, 0.79689, 0,
-     0.45763, 2.79879, 0, 0, 0],
-    [0.03456, 0, 0, 0.32148, 0.5061, 0.00776, 0.4099, 0, 1.22335, 0, 0.31301, 0, 1.61716, 0, 0,
-     0],
+  [0, 0.66389, 0, 0, 1.02399, 0, 0, 0, 0, 0, 0.46877, 1.14574, 1.73922, 0, 0.03878, 0.64729],
+  [0, 0, 0, 0, 0.68009, 1.0213, 0, 0.39405, 0, 1.38635, 0, 0, 0.02912, 1.36148, 1.46537, 0.15109],
+  [
+    1.51473,
+    0,
+    0.04821,
+    0.22341,
+    0.09843,
+    0.32439,
+    1.1307,
+    0.62055,
+    0.10307,
+    0.79689,
+    0,
+    0.45763,
+    2.79879,
+    0,
+    0,
+    0,
+  ],
+  [0.03456, 0, 0, 0.32148, 0.5061, 0.00776, 0.4099, 0, 1.22335, 0, 0.31301, 0, 1.61716, 0, 0, 0],
 ]
 LOSS = 1.4425644
-GRAD_MIX = [0.02210006, -0.04341701, -0.006413387, -0.1190773, 0.01678265, 0.008977365,
-            0.3383242, -0.06672088, -0.05188107, 0.03181291]
+GRAD_MIX = [
+  0.02210006,
+  -0.04341701,
+  -0.006413387,
+  -0.1190773,
+  0.01678265,
+  0.008977365,
+  0.3383242,
+  -0.06672088,
+  -0.05188107,
+  0.03181291,
+]
 GRAD_LR_LOGIT = 0.01769645
 
 
 @pytest.mark.slow
 def test_learned_rule_numerics_are_those_from_before_the_interface():
   ds = data.load("digits", 8)
-  model = metaunsup.apply_rule(metaunsup.load_rule("pretrained"), ds.train_x, widths=(32, 16),
-                               steps=30, seed=0, batch_size=32, standardize=False)
-  assert_close_at_scale(model.features(ds.test_x[:4]), np.asarray(FEATURES), rel=1e-4,
-                        err_msg="apply_rule features")
-  cfg = dataclasses.replace(setup.inner_config(tiny_config()), widths=(16, 8), batch_size=32,
-                            augment=preprocess.AugmentConfig())
+  model = metaunsup.apply_rule(
+    metaunsup.load_rule("pretrained"),
+    ds.train_x,
+    widths=(32, 16),
+    steps=30,
+    seed=0,
+    batch_size=32,
+    standardize=False,
+  )
+  assert_close_at_scale(
+    model.features(ds.test_x[:4]), np.asarray(FEATURES), rel=1e-4, err_msg="apply_rule features"
+  )
+  cfg = dataclasses.replace(
+    setup.inner_config(tiny_config()),
+    widths=(16, 8),
+    batch_size=32,
+    augment=preprocess.AugmentConfig(),
+  )
   theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
   task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 3)
   states = inner.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 3)
-  mg = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 4))(
-      theta)
+  mg = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 4))(theta)
   assert_close_at_scale(float(mg.loss), LOSS, rel=1e-4, err_msg="meta-loss")
-  assert_close_at_scale(np.asarray(mg.grads["mix"]), np.asarray(GRAD_MIX), rel=1e-4,
-                        err_msg="meta-gradient of mix")
-  assert_close_at_scale(float(mg.grads["lr_logit"]), GRAD_LR_LOGIT, rel=1e-4,
-                        err_msg="meta-gradient of lr_logit")
+  assert_close_at_scale(
+    np.asarray(mg.grads["mix"]), np.asarray(GRAD_MIX), rel=1e-4, err_msg="meta-gradient of mix"
+  )
+  assert_close_at_scale(
+    float(mg.grads["lr_logit"]), GRAD_LR_LOGIT, rel=1e-4, err_msg="meta-gradient of lr_logit"
+  )
 
 
 @pytest.mark.slow
@@ -215,7 +263,10 @@ def test_a_rule_defined_here_meta_trains_and_resumes_through_train_rule(tmp_path
   first = metaunsup.train_rule(c, tmp_path, rule=ToyRule(max_lr=0.05))
   assert len(first.history) == 2
   assert json.loads((tmp_path / "config.json").read_text())["rule"] == {
-      "kind": "lr_test_toy", "max_lr": 0.05, "layers": []}
+    "kind": "lr_test_toy",
+    "max_lr": 0.05,
+    "layers": [],
+  }
   summary = first.summary
   assert summary["theta_size"] == 1 and "toy_gain" in summary and "rule_mix" not in summary
   assert float(first.rule.theta["gain"]) != 1.0  # Adam moved it

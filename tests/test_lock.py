@@ -7,6 +7,7 @@ a week apart get the same packages, the ones the last green CI tested. A depende
 pyproject.toml without `make lock`, a range that no longer admits its pin, a hand-written
 `>=` in the lock or a .venv left behind by a newer lock would each go unnoticed until an
 install somewhere else breaks."""
+
 import importlib.metadata
 import pathlib
 import re
@@ -29,16 +30,26 @@ PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^\s;=<>!~,*@]+\s*(;.+)?$")
 # x86_64 Linux, aarch64 Linux, Apple silicon and Windows, CPython 3.11 to 3.14 (jax >= 0.10
 # needs 3.11).
 PLATFORMS = [
-    dict(sys_platform="linux", platform_system="Linux", platform_machine="x86_64"),
-    dict(sys_platform="linux", platform_system="Linux", platform_machine="aarch64"),
-    dict(sys_platform="darwin", platform_system="Darwin", platform_machine="arm64"),
-    dict(sys_platform="win32", platform_system="Windows", platform_machine="AMD64", os_name="nt"),
+  dict(sys_platform="linux", platform_system="Linux", platform_machine="x86_64"),
+  dict(sys_platform="linux", platform_system="Linux", platform_machine="aarch64"),
+  dict(sys_platform="darwin", platform_system="Darwin", platform_machine="arm64"),
+  dict(sys_platform="win32", platform_system="Windows", platform_machine="AMD64", os_name="nt"),
 ]
 PYTHONS = ["3.11", "3.12", "3.13", "3.14"]
-ENVIRONMENTS = [{**default_environment(), "os_name": "posix", **p, "python_version": v,
-                 "python_full_version": f"{v}.0", "implementation_name": "cpython",
-                 "platform_python_implementation": "CPython", "extra": ""}
-                for p in PLATFORMS for v in PYTHONS]
+ENVIRONMENTS = [
+  {
+    **default_environment(),
+    "os_name": "posix",
+    **p,
+    "python_version": v,
+    "python_full_version": f"{v}.0",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "extra": "",
+  }
+  for p in PLATFORMS
+  for v in PYTHONS
+]
 
 
 def _pins():
@@ -62,6 +73,7 @@ def _applies(req: Requirement, env=None) -> bool:
 
 def _pyproject() -> dict:
   import tomllib  # the package needs Python >= 3.11 (pyproject.toml), which has it
+
   with open(ROOT / "pyproject.toml", "rb") as f:
     return tomllib.load(f)
 
@@ -83,8 +95,9 @@ def test_every_line_is_an_exact_pin():
 
 def test_lock_says_how_it_was_made():
   head = LOCK.read_text().split("\n", 3)[:3]
-  assert any(line.startswith("#") and "make lock" in line for line in head), \
-      "requirements.lock has lost its header: regenerate it with `make lock`"
+  assert any(line.startswith("#") and "make lock" in line for line in head), (
+    "requirements.lock has lost its header: regenerate it with `make lock`"
+  )
 
 
 def test_every_dependency_is_pinned_inside_its_range():
@@ -103,13 +116,16 @@ def test_every_dependency_is_pinned_inside_its_range():
     for env in ENVIRONMENTS:
       if _applies(req, env):
         live = [str(p) for p in locked if _applies(p, env)]
-        assert len(live) == 1, (f"requirements.lock pins {req.name} {len(live)} times for "
-                                f"{env['sys_platform']} {env['platform_machine']} Python "
-                                f"{env['python_version']} ({live}): run `make lock`")
+        assert len(live) == 1, (
+          f"requirements.lock pins {req.name} {len(live)} times for "
+          f"{env['sys_platform']} {env['platform_machine']} Python "
+          f"{env['python_version']} ({live}): run `make lock`"
+        )
     for pin in locked:
       # prereleases=True: a pinned prerelease is judged by the range alone.
-      assert req.specifier.contains(_version(pin), prereleases=True), \
-          f"requirements.lock pins {pin}, outside pyproject.toml's {spec!r}: run `make lock`"
+      assert req.specifier.contains(_version(pin), prereleases=True), (
+        f"requirements.lock pins {pin}, outside pyproject.toml's {spec!r}: run `make lock`"
+      )
 
 
 def test_repository_venv_has_the_locked_versions():
@@ -127,5 +143,7 @@ def test_repository_venv_has_the_locked_versions():
       have = "missing"
     if have == "missing" or Version(have) != _version(req):
       wrong.append(f"{req.name} {have} (locked {_version(req)})")
-  assert not wrong, (f".venv differs from requirements.lock: {', '.join(wrong)}; run `make venv` "
-                     f"(rm .venv/.installed first if make says it is up to date)")
+  assert not wrong, (
+    f".venv differs from requirements.lock: {', '.join(wrong)}; run `make venv` "
+    f"(rm .venv/.installed first if make says it is up to date)"
+  )

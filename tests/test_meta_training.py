@@ -1,4 +1,5 @@
 """Meta-training end to end on small configs (real data: scikit-learn digits)."""
+
 import json
 
 import jax
@@ -21,18 +22,35 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
   np.testing.assert_array_equal(from_checkpoint.theta["mix"], half.theta["mix"])
   resumed = train.train_and_evaluate(tiny_config(steps=4), tmp_path / "split")
   # Exact: the same jitted meta-step on the same inputs (theta restored bit for bit).
-  for a, b in zip(jax.tree_util.tree_leaves(full[0].theta),
-                  jax.tree_util.tree_leaves(resumed[0].theta)):
+  for a, b in zip(
+    jax.tree_util.tree_leaves(full[0].theta), jax.tree_util.tree_leaves(resumed[0].theta)
+  ):
     np.testing.assert_array_equal(a, b)
   rows = [json.loads(l) for l in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in rows] == [0, 1, 2, 3]
-  for key in ("meta_loss", "query_accuracy", "grad_norm", "skipped", "seconds",
-              "data_seconds", "step_seconds", "bucket_loss"):
+  for key in (
+    "meta_loss",
+    "query_accuracy",
+    "grad_norm",
+    "skipped",
+    "seconds",
+    "data_seconds",
+    "step_seconds",
+    "bucket_loss",
+  ):
     assert all(key in r for r in rows)
   assert not any(k.startswith("val_") for r in rows for k in r)  # validation.every=0: off
   summary = json.loads((tmp_path / "split" / "summary.json").read_text())
-  for key in ("meta_loss_first", "meta_loss_last", "fewshot_acc_rule",
-              "fewshot_acc_random_init", "config", "seed", "buckets", "data_to_step_ratio"):
+  for key in (
+    "meta_loss_first",
+    "meta_loss_last",
+    "fewshot_acc_rule",
+    "fewshot_acc_random_init",
+    "config",
+    "seed",
+    "buckets",
+    "data_to_step_ratio",
+  ):
     assert key in summary
   assert summary["eval_data"] == "digits" and "digits" in summary["eval"]
   assert not any(k.startswith("val_") for k in summary)
@@ -44,8 +62,9 @@ def test_run_writes_files_and_resumes_exactly(tmp_path):
   board = read_scalars(tmp_path / "split" / "tensorboard")
   assert board["meta/meta_loss"] == pytest.approx({r["step"]: r["meta_loss"] for r in rows})
   assert (tmp_path / "split" / "curves.png").stat().st_size > 5000
-  assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()
-                if not p.name.startswith(".")) == ["2", "4"]
+  assert sorted(
+    p.name for p in (tmp_path / "split" / "checkpoints").iterdir() if not p.name.startswith(".")
+  ) == ["2", "4"]
 
 
 @pytest.mark.slow
@@ -79,8 +98,9 @@ def test_interrupt_checkpoints_finished_steps_and_resumes(tmp_path, monkeypatch)
   monkeypatch.setattr(train, "meta_step", interrupted_on_third_call)
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(tiny_config(steps=3, checkpoint_every=10), tmp_path)
-  assert [p.name for p in (tmp_path / "checkpoints").iterdir()
-          if not p.name.startswith(".")] == ["2"]
+  assert [p.name for p in (tmp_path / "checkpoints").iterdir() if not p.name.startswith(".")] == [
+    "2"
+  ]
   monkeypatch.setattr(train, "meta_step", real_step)
   train.train_and_evaluate(tiny_config(steps=3, checkpoint_every=10), tmp_path)
   rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]

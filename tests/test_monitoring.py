@@ -8,8 +8,17 @@ from metaunsup import monitoring
 
 
 def rows(steps):
-  return [{"step": s, "meta_loss": 2.0 - 0.1 * s, "query_accuracy": 0.2 + 0.01 * s,
-           "grad_norm": 1.0, "truncation": 5, "bucket_loss": [1.0, 3.0 - s]} for s in steps]
+  return [
+    {
+      "step": s,
+      "meta_loss": 2.0 - 0.1 * s,
+      "query_accuracy": 0.2 + 0.01 * s,
+      "grad_norm": 1.0,
+      "truncation": 5,
+      "bucket_loss": [1.0, 3.0 - s],
+    }
+    for s in steps
+  ]
 
 
 def test_writer_logs_every_metric_per_step_and_resumes(tmp_path):
@@ -17,7 +26,7 @@ def test_writer_logs_every_metric_per_step_and_resumes(tmp_path):
   for r in rows(range(3)):
     w.write(r)
   w.close()
-  w = monitoring.MetricsWriter(tmp_path, start=2)   # resumed at step 2
+  w = monitoring.MetricsWriter(tmp_path, start=2)  # resumed at step 2
   for r in rows(range(2, 5)):
     w.write(r)
   w.close()

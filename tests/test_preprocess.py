@@ -10,8 +10,9 @@ def test_resize_matches_block_means_and_preserves_mass():
   rng = np.random.default_rng(0)
   images = rng.uniform(size=(3, 28, 28)).astype(np.float32)
   # Pixels in [0, 1], a matrix product against block means: a few float32 eps of scale 1.
-  np.testing.assert_allclose(preprocess.resize(images, 14),
-                             images.reshape(3, 14, 2, 14, 2).mean(axis=(2, 4)), atol=1e-6)
+  np.testing.assert_allclose(
+    preprocess.resize(images, 14), images.reshape(3, 14, 2, 14, 2).mean(axis=(2, 4)), atol=1e-6
+  )
   for size in (8, 16):  # non-integer factors: area interpolation keeps the image mean
     out = preprocess.resize(images, size)
     assert out.shape == (3, size, size)
@@ -55,8 +56,9 @@ def test_rotation_matches_scipy(angle):
 
 def test_augment_targets_are_the_applied_parameters():
   """Rebuild each augmented example from its regression targets alone."""
-  cfg = preprocess.AugmentConfig(kinds=("shift", "rotation", "noise"), max_shift=2.0,
-                                 max_rotation=20.0, max_noise=0.0)
+  cfg = preprocess.AugmentConfig(
+    kinds=("shift", "rotation", "noise"), max_shift=2.0, max_rotation=20.0, max_noise=0.0
+  )
   rng = np.random.default_rng(0)
   x = np.stack([_blob() * rng.uniform(0.5, 1.5) for _ in range(6)]).reshape(6, -1)
   out, targets = preprocess.augment(jax.random.PRNGKey(3), x, (16, 16), cfg)
@@ -76,8 +78,9 @@ def test_noise_target_is_the_noise_std():
   cfg = preprocess.AugmentConfig(kinds=("noise",), max_noise=0.5)
   x = np.zeros((8, 4000), np.float32)
   out, targets = preprocess.augment(jax.random.PRNGKey(0), x, (), cfg)
-  np.testing.assert_allclose(np.asarray(out).std(axis=1), np.asarray(targets[:, 0]) * 0.5,
-                             rtol=0.05, atol=1e-3)
+  np.testing.assert_allclose(
+    np.asarray(out).std(axis=1), np.asarray(targets[:, 0]) * 0.5, rtol=0.05, atol=1e-3
+  )
 
 
 def test_bad_augmentation_is_a_clear_error():

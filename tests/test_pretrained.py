@@ -1,5 +1,6 @@
 """The rule shipped inside the package: loadable by name, described by its provenance, and
 present in a non-editable install built from the repository's files."""
+
 import hashlib
 import json
 import os
@@ -34,8 +35,10 @@ def test_every_shipped_rule_loads_by_name_and_matches_its_provenance():
     rule.check_theta(r.theta, r.config)
     assert r.meta["meta_steps"] == pretrained.provenance(name)["meta_steps"], name
     assert _sha(ROOT / pretrained.provenance(name)["source"]) == _sha(pretrained.path(name))
-  assert not np.array_equal(metaunsup.load_rule("pretrained").theta["mix"],
-                            metaunsup.load_rule("pretrained:fmnist_relu").theta["mix"])
+  assert not np.array_equal(
+    metaunsup.load_rule("pretrained").theta["mix"],
+    metaunsup.load_rule("pretrained:fmnist_relu").theta["mix"],
+  )
 
 
 def test_unknown_pretrained_name_lists_the_shipped_ones():
@@ -45,16 +48,25 @@ def test_unknown_pretrained_name_lists_the_shipped_ones():
 
 def test_provenance_matches_the_run_it_names():
   prov = pretrained.provenance()
-  for key in ("config", "commit", "meta_steps", "hardware", "hours", "eval_train_py",
-              "eval_baselines", "note"):
+  for key in (
+    "config",
+    "commit",
+    "meta_steps",
+    "hardware",
+    "hours",
+    "eval_train_py",
+    "eval_baselines",
+    "note",
+  ):
     assert key in prov, key
   source = ROOT / prov["source"]
   assert _sha(source) == _sha(pretrained.path()), "shipped rule differs from its source run"
   run = source.parent
   assert prov["config"] == json.loads((run / "config.json").read_text())
   summary = json.loads((run / "summary.json").read_text())
-  assert prov["eval_train_py"]["datasets"]["mnist"]["fewshot_acc_rule"] == \
-      round(summary["eval"]["mnist"]["fewshot_acc_rule"], 4)
+  assert prov["eval_train_py"]["datasets"]["mnist"]["fewshot_acc_rule"] == round(
+    summary["eval"]["mnist"]["fewshot_acc_rule"], 4
+  )
 
 
 @pytest.mark.slow
@@ -64,37 +76,68 @@ def test_non_editable_install_contains_the_rule(tmp_path):
   processes outside the repo.
   About 15 s (a setuptools build plus one import of jax): the only check that the
   package-data declaration really ships the file."""
-  files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+  files = subprocess.run(
+    ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout.split()
   clone = tmp_path / "clone"
   for f in files:
     if (ROOT / f).is_file():
       (clone / f).parent.mkdir(parents=True, exist_ok=True)
       (clone / f).write_bytes((ROOT / f).read_bytes())
   target = tmp_path / "site"
-  subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                  "--no-build-isolation", "--target", str(target), str(clone)],
-                 check=True, capture_output=True)
+  subprocess.run(
+    [
+      sys.executable,
+      "-m",
+      "pip",
+      "install",
+      "--quiet",
+      "--no-deps",
+      "--no-build-isolation",
+      "--target",
+      str(target),
+      str(clone),
+    ],
+    check=True,
+    capture_output=True,
+  )
   shipped = target / "metaunsup" / "pretrained" / f"{pretrained.DEFAULT}.msgpack"
   assert shipped.is_file() and (shipped.parent / "provenance.json").is_file()
   env = {**os.environ, "PYTHONPATH": str(target)}
   out = subprocess.run(
-      [sys.executable, "-c", "import metaunsup; r = metaunsup.load_rule('pretrained'); "
-       "print(metaunsup.__file__, r.meta['meta_steps'])"],
-      cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout
+    [
+      sys.executable,
+      "-c",
+      "import metaunsup; r = metaunsup.load_rule('pretrained'); "
+      "print(metaunsup.__file__, r.meta['meta_steps'])",
+    ],
+    cwd=tmp_path,
+    env=env,
+    capture_output=True,
+    text=True,
+    check=True,
+  ).stdout
   assert out.startswith(str(target))
   assert out.split()[-1] == str(pretrained.provenance()["meta_steps"])
   # The configs the CLIs name (--config=default, eval_full, ...) are in the install and
   # build there, without the repository's experiments/ folder.
-  code = ("import importlib, importlib.util; from metaunsup import configs; "
-          "assert importlib.util.find_spec('experiments') is None; "
-          "names = configs.TRAIN + configs.EVALUATION; "
-          "[importlib.import_module(f'metaunsup.configs.{n}').get_config() for n in names]; "
-          "print(*(configs.path(n) for n in names))")
-  paths = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, check=True).stdout.split()
-  assert len(paths) == 5 and all(p.startswith(str(target / "metaunsup" / "configs"))
-                                 for p in paths), paths
+  code = (
+    "import importlib, importlib.util; from metaunsup import configs; "
+    "assert importlib.util.find_spec('experiments') is None; "
+    "names = configs.TRAIN + configs.EVALUATION; "
+    "[importlib.import_module(f'metaunsup.configs.{n}').get_config() for n in names]; "
+    "print(*(configs.path(n) for n in names))"
+  )
+  paths = subprocess.run(
+    [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+  ).stdout.split()
+  assert len(paths) == 5 and all(
+    p.startswith(str(target / "metaunsup" / "configs")) for p in paths
+  ), paths
 
 
 def _sha(path) -> str:

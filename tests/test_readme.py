@@ -2,6 +2,7 @@
 as one script in a fresh interpreter (a rule, a baseline, an estimator and a data set, each
 registered and used once), with the data directory in a temporary folder, since the data-set
 example prepares a TFDS data set there. A README example that breaks fails here."""
+
 import os
 import pathlib
 import re
@@ -19,16 +20,22 @@ def section_code(heading: str) -> list[str]:
   text = (ROOT / "README.md").read_text()
   start = re.search(rf"^## {re.escape(heading)}[ \t]*$", text, re.M)
   assert start, f"README.md has no '## {heading}' section"
-  body = text[start.end():]
+  body = text[start.end() :]
   end = re.search(r"^## ", body, re.M)
-  body = body[:end.start()] if end else body
+  body = body[: end.start()] if end else body
   return re.findall(r"^```python[ \t]*\n(.*?)^```[ \t]*$", body, re.M | re.S)
 
 
 def test_the_section_shows_every_extension_point():
   code = "\n".join(section_code(SECTION))
-  for what in ("@local_rule.register(", "@methods.register(", "@estimators.register(",
-               "tfds.core.GeneratorBasedBuilder", "metaunsup.apply_rule(", "local:"):
+  for what in (
+    "@local_rule.register(",
+    "@methods.register(",
+    "@estimators.register(",
+    "tfds.core.GeneratorBasedBuilder",
+    "metaunsup.apply_rule(",
+    "local:",
+  ):
     assert what in code, f"the README's '{SECTION}' section has no {what}"
 
 
@@ -38,12 +45,21 @@ def test_the_section_runs_in_a_fresh_interpreter(tmp_path):
   assert len(blocks) >= 4, blocks
   script = tmp_path / "readme_extending.py"
   script.write_text("\n\n".join(blocks))
-  env = dict(os.environ, METAUNSUP_DATA=str(tmp_path / "data"),
-             PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH"))
-                                        if p))
-  run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=600)
-  assert run.returncode == 0, (f"the README's '{SECTION}' code failed:\n"
-                               f"{run.stdout[-2000:]}\n{run.stderr[-4000:]}")
+  env = dict(
+    os.environ,
+    METAUNSUP_DATA=str(tmp_path / "data"),
+    PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+  )
+  run = subprocess.run(
+    [sys.executable, str(script)],
+    cwd=tmp_path,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
+  assert run.returncode == 0, (
+    f"the README's '{SECTION}' code failed:\n{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
+  )
   # The data-set example prepared its data set where METAUNSUP_DATA points, nowhere else.
   assert (tmp_path / "data" / "tfds" / "my_blobs").is_dir()

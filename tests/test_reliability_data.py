@@ -1,5 +1,6 @@
 """Damaged prepared data and concurrent preparation, on a copy of the prepared digits source
 in a temporary METAUNSUP_DATA (the real ~/.cache/metaunsup is never touched)."""
+
 import os
 import pathlib
 import select
@@ -75,10 +76,18 @@ def test_cli_prints_one_line_for_damaged_data(digits_copy, tmp_path):
   shard = _shard(digits_copy, "train")  # smoke meta-trains on digits: fails before compiling
   shard.write_bytes(shard.read_bytes()[:1000])
   out = subprocess.run(
-      [sys.executable, "-m", "metaunsup.train", "--config=experiments/configs/smoke.py",
-       f"--workdir={tmp_path / 'run'}"],
-      capture_output=True, text=True, timeout=300,
-      env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])})
+    [
+      sys.executable,
+      "-m",
+      "metaunsup.train",
+      "--config=experiments/configs/smoke.py",
+      f"--workdir={tmp_path / 'run'}",
+    ],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])},
+  )
   assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith("error: ") and str(shard) in last, out.stderr[-2000:]
@@ -92,15 +101,23 @@ def test_two_processes_preparing_one_source_at_once(tmp_path, monkeypatch, capsy
   Both import what preparing needs first and then start together, on a word sent through a
   pipe: preparing takes a fraction of a second, and the imports, seconds long, would decide
   whether the two overlap at all."""
-  code = ("import sys, sklearn.datasets, tensorflow_datasets; from metaunsup import sources; "
-          "print('ready', flush=True); sys.stdin.readline(); "
-          "s = sources.get('digits', 'train'); print(len(s), float(s.read(range(len(s))).sum()))")
+  code = (
+    "import sys, sklearn.datasets, tensorflow_datasets; from metaunsup import sources; "
+    "print('ready', flush=True); sys.stdin.readline(); "
+    "s = sources.get('digits', 'train'); print(len(s), float(s.read(range(len(s))).sum()))"
+  )
   monkeypatch.setenv("METAUNSUP_DATA", str(tmp_path))
-  p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])})
+  p = subprocess.Popen(
+    [sys.executable, "-c", code],
+    stdin=subprocess.PIPE,
+    stdout=subprocess.PIPE,
+    stderr=subprocess.PIPE,
+    text=True,
+    env={**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])},
+  )
   import sklearn.datasets  # noqa: F401  (imported as in the subprocess)
   import tensorflow_datasets  # noqa: F401
+
   if not select.select([p.stdout], [], [], 300)[0] or p.stdout.readline() != "ready\n":
     p.kill()
     pytest.fail(p.communicate()[1][-2000:])

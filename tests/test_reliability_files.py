@@ -1,6 +1,7 @@
 """Files the project writes and reads back: strict JSON (no bare NaN or Infinity) that reads
 back as NaN, a damaged rule file in a workdir falling back to the run's checkpoint, and
 every file of the CLIs readable like any other (the umask's mode)."""
+
 import dataclasses
 import json
 import math
@@ -21,15 +22,20 @@ from metaunsup.evaluation.store import PartialResults
 def _strict(path: pathlib.Path):
   def reject(c):
     raise ValueError(f"bare {c} in {path}")
+
   return json.loads(path.read_text(), parse_constant=reject)
 
 
 def test_json_files_are_strict_and_read_nan_back(tmp_path):
   """On main, atomic_write_json (summary.json, results.json, config.json, evaluation
   pieces) wrote bare NaN / Infinity."""
-  summary = {"fewshot_acc_rule": float("nan"), "meta_loss_last": np.float32("inf"),
-             "per_seed": [0.5, float("-inf")], "theta": np.array([1.0, np.nan]),
-             "config": {"report_step": None, "lr": 0.1}}
+  summary = {
+    "fewshot_acc_rule": float("nan"),
+    "meta_loss_last": np.float32("inf"),
+    "per_seed": [0.5, float("-inf")],
+    "theta": np.array([1.0, np.nan]),
+    "config": {"report_step": None, "lr": 0.1},
+  }
   checkpointing.atomic_write_json(tmp_path / "summary.json", summary)
   on_disk = _strict(tmp_path / "summary.json")
   assert on_disk["fewshot_acc_rule"] is None and on_disk["per_seed"] == [0.5, None]
@@ -45,10 +51,18 @@ def test_json_files_are_strict_and_read_nan_back(tmp_path):
 
 def test_evaluation_piece_with_a_diverged_cell_round_trips(tmp_path):
   store = PartialResults(tmp_path / "partial" / "abc")
-  record = {"dataset": "digits", "method": "rule", "step": 10, "seed": 0, "shots": 1,
-            "head": "ridge", "accuracy": float("nan")}
-  store.save("digits-seed0", {"records": [record], "vae_elbo": [{"elbo": -np.inf}]},
-             {"w": np.ones(2)})
+  record = {
+    "dataset": "digits",
+    "method": "rule",
+    "step": 10,
+    "seed": 0,
+    "shots": 1,
+    "head": "ridge",
+    "accuracy": float("nan"),
+  }
+  store.save(
+    "digits-seed0", {"records": [record], "vae_elbo": [{"elbo": -np.inf}]}, {"w": np.ones(2)}
+  )
   _strict(store.folder / "digits-seed0.json")
   result, arrays = store.load("digits-seed0")
   assert math.isnan(result["records"][0]["accuracy"]) and result["records"][0]["seed"] == 0
@@ -58,18 +72,38 @@ def test_evaluation_piece_with_a_diverged_cell_round_trips(tmp_path):
 def test_report_reads_a_summary_with_a_diverged_accuracy(tmp_path):
   from experiments import report
   from metaunsup.training import workdir as workdir_lib
-  acc = {"fewshot_acc_rule": float("nan"), "fewshot_acc_rule_sem": float("nan"),
-         "fewshot_acc_rule_per_seed": [float("nan"), 0.5],
-         "fewshot_acc_random_init": 0.4, "fewshot_acc_random_init_sem": 0.01,
-         "fewshot_acc_random_init_per_seed": [0.39, 0.41]}
-  summary = {"seed": 0, "meta_steps": 2, "eval_seeds": [1, 2], "eval": {"digits": acc},
-             "config": {"eval": {"widths": [4], "activation": "relu", "inner_steps": 2,
-                                 "image_size": 8, "query_size": 10},
-                        "family": {"datasets": ["digits"], "held_out": ["mnist"]},
-                        "heads": {"shots": 1}},
-             "meta_loss_first": 1.0, "meta_loss_last": float("nan"),
-             "skipped_meta_gradients": 1, "data_seconds_median": 0.1,
-             "step_seconds_median": 1.0, "data_to_step_ratio": 0.1}
+
+  acc = {
+    "fewshot_acc_rule": float("nan"),
+    "fewshot_acc_rule_sem": float("nan"),
+    "fewshot_acc_rule_per_seed": [float("nan"), 0.5],
+    "fewshot_acc_random_init": 0.4,
+    "fewshot_acc_random_init_sem": 0.01,
+    "fewshot_acc_random_init_per_seed": [0.39, 0.41],
+  }
+  summary = {
+    "seed": 0,
+    "meta_steps": 2,
+    "eval_seeds": [1, 2],
+    "eval": {"digits": acc},
+    "config": {
+      "eval": {
+        "widths": [4],
+        "activation": "relu",
+        "inner_steps": 2,
+        "image_size": 8,
+        "query_size": 10,
+      },
+      "family": {"datasets": ["digits"], "held_out": ["mnist"]},
+      "heads": {"shots": 1},
+    },
+    "meta_loss_first": 1.0,
+    "meta_loss_last": float("nan"),
+    "skipped_meta_gradients": 1,
+    "data_seconds_median": 0.1,
+    "step_seconds_median": 1.0,
+    "data_to_step_ratio": 0.1,
+  }
   checkpointing.atomic_write_json(tmp_path / "summary.json", summary)
   _strict(tmp_path / "summary.json")
   assert math.isnan(workdir_lib.read_summary(tmp_path)["eval"]["digits"]["fewshot_acc_rule"])
@@ -122,6 +156,7 @@ def test_damaged_config_json_of_a_workdir_is_one_line(tmp_path, content):
 def test_metrics_line_of_valid_json_that_is_not_a_row_is_dropped(tmp_path, capsys):
   """A damaged line that still parses ("5", "[1]") was an AttributeError from .items()."""
   from metaunsup.training import workdir as workdir_lib
+
   path = tmp_path / "metrics.jsonl"
   path.write_text(workdir_lib.metrics_line({"step": 0, "meta_loss": 1.0}) + "5\n[1]\nnull\n")
   assert [r["step"] for r in workdir_lib.read_metrics(path, below_step=10)] == [0]
@@ -134,12 +169,18 @@ def test_report_on_a_missing_or_damaged_summary_is_one_line(tmp_path, content):
   import os
   import subprocess
   import sys
+
   if content is not None:
     (tmp_path / "summary.json").write_text(content)
   root = pathlib.Path(__file__).parents[1]
-  out = subprocess.run([sys.executable, "experiments/report.py", str(tmp_path)], cwd=root,
-                       capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": str(root)})
+  out = subprocess.run(
+    [sys.executable, "experiments/report.py", str(tmp_path)],
+    cwd=root,
+    capture_output=True,
+    text=True,
+    timeout=120,
+    env={**os.environ, "PYTHONPATH": str(root)},
+  )
   assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith("error: ") and "summary.json" in last and "make meta-train" in last
@@ -194,32 +235,64 @@ def test_clis_run_anywhere_with_packaged_configs_and_write_files_of_the_umask_mo
   (mkstemp's mode) while the figures beside them were 0644. About 2 min on 2 cores."""
   import subprocess
   import sys
+
   root = pathlib.Path(__file__).resolve().parents[1]
   here = tmp_path / "elsewhere"
   here.mkdir()
   assert not here.resolve().is_relative_to(root)
   commands = [
-      ["metaunsup.train", "--config=smoke", "--workdir=w", "--config.meta.steps=1",
-       "--config.family.num_buckets=1", "--config.eval.num_seeds=1",
-       "--config.eval.inner_steps=2"],
-      ["metaunsup.evaluation", "--rule=pretrained", "--config=eval_quick", "--out=e",
-       "--config.datasets=('digits@8',)", "--config.methods=('rule', 'random_init')",
-       "--config.checkpoints=(0, 5)", "--config.shots=(1,)", "--config.heads=('ridge',)",
-       "--config.num_seeds=1", "--config.sweep.enabled=False"],
+    [
+      "metaunsup.train",
+      "--config=smoke",
+      "--workdir=w",
+      "--config.meta.steps=1",
+      "--config.family.num_buckets=1",
+      "--config.eval.num_seeds=1",
+      "--config.eval.inner_steps=2",
+    ],
+    [
+      "metaunsup.evaluation",
+      "--rule=pretrained",
+      "--config=eval_quick",
+      "--out=e",
+      "--config.datasets=('digits@8',)",
+      "--config.methods=('rule', 'random_init')",
+      "--config.checkpoints=(0, 5)",
+      "--config.shots=(1,)",
+      "--config.heads=('ridge',)",
+      "--config.num_seeds=1",
+      "--config.sweep.enabled=False",
+    ],
   ]
   old = os.umask(0o022)
   try:
     for command in commands:
-      out = subprocess.run([sys.executable, "-m", *command], cwd=here, capture_output=True,
-                           text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(root)})
+      out = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "PYTHONPATH": str(root)},
+      )
       assert out.returncode == 0, out.stderr[-3000:]
   finally:
     os.umask(old)
   written = {str(p.relative_to(here)): stat.S_IMODE(p.stat().st_mode) for p in here.rglob("*")}
-  assert {"w/rule.msgpack", "w/config.json", "w/metrics.jsonl", "w/summary.json", "w/curves.png",
-          "e/results.json", "e/results.md", "e/first_layer.npz", "e/shots.png"} <= set(written)
+  assert {
+    "w/rule.msgpack",
+    "w/config.json",
+    "w/metrics.jsonl",
+    "w/summary.json",
+    "w/curves.png",
+    "e/results.json",
+    "e/results.md",
+    "e/first_layer.npz",
+    "e/shots.png",
+  } <= set(written)
   assert any(p.startswith("w/checkpoints/") for p in written)
   assert any(p.startswith("e/partial/") for p in written)
-  wrong = {p: oct(mode) for p, mode in written.items()
-           if mode != (0o755 if (here / p).is_dir() else 0o644)}
+  wrong = {
+    p: oct(mode) for p, mode in written.items() if mode != (0o755 if (here / p).is_dir() else 0o644)
+  }
   assert not wrong, wrong

@@ -10,6 +10,7 @@ flags. It compiles every program once and writes it to the compilation cache, wh
 killed processes inherit (JAX_COMPILATION_CACHE_DIR): they load the programs instead of
 compiling them again (on 2 cores, their first step comes after seconds instead of half a
 minute). The last resume runs in this process too, on the same entry point."""
+
 import json
 import os
 import pathlib
@@ -33,11 +34,18 @@ ROOT = pathlib.Path(__file__).parents[1]
 STEPS, EVERY = 8, 2
 # One rule term and a one-layer evaluation network: the programs compile in about 2/3 of
 # the time; what is under test (saves, kills, resumes) does not depend on the rule.
-FLAGS = [f"--config={ROOT / 'experiments/configs/smoke.py'}", f"--config.meta.steps={STEPS}",
-         f"--config.meta.checkpoint_every={EVERY}", "--config.family.datasets=('digits',)",
-         "--config.family.num_buckets=1", "--config.rule.terms=('hebbian',)",
-         "--config.eval.num_seeds=1", "--config.eval.inner_steps=2",
-         "--config.eval.query_size=50", "--config.eval.widths=(16,)"]
+FLAGS = [
+  f"--config={ROOT / 'experiments/configs/smoke.py'}",
+  f"--config.meta.steps={STEPS}",
+  f"--config.meta.checkpoint_every={EVERY}",
+  "--config.family.datasets=('digits',)",
+  "--config.family.num_buckets=1",
+  "--config.rule.terms=('hebbian',)",
+  "--config.eval.num_seeds=1",
+  "--config.eval.inner_steps=2",
+  "--config.eval.query_size=50",
+  "--config.eval.widths=(16,)",
+]
 
 
 @pytest.fixture
@@ -68,9 +76,14 @@ def _env(tmp_path: pathlib.Path) -> dict:
 
 
 def _start(workdir: pathlib.Path, env: dict) -> subprocess.Popen:
-  return subprocess.Popen([sys.executable, "-m", "metaunsup.train", *FLAGS,
-                           f"--workdir={workdir}"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, env=env)
+  return subprocess.Popen(
+    [sys.executable, "-m", "metaunsup.train", *FLAGS, f"--workdir={workdir}"],
+    cwd=ROOT,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+    env=env,
+  )
 
 
 def _finish(p: subprocess.Popen) -> None:
@@ -103,8 +116,7 @@ def _saving(workdir: pathlib.Path) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.kill
-def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path,
-                                                                    cache_every_program):
+def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path, cache_every_program):
   config = _cli_config(FLAGS)
   train.train_and_evaluate(config, tmp_path / "reference")
   env, work = _env(tmp_path), tmp_path / "killed"
@@ -132,8 +144,10 @@ def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path,
   # The last resume runs here, the CLI's entry point on the same config: trial 2 was the
   # resume after a SIGKILL in a fresh process.
   train.train_and_evaluate(config, work)
-  a, b = (checkpointing.load_rule_file(d / checkpointing.RULE_FILE)[0]
-          for d in (tmp_path / "reference", work))
+  a, b = (
+    checkpointing.load_rule_file(d / checkpointing.RULE_FILE)[0]
+    for d in (tmp_path / "reference", work)
+  )
   # Exact: the same program (the same jitted meta-step and XLA_FLAGS, or the very compiled
   # one from the cache) on the same inputs (theta, optimiser and tasks restored bit for bit).
   for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
@@ -142,19 +156,37 @@ def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path,
   assert [r["step"] for r in rows] == list(range(STEPS))
 
 
-EVAL_FLAGS = [f"--config={ROOT / 'experiments/configs/eval_quick.py'}",
-              "--config.datasets=('digits@8',)",
-              "--config.methods=('rule', 'random_init', 'raw')", "--config.checkpoints=(0, 5)",
-              "--config.shots=(1, 5)", "--config.heads=('ridge',)", "--config.num_seeds=3",
-              "--config.widths=(16, 8)", "--config.query_size=100",
-              "--config.reference_batch=64", "--config.sweep.enabled=False"]
+EVAL_FLAGS = [
+  f"--config={ROOT / 'experiments/configs/eval_quick.py'}",
+  "--config.datasets=('digits@8',)",
+  "--config.methods=('rule', 'random_init', 'raw')",
+  "--config.checkpoints=(0, 5)",
+  "--config.shots=(1, 5)",
+  "--config.heads=('ridge',)",
+  "--config.num_seeds=3",
+  "--config.widths=(16, 8)",
+  "--config.query_size=100",
+  "--config.reference_batch=64",
+  "--config.sweep.enabled=False",
+]
 
 
 def _start_eval(rule_path, out: pathlib.Path, env: dict) -> subprocess.Popen:
-  return subprocess.Popen([sys.executable, "-m", "metaunsup.evaluation", *EVAL_FLAGS,
-                           f"--rule={rule_path}", f"--out={out}"], cwd=ROOT,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                          env=env)
+  return subprocess.Popen(
+    [
+      sys.executable,
+      "-m",
+      "metaunsup.evaluation",
+      *EVAL_FLAGS,
+      f"--rule={rule_path}",
+      f"--out={out}",
+    ],
+    cwd=ROOT,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+    text=True,
+    env=env,
+  )
 
 
 @pytest.mark.slow

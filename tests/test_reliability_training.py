@@ -1,5 +1,6 @@
 """Meta-training under faults: non-finite meta-gradients, damaged or unwritable files.
 Tiny configs on real data (scikit-learn digits), as in test_meta_training."""
+
 import errno
 import json
 import pathlib
@@ -20,6 +21,7 @@ from helpers import tiny_config
 def _strict_rows(path: pathlib.Path) -> list[dict]:
   def reject(c):
     raise ValueError(f"bare {c} in {path}")
+
   return [json.loads(l, parse_constant=reject) for l in path.read_text().splitlines()]
 
 
@@ -38,8 +40,9 @@ def test_streak_of_non_finite_meta_gradients_stops_before_saving(tmp_path, monke
 
   monkeypatch.setattr(train, "meta_step", nan_from_third_call)
   c = tiny_config(steps=6, checkpoint_every=1, max_consecutive_skips=2)
-  with pytest.raises(meta_step.NonFiniteMetaGradientError, match="2 non-finite meta-gradients "
-                     "in a row") as e:
+  with pytest.raises(
+    meta_step.NonFiniteMetaGradientError, match="2 non-finite meta-gradients in a row"
+  ) as e:
     train.train_and_evaluate(c, tmp_path)
   assert "\n" not in str(e.value) and len(calls) == 4
   assert not (tmp_path / checkpointing.RULE_FILE).exists()
@@ -68,8 +71,11 @@ def test_full_disk_during_a_checkpoint_save_keeps_the_previous_one(tmp_path, mon
   assert "\n" not in str(e.value) and "step 2 is intact" in str(e.value)
   assert metaunsup.load_rule(tmp_path).meta["checkpoint_step"] == 2
   with monkeypatch.context() as m:
-    m.setattr(checkpointing.os, "replace", lambda *a: (_ for _ in ()).throw(
-        OSError(errno.ENOSPC, "No space left on device")))
+    m.setattr(
+      checkpointing.os,
+      "replace",
+      lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")),
+    )
     with pytest.raises(file_faults.WriteFailedError, match="no space left") as e:
       checkpointing.atomic_write_json(tmp_path / "config.json", {})
   assert json.loads((tmp_path / "config.json").read_text())["seed"] == 0  # intact
@@ -94,10 +100,10 @@ def test_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, caps
   with pytest.raises(file_faults.DamagedFileError, match="no checkpoint reads back") as e:
     metaunsup.load_rule(tmp_path / "c")
   assert "\n" not in str(e.value)
-  assert sorted(p.name for p in (tmp_path / "c" / "checkpoints").iterdir()
-                if not p.name.startswith(".")) == ["2", "4"]
-  resumed = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2),
-                                     tmp_path / "b")[0]
+  assert sorted(
+    p.name for p in (tmp_path / "c" / "checkpoints").iterdir() if not p.name.startswith(".")
+  ) == ["2", "4"]
+  resumed = train.train_and_evaluate(tiny_config(steps=4, checkpoint_every=2), tmp_path / "b")[0]
   assert "resuming from the checkpoint of step 2" in capsys.readouterr().err
   assert (tmp_path / "b" / "checkpoints.damaged" / "4").is_dir()  # kept, not deleted
   # Exact: the same jitted meta-step on the same inputs (theta restored bit for bit).
@@ -114,5 +120,3 @@ def test_damaged_rule_file_is_a_one_line_error(tmp_path):
   with pytest.raises(file_faults.DamagedFileError, match="rule.msgpack: damaged") as e:
     metaunsup.load_rule(tmp_path / "rule.msgpack")
   assert "\n" not in str(e.value) and "make meta-train" in str(e.value)
-
-

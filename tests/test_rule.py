@@ -20,8 +20,9 @@ def _update(theta, cfg, params, x, activation="relu"):
   return rule.apply_update(theta, cfg, params, base_model.apply(params, x, activation))
 
 
-@pytest.mark.parametrize("widths,activation", [((16, 8), "relu"), ((5, 40, 7, 3), "tanh"),
-                                               ((64,), "step")])
+@pytest.mark.parametrize(
+  "widths,activation", [((16, 8), "relu"), ((5, 40, 7, 3), "tanh"), ((64,), "step")]
+)
 def test_one_theta_drives_any_architecture(widths, activation):
   cfg = tiny_rule_config()
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
@@ -38,8 +39,9 @@ def test_stabilized_update_never_shrinks_receptive_fields():
   W = jax.random.normal(jax.random.PRNGKey(4), (9, 12))
   for seed in range(5):
     dW = rule.stabilize(jax.random.normal(jax.random.PRNGKey(seed), W.shape), W, 0.05)
-    assert bool(jnp.all(jnp.linalg.norm(W - 0.05 * dW, axis=0)
-                        >= jnp.linalg.norm(W, axis=0) - 1e-5))
+    assert bool(
+      jnp.all(jnp.linalg.norm(W - 0.05 * dW, axis=0) >= jnp.linalg.norm(W, axis=0) - 1e-5)
+    )
 
 
 @pytest.mark.slow
@@ -50,10 +52,13 @@ def test_update_ignores_weight_scales_and_fixes_them():
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
   params = base_model.init(jax.random.PRNGKey(1), 10, (9, 7, 4))
   x = jax.random.normal(jax.random.PRNGKey(2), (16, 10))
-  scales = [jnp.exp(jax.random.uniform(jax.random.PRNGKey(3 + l), (w.shape[1],), minval=-2,
-                                       maxval=4)) for l, w in enumerate(params.W)]
-  scaled = params.replace(W=[w * s for w, s in zip(params.W, scales)],
-                          V=[v * 30.0 for v in params.V])
+  scales = [
+    jnp.exp(jax.random.uniform(jax.random.PRNGKey(3 + l), (w.shape[1],), minval=-2, maxval=4))
+    for l, w in enumerate(params.W)
+  ]
+  scaled = params.replace(
+    W=[w * s for w, s in zip(params.W, scales)], V=[v * 30.0 for v in params.V]
+  )
   a, b = _update(theta, cfg, params, x), _update(theta, cfg, scaled, x)
   # Same program on rescaled inputs: equal up to float32 rounding of the rescaling (scales
   # from e^-2 to e^4, so ten times REL_RULE) carried through the rule's normalisations and
@@ -61,8 +66,8 @@ def test_update_ignores_weight_scales_and_fixes_them():
   assert_close_at_scale(b, a, rel=10 * REL_RULE, err_msg="update of rescaled weights")
   # Unit rms, a quantity of scale 1 computed in float32 from ~10 entries: a few eps.
   for w, v in zip(b.W, b.V):
-    np.testing.assert_allclose(jnp.sqrt(jnp.mean(w ** 2, axis=0)), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(jnp.sqrt(jnp.mean(v ** 2)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(jnp.sqrt(jnp.mean(w**2, axis=0)), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(jnp.sqrt(jnp.mean(v**2)), 1.0, rtol=1e-5)
 
 
 def test_leading_mean_and_batch_norm_match_plain_jax():
@@ -72,8 +77,11 @@ def test_leading_mean_and_batch_norm_match_plain_jax():
   g = jax.random.normal(jax.random.PRNGKey(1), h.shape)
   # Two programs summing 12 terms in another order: a few float32 eps of the largest entry.
   assert_close_at_scale(base_model.leading_mean(h), jnp.mean(h, 0), rel=1e-5)
-  assert_close_at_scale(jax.grad(lambda h: jnp.sum(base_model.leading_mean(h) * g[0]))(h),
-                        jax.grad(lambda h: jnp.sum(jnp.mean(h, 0) * g[0]))(h), rel=1e-5)
+  assert_close_at_scale(
+    jax.grad(lambda h: jnp.sum(base_model.leading_mean(h) * g[0]))(h),
+    jax.grad(lambda h: jnp.sum(jnp.mean(h, 0) * g[0]))(h),
+    rel=1e-5,
+  )
 
   def plain(h):
     return (h - jnp.mean(h, 0)) * jax.lax.rsqrt(jnp.var(h, 0) + 1e-3)
@@ -81,8 +89,11 @@ def test_leading_mean_and_batch_norm_match_plain_jax():
   # A hand-written gradient against autodiff: the mean, variance and rsqrt round differently,
   # tens of float32 eps of the largest entry; a wrong term in the gradient is O(1).
   assert_close_at_scale(rule._bn_batch(h), plain(h), rel=1e-5)
-  assert_close_at_scale(jax.grad(lambda h: jnp.sum(rule._bn_batch(h) * g))(h),
-                        jax.grad(lambda h: jnp.sum(plain(h) * g))(h), rel=1e-5)
+  assert_close_at_scale(
+    jax.grad(lambda h: jnp.sum(rule._bn_batch(h) * g))(h),
+    jax.grad(lambda h: jnp.sum(plain(h) * g))(h),
+    rel=1e-5,
+  )
 
 
 def test_centred_norm_relu_matches_plain_jax():
@@ -93,12 +104,15 @@ def test_centred_norm_relu_matches_plain_jax():
 
   def plain(x):
     c = x - jnp.mean(x, -1, keepdims=True)
-    return jax.nn.relu(c * jax.lax.rsqrt(jnp.mean(c ** 2, -1, keepdims=True) + rule.EPS))
+    return jax.nn.relu(c * jax.lax.rsqrt(jnp.mean(c**2, -1, keepdims=True) + rule.EPS))
 
   # Custom VJP against autodiff: tens of float32 eps of the largest entry (as above).
   assert_close_at_scale(rule._centred_norm_relu(pre), plain(pre), rel=1e-5)
-  assert_close_at_scale(jax.grad(lambda x: jnp.sum(rule._centred_norm_relu(x) * g))(pre),
-                        jax.grad(lambda x: jnp.sum(plain(x) * g))(pre), rel=1e-5)
+  assert_close_at_scale(
+    jax.grad(lambda x: jnp.sum(rule._centred_norm_relu(x) * g))(pre),
+    jax.grad(lambda x: jnp.sum(plain(x) * g))(pre),
+    rel=1e-5,
+  )
 
 
 def test_inner_step_size_is_capped():

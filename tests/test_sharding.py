@@ -1,6 +1,7 @@
 """Tasks sharded over 4 (forced host) devices, and over 2 processes on localhost, give the
 single-device meta-steps. Each configuration runs `sharded_run.py` in its own process
 (the device count is fixed when JAX starts)."""
+
 import os
 import pathlib
 import socket
@@ -27,10 +28,16 @@ def _run_all(commands: dict, tmp) -> None:
   """Start every command at once (peers wait on each other), fail on any error, and never
   leave a process behind."""
   env = {**os.environ, "PYTHONPATH": str(SCRIPT.parent.parent)}
-  procs = {name: subprocess.Popen([sys.executable, str(SCRIPT), str(tmp / out), *args],
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True)
-           for name, (out, args) in commands.items()}
+  procs = {
+    name: subprocess.Popen(
+      [sys.executable, str(SCRIPT), str(tmp / out), *args],
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+    )
+    for name, (out, args) in commands.items()
+  }
   try:
     for name, p in procs.items():
       log, _ = p.communicate(timeout=TIMEOUT_S)
@@ -72,16 +79,24 @@ def test_four_devices_equal_one_device(single, tmp_path):
   _assert_same_run(single, sharded)
   # Outputs fed back keep their shardings: the three meta-steps compiled once.
   assert int(sharded["compiles"]) == int(single["compiles"]) == 1
-  assert str(sharded["error"]) == ("family.tasks_per_bucket=5 is not divisible by the 4 "
-                                   "devices; use a multiple of 4")
+  assert str(sharded["error"]) == (
+    "family.tasks_per_bucket=5 is not divisible by the 4 devices; use a multiple of 4"
+  )
 
 
 @pytest.mark.slow
 def test_two_processes_equal_one_process(single, tmp_path):
   coordinator = f"127.0.0.1:{_free_port()}"
-  _run_all({f"process{i}": ("out.npz", ["--process-id", str(i), "--num-processes", "2",
-                                        "--coordinator", coordinator])
-            for i in range(2)}, tmp_path)
+  _run_all(
+    {
+      f"process{i}": (
+        "out.npz",
+        ["--process-id", str(i), "--num-processes", "2", "--coordinator", coordinator],
+      )
+      for i in range(2)
+    },
+    tmp_path,
+  )
   both = dict(np.load(tmp_path / "out.npz"))  # written by process 0 only
   assert int(both["devices"]) == 2 and int(both["compiles"]) == 1
   _assert_same_run(single, both)

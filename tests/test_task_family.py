@@ -1,4 +1,5 @@
 """The task family: buckets, per-task pools from real sources, held-out refusal."""
+
 import dataclasses
 
 import jax
@@ -101,8 +102,9 @@ def test_augmented_meta_objective_regresses_the_parameters(family):
   """With augmentation the labelled examples change and the readout also fits the
   parameters, so the objective differs; it stays finite and differentiable."""
   b = next(b for b in family.buckets if b.cfg.image_shape)
-  d = jax.tree_util.tree_map(lambda a: a[0], family.step_data(0, family.initial_datasets())[0][
-      family.buckets.index(b)])
+  d = jax.tree_util.tree_map(
+    lambda a: a[0], family.step_data(0, family.initial_datasets())[0][family.buckets.index(b)]
+  )
   plain = dataclasses.replace(b.cfg, augment=preprocess.AugmentConfig())
   state = inner.init_task(jax.random.PRNGKey(0), b.input_dim, b.cfg)
   key = jax.random.PRNGKey(1)
@@ -110,5 +112,6 @@ def test_augmented_meta_objective_regresses_the_parameters(family):
   loss_plain, _ = inner.meta_loss(plain, state.params, d, key)
   assert np.isfinite(loss_aug) and abs(float(loss_aug) - float(loss_plain)) > 1e-4
   grads = jax.grad(lambda W: inner.meta_loss(b.cfg, state.params.replace(W=W), d, key)[0])(
-      state.params.W)
+    state.params.W
+  )
   assert all(np.all(np.isfinite(g)) and np.any(g != 0) for g in grads)

@@ -2,6 +2,7 @@
 that mypy (`make lint`) reports a rule class that is no `LocalRule` (no `update`, or one of
 another signature) at its decorator, and `check_rule` refuses such a rule at run time.
 `make lint` checks the package's own rules; this checks that the check bites."""
+
 import dataclasses
 import pathlib
 import re
@@ -48,8 +49,12 @@ def test_mypy_reports_a_registered_rule_that_is_no_local_rule(tmp_path):
   path.write_text(RULES)
   # From the repository root, so that mypy reads this checkout's package; with the
   # project's config and its cache (warm after `make lint`).
-  run = subprocess.run([sys.executable, "-m", "mypy", "--config-file", "pyproject.toml",
-                        str(path)], cwd=ROOT, capture_output=True, text=True)
+  run = subprocess.run(
+    [sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", str(path)],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+  )
   errors = [int(n) for n in re.findall(r"rules\.py:(\d+): error:", run.stdout)]
   # One error for each bad class, at its decorator or its class line (as mypy reports it).
   lines = RULES.splitlines()

@@ -1,6 +1,7 @@
 """Shared measuring tools: every figure is a median over repeats of a compiled, warmed-up
 function, timed with `jax.block_until_ready`, in the process that also measures what it is
 compared with."""
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,13 @@ INPUT_DIM = 196  # Fashion-MNIST 14x14, the default meta-training input
 
 def environment() -> dict:
   device = jax.devices()[0]
-  return {"cpu_count": os.cpu_count(), "jax": jax.__version__,
-          "backend": jax.default_backend(), "device_kind": device.device_kind,
-          "device_count": jax.device_count()}
+  return {
+    "cpu_count": os.cpu_count(),
+    "jax": jax.__version__,
+    "backend": jax.default_backend(),
+    "device_kind": device.device_kind,
+    "device_count": jax.device_count(),
+  }
 
 
 def median_seconds(fn, *args, repeats: int) -> float:
@@ -38,15 +43,25 @@ def inner_config(**overrides) -> inner.InnerConfig:
   """The default evaluation architecture (64-64-32 relu) with the default rule and batch
   size of meta-training, fields overridable."""
   c = default_config.get_config()
-  base = dict(rule=local_rule.from_dict(c.rule.to_dict()), widths=tuple(c.eval.widths),
-              activation=c.eval.activation, batch_size=c.family.batch_sizes[0])
+  base = dict(
+    rule=local_rule.from_dict(c.rule.to_dict()),
+    widths=tuple(c.eval.widths),
+    activation=c.eval.activation,
+    batch_size=c.family.batch_sizes[0],
+  )
   return inner.InnerConfig(**{**base, **overrides})
 
 
 def describe(cfg: inner.InnerConfig, **extra) -> dict:
-  return {"input_dim": INPUT_DIM, "widths": list(cfg.widths), "batch_size": cfg.batch_size,
-          "activation": cfg.activation, "rule": cfg.rule.to_dict(),
-          "remat": cfg.remat, **extra}
+  return {
+    "input_dim": INPUT_DIM,
+    "widths": list(cfg.widths),
+    "batch_size": cfg.batch_size,
+    "activation": cfg.activation,
+    "rule": cfg.rule.to_dict(),
+    "remat": cfg.remat,
+    **extra,
+  }
 
 
 def per_task(data: inner.TaskData, num_tasks: int) -> inner.TaskData:
@@ -74,4 +89,4 @@ def peak_matmul_gflops(n: int = 2048, repeats: int = 5) -> dict:
   a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
   matmul = jax.jit(lambda a, b: a @ b)
   seconds = median_seconds(matmul, a, a, repeats=repeats)
-  return {"n": n, "seconds": seconds, "gflops": 2 * n ** 3 / seconds / 1e9}
+  return {"n": n, "seconds": seconds, "gflops": 2 * n**3 / seconds / 1e9}

@@ -3,6 +3,7 @@
 while the jitted `training.meta_step.meta_step` consumes it. Measured both with sources held in
 memory (the default for small sources) and read by index from the array_record files each step
 (what a source larger than `family.cache_mb` does)."""
+
 from __future__ import annotations
 
 import statistics
@@ -37,6 +38,7 @@ def run() -> tuple[dict, dict]:
 
   def step():
     return meta_step.meta_step(state, task_data, static=static, k=K)
+
   jax.block_until_ready(step())
   times = []
   for _ in range(REPEATS):
@@ -45,20 +47,33 @@ def run() -> tuple[dict, dict]:
     times.append(time.perf_counter() - t0)
   step_s = statistics.median(times)
   data_cached, data_streamed = _median_data_seconds(cached), _median_data_seconds(streamed)
-  details = {"config": {"family": c.family.to_dict(), "buckets": cached.describe(),
-                        "truncation": K, "repeats": REPEATS},
-             "step_seconds": step_s, "data_seconds_in_memory": data_cached,
-             "data_seconds_streamed": data_streamed}
-  return {"data_to_step_ratio": data_cached / step_s,
-          "data_to_step_ratio_streamed": data_streamed / step_s}, details
+  details = {
+    "config": {
+      "family": c.family.to_dict(),
+      "buckets": cached.describe(),
+      "truncation": K,
+      "repeats": REPEATS,
+    },
+    "step_seconds": step_s,
+    "data_seconds_in_memory": data_cached,
+    "data_seconds_streamed": data_streamed,
+  }
+  return {
+    "data_to_step_ratio": data_cached / step_s,
+    "data_to_step_ratio_streamed": data_streamed / step_s,
+  }, details
 
 
 def markdown(details: dict) -> str:
   s = details["step_seconds"]
-  return "\n".join([
-      "| what | seconds per meta-step | relative to the step |", "| --- | --- | --- |",
+  return "\n".join(
+    [
+      "| what | seconds per meta-step | relative to the step |",
+      "| --- | --- | --- |",
       f"| jitted meta-step (k = {details['config']['truncation']}) | {s:.3f} | 1 |",
       f"| data, sources in memory | {details['data_seconds_in_memory']:.3f} | "
       f"{details['data_seconds_in_memory'] / s:.3f} |",
       f"| data, read by index each step | {details['data_seconds_streamed']:.3f} | "
-      f"{details['data_seconds_streamed'] / s:.3f} |"])
+      f"{details['data_seconds_streamed'] / s:.3f} |",
+    ]
+  )

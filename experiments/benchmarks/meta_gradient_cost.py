@@ -13,6 +13,7 @@ stored intermediates closer to the cache; it is not adopted (paired runs disagre
 
   python -m experiments.benchmarks.run --only meta_gradient_cost
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 from metaunsup import inner
 from metaunsup.training import setup
 
-K = 10          # the longer default truncation
+K = 10  # the longer default truncation
 REPEATS = 7
 CONFIGS = ("default", "fmnist_relu")
 
@@ -47,16 +48,19 @@ def _per_task_value_and_grad(theta, cfgs, tasks, task_data, k, tasks_per_batch):
   vmapped at a time, in a `lax.map`) and the gradients averaged."""
   losses, grads = [], []
   for cfg, states, data in zip(cfgs, tasks, task_data):
+
     def one(task, cfg=cfg):
       st, d = task
       return jax.value_and_grad(lambda th: inner.truncated_loss(th, cfg, st, d, k)[0])(theta)
-    l, g = jax.lax.map(one, (states, data),
-                       batch_size=min(tasks_per_batch, states.step.shape[0]))
+
+    l, g = jax.lax.map(one, (states, data), batch_size=min(tasks_per_batch, states.step.shape[0]))
     losses.append(l)
     grads.append(g)
   count = sum(l.shape[0] for l in losses)
-  return (sum(jnp.sum(l) for l in losses) / count,
-          jax.tree_util.tree_map(lambda *g: sum(jnp.sum(x, 0) for x in g) / count, *grads))
+  return (
+    sum(jnp.sum(l) for l in losses) / count,
+    jax.tree_util.tree_map(lambda *g: sum(jnp.sum(x, 0) for x in g) / count, *grads),
+  )
 
 
 def programs(cfgs, k, tasks_per_batch: int | None = None):
@@ -65,11 +69,15 @@ def programs(cfgs, k, tasks_per_batch: int | None = None):
 
   def loss(theta, tasks, task_data):
     return _mean_loss(theta, cfgs, tasks, task_data, k)
+
   if tasks_per_batch is None:
     grad = jax.jit(jax.value_and_grad(loss))
   else:
-    grad = jax.jit(lambda theta, tasks, task_data: _per_task_value_and_grad(
-        theta, cfgs, tasks, task_data, k, tasks_per_batch))
+    grad = jax.jit(
+      lambda theta, tasks, task_data: _per_task_value_and_grad(
+        theta, cfgs, tasks, task_data, k, tasks_per_batch
+      )
+    )
   return grad, jax.jit(loss)
 
 
@@ -86,9 +94,12 @@ def interleaved_seconds(fns: dict, args, repeats: int) -> dict:
       jax.block_until_ready(fn(*args))
       times[name].append(time.perf_counter() - t0)
   first = next(iter(fns))
-  return {"seconds": {n: statistics.median(t) for n, t in times.items()},
-          "ratio_to_" + first: {n: statistics.median(a / b for a, b in zip(t, times[first]))
-                                for n, t in times.items()}}
+  return {
+    "seconds": {n: statistics.median(t) for n, t in times.items()},
+    "ratio_to_" + first: {
+      n: statistics.median(a / b for a, b in zip(t, times[first])) for n, t in times.items()
+    },
+  }
 
 
 def setting(name: str):
@@ -105,43 +116,60 @@ def measure(name: str, k: int = K, repeats: int = REPEATS) -> dict:
   num_tasks = sum(b["num_tasks"] for b in buckets)
   grad, forward = programs(cfgs, k)
   grad_per_task, _ = programs(cfgs, k, tasks_per_batch=1)
-  t = interleaved_seconds({"forward": forward, "gradient": grad,
-                           "gradient_per_task": grad_per_task},
-                          (theta, tasks, task_data), repeats)
+  t = interleaved_seconds(
+    {"forward": forward, "gradient": grad, "gradient_per_task": grad_per_task},
+    (theta, tasks, task_data),
+    repeats,
+  )
   task_steps = k * num_tasks
-  return {"config": f"experiments/configs/{name}.py", "buckets": buckets, "truncation": k,
-          "repeats": repeats,
-          "forward_seconds": t["seconds"]["forward"],
-          "gradient_seconds": t["seconds"]["gradient"],
-          "gradient_per_task_seconds": t["seconds"]["gradient_per_task"],
-          "meta_gradient_to_forward_ratio": t["ratio_to_forward"]["gradient"],
-          "per_task_to_forward_ratio": t["ratio_to_forward"]["gradient_per_task"],
-          "task_steps_per_meta_gradient": task_steps,
-          "task_steps_per_s": task_steps / t["seconds"]["gradient"]}
+  return {
+    "config": f"experiments/configs/{name}.py",
+    "buckets": buckets,
+    "truncation": k,
+    "repeats": repeats,
+    "forward_seconds": t["seconds"]["forward"],
+    "gradient_seconds": t["seconds"]["gradient"],
+    "gradient_per_task_seconds": t["seconds"]["gradient_per_task"],
+    "meta_gradient_to_forward_ratio": t["ratio_to_forward"]["gradient"],
+    "per_task_to_forward_ratio": t["ratio_to_forward"]["gradient_per_task"],
+    "task_steps_per_meta_gradient": task_steps,
+    "task_steps_per_s": task_steps / t["seconds"]["gradient"],
+  }
 
 
 def run() -> tuple[dict, dict]:
   rows = {name: measure(name) for name in CONFIGS}
   d, f = rows["default"], rows["fmnist_relu"]
-  return ({"meta_gradient_to_forward_ratio": d["meta_gradient_to_forward_ratio"],
-           "meta_gradient_to_forward_ratio_fmnist_relu": f["meta_gradient_to_forward_ratio"],
-           "meta_train_task_steps_per_s": d["task_steps_per_s"],
-           "meta_train_task_steps_per_s_fmnist_relu": f["task_steps_per_s"]},
-          {"rows": rows})
+  return (
+    {
+      "meta_gradient_to_forward_ratio": d["meta_gradient_to_forward_ratio"],
+      "meta_gradient_to_forward_ratio_fmnist_relu": f["meta_gradient_to_forward_ratio"],
+      "meta_train_task_steps_per_s": d["task_steps_per_s"],
+      "meta_train_task_steps_per_s_fmnist_relu": f["task_steps_per_s"],
+    },
+    {"rows": rows},
+  )
 
 
 def markdown(details: dict) -> str:
-  lines = ["| config | tasks | k | forward s | meta-gradient s | ratio | "
-           "candidate, one task at a time: s | ratio | task-steps/s with gradient |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+  lines = [
+    "| config | tasks | k | forward s | meta-gradient s | ratio | "
+    "candidate, one task at a time: s | ratio | task-steps/s with gradient |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ]
   for r in details["rows"].values():
-    lines.append(f"| {r['config']} | {r['task_steps_per_meta_gradient'] // r['truncation']} | "
-                 f"{r['truncation']} | {r['forward_seconds']:.3f} | "
-                 f"{r['gradient_seconds']:.3f} | "
-                 f"{r['meta_gradient_to_forward_ratio']:.2f}x | "
-                 f"{r['gradient_per_task_seconds']:.3f} | "
-                 f"{r['per_task_to_forward_ratio']:.2f}x | "
-                 f"{r['task_steps_per_s']:.1f} |")
-  lines += ["", "Ratios are medians of per-repeat ratios, the three programs called in turn "
-            "within each repeat."]
+    lines.append(
+      f"| {r['config']} | {r['task_steps_per_meta_gradient'] // r['truncation']} | "
+      f"{r['truncation']} | {r['forward_seconds']:.3f} | "
+      f"{r['gradient_seconds']:.3f} | "
+      f"{r['meta_gradient_to_forward_ratio']:.2f}x | "
+      f"{r['gradient_per_task_seconds']:.3f} | "
+      f"{r['per_task_to_forward_ratio']:.2f}x | "
+      f"{r['task_steps_per_s']:.1f} |"
+    )
+  lines += [
+    "",
+    "Ratios are medians of per-repeat ratios, the three programs called in turn "
+    "within each repeat.",
+  ]
   return "\n".join(lines)

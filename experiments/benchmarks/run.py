@@ -4,6 +4,7 @@ bench/results.md. A benchmark is a module here with `run() -> (headlines, detail
 
   python -m experiments.benchmarks.run [--only meta_gradient_cost,utilisation] [--out bench]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,15 +17,24 @@ import time
 from experiments.benchmarks import common
 from metaunsup import checkpointing
 
-BENCHMARKS = ("meta_gradient_cost", "multitask", "utilisation", "reductions", "meta_gradient",
-              "data", "advance")
-TITLES = {"meta_gradient_cost": "Meta-gradient cost: the gradient against the forward computation",
-          "multitask": "Multi-task throughput (vmap + scan vs a per-task Python loop)",
-          "utilisation": "Utilisation of one inner step",
-          "reductions": "Batch reductions: XLA's leading-axis mean vs a matrix-vector product",
-          "meta_gradient": "Meta-gradient time and memory vs truncation",
-          "data": "Data loading per meta-step vs the step",
-          "advance": "Forward-only inner steps (advance) vs gradient inner steps"}
+BENCHMARKS = (
+  "meta_gradient_cost",
+  "multitask",
+  "utilisation",
+  "reductions",
+  "meta_gradient",
+  "data",
+  "advance",
+)
+TITLES = {
+  "meta_gradient_cost": "Meta-gradient cost: the gradient against the forward computation",
+  "multitask": "Multi-task throughput (vmap + scan vs a per-task Python loop)",
+  "utilisation": "Utilisation of one inner step",
+  "reductions": "Batch reductions: XLA's leading-axis mean vs a matrix-vector product",
+  "meta_gradient": "Meta-gradient time and memory vs truncation",
+  "data": "Data loading per meta-step vs the step",
+  "advance": "Forward-only inner steps (advance) vs gradient inner steps",
+}
 
 
 def main(argv=None) -> dict:
@@ -58,20 +68,24 @@ def main(argv=None) -> dict:
 
 def write(results: dict, out: pathlib.Path) -> None:
   """results.json, and results.md: the headlines, then each benchmark's table."""
-  sections = [f"## {TITLES.get(name, name)}\n\n"
-              f"{importlib.import_module(f'experiments.benchmarks.{name}').markdown(details)}\n"
-              for name, details in results["benchmarks"].items()]
+  sections = [
+    f"## {TITLES.get(name, name)}\n\n"
+    f"{importlib.import_module(f'experiments.benchmarks.{name}').markdown(details)}\n"
+    for name, details in results["benchmarks"].items()
+  ]
   out.mkdir(parents=True, exist_ok=True)
   (out / "results.json").write_text(checkpointing.dumps(results, indent=2) + "\n")
   env = results["environment"]
   head = {k: v for k, v in results.items() if k not in ("environment", "benchmarks")}
   (out / "results.md").write_text(
-      "# Benchmarks\n\n"
-      f"`make bench` on {env['cpu_count']} CPU cores, jax {env['jax']}, backend "
-      f"{env['backend']} ({env['device_kind']}). Medians over repeats; configs in "
-      "results.json.\n\n"
-      + "".join(f"- `{k}`: {v:.3g}\n" for k, v in head.items()) + "\n"
-      + "\n".join(sections))
+    "# Benchmarks\n\n"
+    f"`make bench` on {env['cpu_count']} CPU cores, jax {env['jax']}, backend "
+    f"{env['backend']} ({env['device_kind']}). Medians over repeats; configs in "
+    "results.json.\n\n"
+    + "".join(f"- `{k}`: {v:.3g}\n" for k, v in head.items())
+    + "\n"
+    + "\n".join(sections)
+  )
 
 
 if __name__ == "__main__":

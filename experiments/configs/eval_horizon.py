@@ -9,6 +9,7 @@ rule, random init and the VAE on held-out Fashion-MNIST (test split) 14x14 and M
 
 A quicker probe: --config.datasets='("mnist@14",)' --config.methods='("rule",)'.
 """
+
 from experiments.configs import eval_targets
 
 

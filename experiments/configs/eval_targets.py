@@ -5,6 +5,7 @@ class, ridge, 5 seeds, at 300 and 3000 inner steps. About 20 min per rule on a 2
   python -m metaunsup.evaluation --rule=runs/default \
       --config=experiments/configs/eval_targets.py --out=OUT
 """
+
 from metaunsup.configs import eval_full
 
 

@@ -7,6 +7,7 @@ committed eval_full run, paired by seed (`python -m experiments.zoo_table`).
 
   make evaluate CONFIG=experiments/configs/eval_zoo.py OUT=runs/eval_zoo
 """
+
 import json
 import pathlib
 
@@ -17,8 +18,14 @@ SWEEP = pathlib.Path(__file__).parents[1] / "results" / "zoo" / "sweep.json"
 
 def get_config():
   c = eval_full.get_config()
-  c.datasets = ("fashion_mnist@14", "mnist@14", "fashion_mnist@28", "mnist@28",
-                "fashion_mnist@14+perm", "mnist@14+perm")
+  c.datasets = (
+    "fashion_mnist@14",
+    "mnist@14",
+    "fashion_mnist@28",
+    "mnist@28",
+    "fashion_mnist@14+perm",
+    "mnist@14+perm",
+  )
   chosen = json.loads(SWEEP.read_text())["chosen"]
   zoo = sorted(k for k in chosen if k != "oja" and chosen[k] is not None)
   c.methods = ("random_init", *(f"local:{k}" for k in zoo), "oja", "kmeans", "ica", "pca")

@@ -2,6 +2,7 @@
 tasks, no augmentation, 600 meta-steps (about 50 min on a 2-core CPU). This is the setting of
 the earlier single-data-set default (commit 8a9f1a3), whose rule beat random init on the
 held-out test split; it is the rule `make evaluate` is reported with (experiments/results/)."""
+
 from metaunsup.default_config import get_config as _default
 
 

@@ -9,6 +9,7 @@ horizon_long.py at equal CPU time:
   make evaluate RULE=runs/horizon_baseline CONFIG=experiments/configs/eval_full.py \
       OUT=runs/eval_horizon_baseline
 """
+
 from experiments.configs.fmnist_relu import get_config as _fmnist_relu
 
 

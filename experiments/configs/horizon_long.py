@@ -18,6 +18,7 @@ after a few steps and set --config.meta.steps so that both runs take 90 minutes:
 The PES variant (unbiased over the whole trajectory, much higher variance with 5426
 meta-parameters): add --config.meta.estimator=pes --config.meta.es_pairs=2.
 """
+
 from experiments.configs.horizon_baseline import get_config as _baseline
 
 

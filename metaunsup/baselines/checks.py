@@ -1,5 +1,6 @@
 """The argument check the gradient-trained baselines share beyond `metaunsup.checks`: a
 network backprop can train. One-line errors naming the fix."""
+
 from __future__ import annotations
 
 from metaunsup import base_model
@@ -16,5 +17,7 @@ def check_differentiable(activation: str) -> None:
   """
   base_model.get_activation(activation)
   if activation == "step":
-    raise ValueError("activation 'step' has zero gradient everywhere; backprop baselines "
-                     "need a differentiable activation")
+    raise ValueError(
+      "activation 'step' has zero gradient everywhere; backprop baselines "
+      "need a differentiable activation"
+    )

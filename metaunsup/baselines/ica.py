@@ -2,6 +2,7 @@
 algorithms and applications"): a reference point without a network, fitted by scikit-learn
 on the unlabeled training data; next to PCA-32, the classic linear code that seeks
 non-Gaussian, sparse directions instead of high-variance ones."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,6 +21,7 @@ class ICA:
     mean: [D] float32, the training data's mean.
     unmixing: [K, D] float32; the sources of x are (x - mean) @ unmixing.T.
   """
+
   mean: np.ndarray
   unmixing: np.ndarray
 
@@ -60,13 +62,16 @@ def fit_ica(x_train, k: int = 32, seed: int = 0, max_iter: int = 400) -> ICA:
   """
   x = np.asarray(x_train, np.float64)
   if x.ndim != 2 or not np.all(np.isfinite(x)):
-    raise ValueError(f"x_train must be a finite 2-D array [examples, features], "
-                     f"got shape {x.shape}")
+    raise ValueError(
+      f"x_train must be a finite 2-D array [examples, features], got shape {x.shape}"
+    )
   if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= min(x.shape):
-    raise ValueError(f"k must be an integer in [1, {min(x.shape)}] (examples and features "
-                     f"of x_train), got {k!r}")
+    raise ValueError(
+      f"k must be an integer in [1, {min(x.shape)}] (examples and features of x_train), got {k!r}"
+    )
   with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
-    ica = FastICA(n_components=k, whiten="unit-variance", random_state=seed,
-                  max_iter=max_iter).fit(x)
+    ica = FastICA(n_components=k, whiten="unit-variance", random_state=seed, max_iter=max_iter).fit(
+      x
+    )
   return ICA(mean=ica.mean_.astype(np.float32), unmixing=ica.components_.astype(np.float32))

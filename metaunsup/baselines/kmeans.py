@@ -2,6 +2,7 @@
 Analysis of Single-Layer Networks in Unsupervised Feature Learning": a reference point
 without a network, fitted by scikit-learn on the unlabeled training data. Online k-means is
 itself a competitive local rule (`metaunsup.zoo.competitive`); this is its batch optimum."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +18,7 @@ class TriangleKMeans:
   Attributes:
     centroids: [K, D] float32.
   """
+
   centroids: np.ndarray
 
   def transform(self, x) -> np.ndarray:
@@ -36,8 +38,7 @@ class TriangleKMeans:
     x = np.asarray(x, np.float32)
     if x.ndim != 2 or x.shape[1] != self.centroids.shape[1]:
       raise ValueError(f"x must be [examples, {self.centroids.shape[1]}], got shape {x.shape}")
-    sq = ((x ** 2).sum(1)[:, None] - 2 * x @ self.centroids.T
-          + (self.centroids ** 2).sum(1)[None])
+    sq = (x**2).sum(1)[:, None] - 2 * x @ self.centroids.T + (self.centroids**2).sum(1)[None]
     d = np.sqrt(np.maximum(sq, 0.0))
     return np.maximum(0.0, d.mean(1, keepdims=True) - d).astype(np.float32)
 
@@ -60,10 +61,10 @@ def fit_kmeans(x_train, k: int = 32, seed: int = 0, n_init: int = 1) -> Triangle
   """
   x = np.asarray(x_train, np.float32)
   if x.ndim != 2 or not np.all(np.isfinite(x)):
-    raise ValueError(f"x_train must be a finite 2-D array [examples, features], "
-                     f"got shape {x.shape}")
+    raise ValueError(
+      f"x_train must be a finite 2-D array [examples, features], got shape {x.shape}"
+    )
   if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= x.shape[0]:
-    raise ValueError(f"k must be an integer in [1, {x.shape[0]}] (examples of x_train), "
-                     f"got {k!r}")
+    raise ValueError(f"k must be an integer in [1, {x.shape[0]}] (examples of x_train), got {k!r}")
   km = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x)
   return TriangleKMeans(centroids=km.cluster_centers_.astype(np.float32))

@@ -1,4 +1,5 @@
 """Reference points without a network: PCA of the unlabeled training data (numpy SVD)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,6 +15,7 @@ class PCA:
     mean: [D] float32, the training data's mean.
     components: [dim, D] float32, orthonormal rows by decreasing variance.
   """
+
   mean: np.ndarray
   components: np.ndarray
 
@@ -52,13 +54,17 @@ def fit_pca(x_train, dim: int = 32) -> PCA:
   """
   x = np.asarray(x_train, np.float64)
   if x.ndim != 2 or not np.all(np.isfinite(x)):
-    raise ValueError(f"x_train must be a finite 2-D array [examples, features], "
-                     f"got shape {x.shape}")
+    raise ValueError(
+      f"x_train must be a finite 2-D array [examples, features], got shape {x.shape}"
+    )
   if isinstance(dim, bool) or not isinstance(dim, int) or not 1 <= dim <= min(x.shape):
-    raise ValueError(f"dim must be an integer in [1, {min(x.shape)}] (examples and "
-                     f"features of x_train), got {dim!r}")
+    raise ValueError(
+      f"dim must be an integer in [1, {min(x.shape)}] (examples and "
+      f"features of x_train), got {dim!r}"
+    )
   mean = x.mean(axis=0)
   components = np.linalg.svd(x - mean, full_matrices=False)[2][:dim]
   signs = np.sign(components[np.arange(dim), np.argmax(np.abs(components), axis=1)])
-  return PCA(mean=mean.astype(np.float32),
-             components=(components * signs[:, None]).astype(np.float32))
+  return PCA(
+    mean=mean.astype(np.float32), components=(components * signs[:, None]).astype(np.float32)
+  )

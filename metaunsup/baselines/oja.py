@@ -1,5 +1,6 @@
 """Oja's subspace rule (Oja 1989) as a hand-designed local rule, driven by the same
 `inner.unroll` as the learned rule, so the two differ only in the update."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ class OjaConfig(local_rule.LayerwiseRule):
   Raises:
     ValueError: (one line, at construction) if lr is not in (0, 1).
   """
+
   lr: float = 0.5
 
   def __post_init__(self):
@@ -67,5 +69,5 @@ def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   batch = x.shape[0]
   y = x @ w
   m = y.T @ y / batch
-  scale = jnp.maximum(jnp.sum(x ** 2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
+  scale = jnp.maximum(jnp.sum(x**2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
   return w + lr / (scale + EPS) * (x.T @ y / batch - w @ m)

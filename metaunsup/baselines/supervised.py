@@ -1,6 +1,7 @@
 """Supervised backprop on the few labelled examples the readout sees: the base network plus
 a linear softmax head, trained end to end. It bounds what the labels alone can teach the
 same architecture."""
+
 from __future__ import annotations
 
 import functools
@@ -28,10 +29,13 @@ def init_classifier(key: jax.Array, encoder: base_model.BaseParams, num_classes:
     {"encoder": {"W": [...], "b": [...]}, "head": {"w": [F, C], "b": [C]}}.
   """
   feature_dim = int(encoder.W[-1].shape[1])
-  return {"encoder": {"W": list(encoder.W), "b": list(encoder.b)},
-          "head": {"w": jax.random.normal(key, (feature_dim, num_classes))
-                        / math.sqrt(feature_dim),
-                   "b": jnp.zeros(num_classes)}}
+  return {
+    "encoder": {"W": list(encoder.W), "b": list(encoder.b)},
+    "head": {
+      "w": jax.random.normal(key, (feature_dim, num_classes)) / math.sqrt(feature_dim),
+      "b": jnp.zeros(num_classes),
+    },
+  }
 
 
 def trunk_params(params: dict, encoder: base_model.BaseParams) -> base_model.BaseParams:
@@ -47,8 +51,9 @@ def trunk_params(params: dict, encoder: base_model.BaseParams) -> base_model.Bas
   return encoder.replace(W=params["encoder"]["W"], b=params["encoder"]["b"])
 
 
-def logits(params: dict, encoder: base_model.BaseParams, x: jax.Array,
-           activation: str) -> jax.Array:
+def logits(
+  params: dict, encoder: base_model.BaseParams, x: jax.Array, activation: str
+) -> jax.Array:
   """Class scores of the trunk plus the linear head. Batch norm uses x's own statistics:
   training is full-batch on the support set.
 
@@ -61,19 +66,30 @@ def logits(params: dict, encoder: base_model.BaseParams, x: jax.Array,
   Returns:
     [N, C] logits.
   """
-  return (base_model.features(trunk_params(params, encoder), x, activation)
-          @ params["head"]["w"] + params["head"]["b"])
+  return (
+    base_model.features(trunk_params(params, encoder), x, activation) @ params["head"]["w"]
+    + params["head"]["b"]
+  )
 
 
 @functools.partial(jax.jit, static_argnames="activation")
-def _fit(params: dict, encoder: base_model.BaseParams, x: jax.Array, y: jax.Array,
-         steps: jax.Array, learning_rate: jax.Array, *, activation: str):
+def _fit(
+  params: dict,
+  encoder: base_model.BaseParams,
+  x: jax.Array,
+  y: jax.Array,
+  steps: jax.Array,
+  learning_rate: jax.Array,
+  *,
+  activation: str,
+):
   """steps and learning_rate are traced, so any values reuse one compilation."""
   opt = optax.adam(learning_rate)
 
   def loss(p):
     return optax.softmax_cross_entropy_with_integer_labels(
-        logits(p, encoder, x, activation), y).mean()
+      logits(p, encoder, x, activation), y
+    ).mean()
 
   def step(_, carry):
     p, opt_state = carry
@@ -85,9 +101,17 @@ def _fit(params: dict, encoder: base_model.BaseParams, x: jax.Array, y: jax.Arra
   return params, acc
 
 
-def train_classifier(key: jax.Array, encoder_init: base_model.BaseParams, x_support, y_support, *,
-          activation: str, num_classes: int, steps: int = 500,
-          learning_rate: float = 1e-3) -> tuple[base_model.BaseParams, float]:
+def train_classifier(
+  key: jax.Array,
+  encoder_init: base_model.BaseParams,
+  x_support,
+  y_support,
+  *,
+  activation: str,
+  num_classes: int,
+  steps: int = 500,
+  learning_rate: float = 1e-3,
+) -> tuple[base_model.BaseParams, float]:
   """Supervised backprop on the labelled examples alone: full-batch Adam (optax) on
   softmax cross-entropy through the trunk and a linear head.
 
@@ -116,16 +140,27 @@ def train_classifier(key: jax.Array, encoder_init: base_model.BaseParams, x_supp
   if len(x) < 2:
     raise ValueError(f"x_support needs at least 2 examples (batch norm), got {len(x)}")
   checks.integer(num_classes, "num_classes", 2)
-  if (y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer)
-      or y.min() < 0 or y.max() >= num_classes):
-    raise ValueError(f"y_support must be {len(x)} integer labels in [0, {num_classes}), "
-                     f"got shape {y.shape}, dtype {y.dtype}")
+  if (
+    y.shape != (len(x),)
+    or not np.issubdtype(y.dtype, np.integer)
+    or y.min() < 0
+    or y.max() >= num_classes
+  ):
+    raise ValueError(
+      f"y_support must be {len(x)} integer labels in [0, {num_classes}), "
+      f"got shape {y.shape}, dtype {y.dtype}"
+    )
   checks.integer(steps, "steps", 0)
   if not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
     raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
   check_differentiable(activation)
-  params, acc = _fit(init_classifier(key, encoder_init, num_classes), encoder_init,
-                     jnp.asarray(x), jnp.asarray(y, jnp.int32),
-                     jnp.asarray(steps, jnp.int32), jnp.asarray(learning_rate, jnp.float32),
-                     activation=activation)
+  params, acc = _fit(
+    init_classifier(key, encoder_init, num_classes),
+    encoder_init,
+    jnp.asarray(x),
+    jnp.asarray(y, jnp.int32),
+    jnp.asarray(steps, jnp.int32),
+    jnp.asarray(learning_rate, jnp.float32),
+    activation=activation,
+  )
   return trunk_params(params, encoder_init), float(acc)

@@ -1,6 +1,7 @@
 """A VAE whose encoder trunk is the base network the learned rule trains: the gradient-
 trained, unsupervised reference point. Only the trunk is returned; the posterior heads and
 the decoder exist to define the training signal."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,10 +38,11 @@ class VAEConfig:
   Raises:
     ValueError: (one line, at construction) for a bad value.
   """
+
   latent: int = 32
   learning_rate: float = 1e-3
   batch_size: int = 64
-  decoder_widths: Optional[tuple] = None   # None: the encoder's widths mirrored
+  decoder_widths: Optional[tuple] = None  # None: the encoder's widths mirrored
 
   def __post_init__(self):
     if not checks.is_int(self.latent) or self.latent < 1:
@@ -48,13 +50,17 @@ class VAEConfig:
     if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
       raise ValueError(f"VAEConfig.learning_rate must be positive, got {self.learning_rate!r}")
     if not checks.is_int(self.batch_size) or self.batch_size < 2:
-      raise ValueError(f"VAEConfig.batch_size must be an integer >= 2 (batch norm), "
-                       f"got {self.batch_size!r}")
+      raise ValueError(
+        f"VAEConfig.batch_size must be an integer >= 2 (batch norm), got {self.batch_size!r}"
+      )
     if self.decoder_widths is not None and (
-        not isinstance(self.decoder_widths, tuple)
-        or not all(checks.is_int(w) and w >= 1 for w in self.decoder_widths)):
-      raise ValueError(f"VAEConfig.decoder_widths must be None or a tuple of positive "
-                       f"integers, got {self.decoder_widths!r}")
+      not isinstance(self.decoder_widths, tuple)
+      or not all(checks.is_int(w) and w >= 1 for w in self.decoder_widths)
+    ):
+      raise ValueError(
+        f"VAEConfig.decoder_widths must be None or a tuple of positive "
+        f"integers, got {self.decoder_widths!r}"
+      )
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -65,6 +71,7 @@ class TrainState(flax.struct.PyTreeNode):
     opt_state: Adam's state.
     key: PRNG key of the next minibatches and posterior samples.
   """
+
   params: dict
   opt_state: optax.OptState
   key: jax.Array
@@ -88,10 +95,9 @@ def init_vae(key: jax.Array, encoder: base_model.BaseParams, cfg: VAEConfig) -> 
   dims = (cfg.latent,) + dec_widths + (encoder.input_dim,)
   k_post, *k_dec = jax.random.split(key, len(dims))
   return {
-      "encoder": {"W": list(encoder.W), "b": list(encoder.b)},
-      "posterior": _dense_init(k_post, widths[-1], 2 * cfg.latent),
-      "decoder": [_dense_init(k, din, dout)
-                  for k, din, dout in zip(k_dec, dims[:-1], dims[1:])],
+    "encoder": {"W": list(encoder.W), "b": list(encoder.b)},
+    "posterior": _dense_init(k_post, widths[-1], 2 * cfg.latent),
+    "decoder": [_dense_init(k, din, dout) for k, din, dout in zip(k_dec, dims[:-1], dims[1:])],
   }
 
 
@@ -113,8 +119,9 @@ def encoder_params(params: dict, encoder: base_model.BaseParams) -> base_model.B
   return encoder.replace(W=params["encoder"]["W"], b=params["encoder"]["b"])
 
 
-def elbo(params: dict, encoder: base_model.BaseParams, x: jax.Array, key: jax.Array,
-         activation: str) -> jax.Array:
+def elbo(
+  params: dict, encoder: base_model.BaseParams, x: jax.Array, key: jax.Array, activation: str
+) -> jax.Array:
   """Mean per-example ELBO in nats, one reparameterised sample: log N(x; decoder(z), I)
   minus KL(N(mu, sigma^2) || N(0, I)). Unit likelihood variance because the inputs are
   standardised. Batch norm in the trunk uses x's own statistics.
@@ -139,13 +146,20 @@ def elbo(params: dict, encoder: base_model.BaseParams, x: jax.Array, key: jax.Ar
   x_hat = z @ params["decoder"][-1]["w"] + params["decoder"][-1]["b"]
   chex.assert_equal_shape([x, x_hat])
   log_lik = -0.5 * jnp.sum((x - x_hat) ** 2, axis=1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
-  kl = 0.5 * jnp.sum(mu ** 2 + jnp.exp(logvar) - 1.0 - logvar, axis=1)
+  kl = 0.5 * jnp.sum(mu**2 + jnp.exp(logvar) - 1.0 - logvar, axis=1)
   return jnp.mean(log_lik - kl)
 
 
 @functools.partial(jax.jit, static_argnames=("activation", "cfg"))
-def run_steps(state: TrainState, encoder: base_model.BaseParams, x_train: jax.Array,
-              num_steps: jax.Array, *, activation: str, cfg: VAEConfig) -> TrainState:
+def run_steps(
+  state: TrainState,
+  encoder: base_model.BaseParams,
+  x_train: jax.Array,
+  num_steps: jax.Array,
+  *,
+  activation: str,
+  cfg: VAEConfig,
+) -> TrainState:
   """num_steps Adam steps on random minibatches of -ELBO. The count is a traced loop
   bound (a while loop), so every checkpoint interval reuses one compilation.
 
@@ -167,8 +181,7 @@ def run_steps(state: TrainState, encoder: base_model.BaseParams, x_train: jax.Ar
     key, k_batch, k_sample = jax.random.split(s.key, 3)
     x = x_train[jax.random.randint(k_batch, (cfg.batch_size,), 0, x_train.shape[0])]
     updates, opt_state = opt.update(grad_fn(s.params, x, k_sample), s.opt_state, s.params)
-    return TrainState(params=optax.apply_updates(s.params, updates), opt_state=opt_state,
-                      key=key)
+    return TrainState(params=optax.apply_updates(s.params, updates), opt_state=opt_state, key=key)
 
   return jax.lax.fori_loop(0, num_steps, step, state)
 
@@ -176,9 +189,15 @@ def run_steps(state: TrainState, encoder: base_model.BaseParams, x_train: jax.Ar
 _eval_elbo = jax.jit(elbo, static_argnames="activation")
 
 
-def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: np.ndarray, *,
-          activation: str, cfg: VAEConfig,
-          checkpoints: Sequence[int]) -> list[tuple[int, base_model.BaseParams, float]]:
+def train_vae(
+  key: jax.Array,
+  encoder_init: base_model.BaseParams,
+  x_unlabeled: np.ndarray,
+  *,
+  activation: str,
+  cfg: VAEConfig,
+  checkpoints: Sequence[int],
+) -> list[tuple[int, base_model.BaseParams, float]]:
   """Trains a VAE whose encoder trunk is the base network, by Adam on the ELBO.
 
   The ELBO is scored on a fixed held-aside subset (never trained on) with fixed posterior
@@ -206,19 +225,28 @@ def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: 
   check_differentiable(activation)
   n_eval = min(EVAL_SIZE, len(x) // 4)
   if n_eval < 2 or len(x) - n_eval < cfg.batch_size:
-    raise ValueError(f"x_unlabeled has {len(x)} examples; need at least 8 and enough for "
-                     f"a batch of {cfg.batch_size} after holding aside a quarter")
+    raise ValueError(
+      f"x_unlabeled has {len(x)} examples; need at least 8 and enough for "
+      f"a batch of {cfg.batch_size} after holding aside a quarter"
+    )
   k_split, k_init, k_eval, k_train = jax.random.split(key, 4)
   order = np.asarray(jax.random.permutation(k_split, len(x)))
   x_eval, x_train = jnp.asarray(x[order[:n_eval]]), jnp.asarray(x[order[n_eval:]])
   params = init_vae(k_init, encoder_init, cfg)
-  state = TrainState(params=params, opt_state=optax.adam(cfg.learning_rate).init(params),
-                     key=k_train)
+  state = TrainState(
+    params=params, opt_state=optax.adam(cfg.learning_rate).init(params), key=k_train
+  )
   out, done = [], 0
   for s in steps:
     if s > done:
-      state = run_steps(state, encoder_init, x_train, jnp.asarray(s - done, jnp.int32),
-                        activation=activation, cfg=cfg)
+      state = run_steps(
+        state,
+        encoder_init,
+        x_train,
+        jnp.asarray(s - done, jnp.int32),
+        activation=activation,
+        cfg=cfg,
+      )
       done = s
     score = float(_eval_elbo(state.params, encoder_init, x_eval, k_eval, activation))
     out.append((s, encoder_params(state.params, encoder_init), score))
@@ -228,6 +256,7 @@ def train_vae(key: jax.Array, encoder_init: base_model.BaseParams, x_unlabeled: 
 def _check_checkpoints(checkpoints) -> list[int]:
   steps = [int(s) for s in checkpoints]
   if not steps or steps != sorted(steps) or steps[0] < 0:
-    raise ValueError(f"checkpoints must be a non-empty sorted list of step counts >= 0, "
-                     f"got {list(checkpoints)}")
+    raise ValueError(
+      f"checkpoints must be a non-empty sorted list of step counts >= 0, got {list(checkpoints)}"
+    )
   return steps

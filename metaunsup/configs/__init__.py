@@ -12,6 +12,7 @@ held-out data, metaunsup/evaluation/default_config.py), eval_cpu (eval_full size
 data: a smoke check, not results). `--config` also takes a file, path/to/config.py, whose
 `get_config()` returns a ConfigDict; `--config.SECTION.FIELD=VALUE` overrides either.
 """
+
 from __future__ import annotations
 
 import pathlib
@@ -39,9 +40,15 @@ def path(value: str, names: tuple[str, ...] = TRAIN + EVALUATION) -> str:
   if "/" in base or base.endswith(".py"):
     return value
   if base not in names:
-    other = (" (a meta-training config: python -m metaunsup.train)" if base in TRAIN else
-             " (an evaluation config: python -m metaunsup.evaluation)" if base in EVALUATION
-             else "")
-    raise ValueError(f"unknown config {base!r}{other}; packaged configs: {', '.join(names)}, "
-                     "or a file such as path/to/config.py")
+    other = (
+      " (a meta-training config: python -m metaunsup.train)"
+      if base in TRAIN
+      else " (an evaluation config: python -m metaunsup.evaluation)"
+      if base in EVALUATION
+      else ""
+    )
+    raise ValueError(
+      f"unknown config {base!r}{other}; packaged configs: {', '.join(names)}, "
+      "or a file such as path/to/config.py"
+    )
   return str(pathlib.Path(__file__).with_name(f"{base}.py")) + colon + arg

@@ -3,6 +3,7 @@ label count of the full protocol, with the unsupervised curves run to 10^4 inner
 Fashion-MNIST 14x14, to 3000 on MNIST 14x14, to 1000 on 28x28 images, permuted pixels and
 text, and sweeps up to width 512 (the learned rule's step grows with the square of the
 width on a CPU)."""
+
 from metaunsup.configs import eval_full
 
 

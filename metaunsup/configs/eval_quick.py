@@ -1,6 +1,7 @@
 """The whole evaluation pipeline, small enough for CI (about two minutes on a 2-core CPU):
 every method, file and figure of eval_full.py, on fewer data sets, seeds and steps. Its
 numbers are a smoke check, not results."""
+
 from metaunsup.configs import eval_full
 
 

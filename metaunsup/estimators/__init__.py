@@ -16,20 +16,35 @@ frozen dataclass with `init` and `estimate`, `base.py`'s interface):
 A package estimator is registered below (its registry line); one of a user's registers when
 its module is imported, before the config that names it is checked.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
 from metaunsup.estimators import base
-from metaunsup.estimators.base import (MetaGradient, Objective, Truncation, inner_truncation,
-                                       reset)
+from metaunsup.estimators.base import MetaGradient, Objective, Truncation, inner_truncation, reset
 from metaunsup.estimators.es import AntitheticES
 from metaunsup.estimators.pes import PES, PESState
 from metaunsup.estimators.truncated_bptt import TruncatedBPTT
 
-__all__ = ["AntitheticES", "MetaGradient", "OBJECTIVES", "Objective", "PES", "PESState",
-           "Truncation", "TruncatedBPTT", "base", "from_config", "inner_truncation", "names",
-           "objective_from_config", "register", "reset", "truncated_bptt_gradient"]
+__all__ = [
+  "AntitheticES",
+  "MetaGradient",
+  "OBJECTIVES",
+  "Objective",
+  "PES",
+  "PESState",
+  "Truncation",
+  "TruncatedBPTT",
+  "base",
+  "from_config",
+  "inner_truncation",
+  "names",
+  "objective_from_config",
+  "register",
+  "reset",
+  "truncated_bptt_gradient",
+]
 
 T = TypeVar("T", bound=type)
 
@@ -61,6 +76,7 @@ def register(name: str, from_config: Callable[[Any], Any] | None = None) -> Call
     builder = from_config or getattr(cls, "from_config", None) or (lambda meta: cls())
     _REGISTRY[name] = (cls, builder)
     return cls
+
   return decorate
 
 
@@ -98,9 +114,11 @@ def from_config(meta):
     ValueError: an unknown estimator name.
   """
   if meta.estimator not in _REGISTRY:
-    raise ValueError(f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
-                     f"{names()} (an estimator of your own must be imported, and so "
-                     "registered, first)")
+    raise ValueError(
+      f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
+      f"{names()} (an estimator of your own must be imported, and so "
+      "registered, first)"
+    )
   return _REGISTRY[meta.estimator][1](meta)
 
 
@@ -138,7 +156,8 @@ def objective_from_config(meta) -> Objective:
     ValueError: an unknown objective name.
   """
   if meta.objective not in OBJECTIVES:
-    raise ValueError(f"config.meta.objective={meta.objective!r} is unknown; choose one of "
-                     f"{OBJECTIVES}")
+    raise ValueError(
+      f"config.meta.objective={meta.objective!r} is unknown; choose one of {OBJECTIVES}"
+    )
   points = int(meta.objective_points) if meta.objective == "mean_over_truncation" else 1
   return Objective(points=points, worsening=float(meta.worsening_penalty))

@@ -12,6 +12,7 @@ inner problem (`inner_truncation`) and a toy dynamical system in the tests. It i
 Every leading [T] task axis is vmapped inside `estimate`, in the one jitted program.
 Layout follows learned_optimization's outer_trainers (one estimator per file).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,11 +27,12 @@ from metaunsup import inner
 
 class MetaGradient(flax.struct.PyTreeNode):
   """What an estimator returns for a batch of T tasks (leaves as commented)."""
-  loss: jax.Array          # mean meta-loss over tasks (of theta itself where it is run)
-  grads: Any               # estimate of d loss / d theta, theta's tree
-  states: Any              # every task's state after the truncation (and advance) [T]
-  estimator_state: Any     # the estimator's own per-task state after the truncation [T]
-  task_losses: jax.Array   # [T]
+
+  loss: jax.Array  # mean meta-loss over tasks (of theta itself where it is run)
+  grads: Any  # estimate of d loss / d theta, theta's tree
+  states: Any  # every task's state after the truncation (and advance) [T]
+  estimator_state: Any  # the estimator's own per-task state after the truncation [T]
+  task_losses: jax.Array  # [T]
   task_accuracies: jax.Array  # [T]
 
 
@@ -44,6 +46,7 @@ AdvanceFn = Callable[[Any, Any, Any], Any]
 class Truncation:
   """One task's truncation as an estimator sees it. `advance` runs after the scored part;
   its steps shape the states later truncations start from but are never differentiated."""
+
   loss: LossFn
   advance: AdvanceFn | None = None
 
@@ -55,12 +58,14 @@ class Objective:
   `points` evenly spaced points of the truncation, plus `worsening` times every increase
   of the meta-loss from one scored point to the next (the first compared against the
   state the truncation started from)."""
+
   points: int = 1
   worsening: float = 0.0
 
 
-def inner_truncation(cfg: inner.InnerConfig, k: int, advance_steps: int = 0,
-                     objective: Objective = Objective()) -> Truncation:
+def inner_truncation(
+  cfg: inner.InnerConfig, k: int, advance_steps: int = 0, objective: Objective = Objective()
+) -> Truncation:
   """The meta-training inner problem: k scored inner steps, then `advance_steps`
   forward-only ones.
 
@@ -73,11 +78,11 @@ def inner_truncation(cfg: inner.InnerConfig, k: int, advance_steps: int = 0,
   Returns:
     Truncation of one task (vmapped over [T] by the estimators).
   """
+
   def loss(theta, state, data):
     if objective == Objective():
       return inner.truncated_loss(theta, cfg, state, data, k)
-    return inner.trajectory_loss(theta, cfg, state, data, k, objective.points,
-                                 objective.worsening)
+    return inner.trajectory_loss(theta, cfg, state, data, k, objective.points, objective.worsening)
 
   def advance(theta, state, data):
     return inner.advance(theta, cfg, state, data, advance_steps)
@@ -114,7 +119,8 @@ def advance_tasks(truncation: Truncation, theta, states, data, theta_axis=None):
   if truncation.advance is None:
     return states
   return tasks_vmap(truncation.advance, theta_axis=theta_axis)(
-      jax.lax.stop_gradient(theta), states, data)
+    jax.lax.stop_gradient(theta), states, data
+  )
 
 
 def reset(estimator, theta, est_state, states, done: jax.Array):
@@ -149,8 +155,9 @@ def perturbations(key, theta, shape: tuple):
   leaves, treedef = jax.tree_util.tree_flatten(theta)
   keys = jax.random.split(key, len(leaves))
   return jax.tree_util.tree_unflatten(
-      treedef, [jax.random.normal(k, shape + jnp.shape(x), jnp.result_type(x))
-                for k, x in zip(keys, leaves)])
+    treedef,
+    [jax.random.normal(k, shape + jnp.shape(x), jnp.result_type(x)) for k, x in zip(keys, leaves)],
+  )
 
 
 def antithetic_thetas(theta, eps, sigma: float):
@@ -164,8 +171,7 @@ def antithetic_thetas(theta, eps, sigma: float):
   Returns:
     theta's tree, leaves [2, *eps leaf shape].
   """
-  return jax.tree_util.tree_map(
-      lambda t, e: jnp.stack([t + sigma * e, t - sigma * e]), theta, eps)
+  return jax.tree_util.tree_map(lambda t, e: jnp.stack([t + sigma * e, t - sigma * e]), theta, eps)
 
 
 def clip_differences(delta: jax.Array, clip: float) -> jax.Array:
@@ -194,4 +200,5 @@ def weighted_directions(weights: jax.Array, directions):
   """
   n = weights.size
   return jax.tree_util.tree_map(
-      lambda d: jnp.tensordot(weights, d, axes=weights.ndim) / n, directions)
+    lambda d: jnp.tensordot(weights, d, axes=weights.ndim) / n, directions
+  )

@@ -18,6 +18,7 @@ the unperturbed theta instead would hide those steps' dependence on eps from the
 The particles' states (leading [T, 2, P]) and accumulators ([T, P]) are the estimator's
 state: checkpointed, and started again (copies of the fresh task, accumulator zero) when
 their task is reset. The task's own state follows its first positive particle."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,9 @@ class PESState(flax.struct.PyTreeNode):
     particles: task states [T, 2 (+, -), P].
     accumulator: theta's tree, leaves [T, P, ...]: the sum of eps since the task's reset.
   """
-  particles: object     # task states [T, 2 (+, -), P]
-  accumulator: object   # theta's tree, leaves [T, P, ...]: sum of eps since the reset
+
+  particles: object  # task states [T, 2 (+, -), P]
+  accumulator: object  # theta's tree, leaves [T, P, ...]: sum of eps since the reset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,9 +51,10 @@ class PES:
     pairs: antithetic pairs (particle pairs) per task.
     clip: |L+ - L-| clipped to this (0: no clipping).
   """
-  sigma: float = 0.01   # perturbation scale, in theta's units
-  pairs: int = 1        # antithetic pairs (particle pairs) per task
-  clip: float = 0.0     # |L+ - L-| clipped to this (0: no clipping)
+
+  sigma: float = 0.01  # perturbation scale, in theta's units
+  pairs: int = 1  # antithetic pairs (particle pairs) per task
+  clip: float = 0.0  # |L+ - L-| clipped to this (0: no clipping)
   name = "pes"
 
   def init(self, theta, states) -> PESState:
@@ -66,14 +69,17 @@ class PES:
     """
     num_tasks = jax.tree_util.tree_leaves(states)[0].shape[0]
     particles = jax.tree_util.tree_map(
-        lambda x: jnp.broadcast_to(x[:, None, None], x.shape[:1] + (2, self.pairs) + x.shape[1:]),
-        states)
+      lambda x: jnp.broadcast_to(x[:, None, None], x.shape[:1] + (2, self.pairs) + x.shape[1:]),
+      states,
+    )
     accumulator = jax.tree_util.tree_map(
-        lambda t: jnp.zeros((num_tasks, self.pairs) + jnp.shape(t), jnp.result_type(t)), theta)
+      lambda t: jnp.zeros((num_tasks, self.pairs) + jnp.shape(t), jnp.result_type(t)), theta
+    )
     return PESState(particles=particles, accumulator=accumulator)
 
-  def estimate(self, theta, est_state: PESState, states, data, key,
-               truncation: base.Truncation) -> base.MetaGradient:
+  def estimate(
+    self, theta, est_state: PESState, states, data, key, truncation: base.Truncation
+  ) -> base.MetaGradient:
     """One truncation of every particle (tasks [T], signs [2] and pairs [P] vmapped).
 
     Args:
@@ -92,22 +98,27 @@ class PES:
     num_tasks = jax.tree_util.tree_leaves(data)[0].shape[0]
     eps = base.perturbations(key, theta, (num_tasks, self.pairs))
     accumulator = jax.tree_util.tree_map(jnp.add, est_state.accumulator, eps)
-    thetas = jax.tree_util.tree_map(                                   # [T, 2, P]
-        lambda t, e: t + self.sigma * jnp.stack([e, -e], axis=1), theta, eps)
+    thetas = jax.tree_util.tree_map(  # [T, 2, P]
+      lambda t, e: t + self.sigma * jnp.stack([e, -e], axis=1), theta, eps
+    )
 
     def particles_of_task(fn):
       over_pairs = jax.vmap(fn, in_axes=(0, 0, None))
       return jax.vmap(jax.vmap(over_pairs, in_axes=(0, 0, None)), in_axes=(0, 0, 0))
 
     losses, (particles, accs) = particles_of_task(truncation.loss)(
-        thetas, est_state.particles, data)                               # [T, 2, P]
-    delta = base.clip_differences(losses[:, 0] - losses[:, 1], self.clip)   # [T, P]
+      thetas, est_state.particles, data
+    )  # [T, 2, P]
+    delta = base.clip_differences(losses[:, 0] - losses[:, 1], self.clip)  # [T, P]
     grads = base.weighted_directions(delta / (2 * self.sigma), accumulator)
     if truncation.advance is not None:
       particles = particles_of_task(truncation.advance)(thetas, particles, data)
     task_losses = jnp.mean(losses, axis=(1, 2))
     return base.MetaGradient(
-        loss=jnp.mean(task_losses), grads=grads,
-        states=jax.tree_util.tree_map(lambda x: x[:, 0, 0], particles),
-        estimator_state=PESState(particles=particles, accumulator=accumulator),
-        task_losses=task_losses, task_accuracies=jnp.mean(accs, axis=(1, 2)))
+      loss=jnp.mean(task_losses),
+      grads=grads,
+      states=jax.tree_util.tree_map(lambda x: x[:, 0, 0], particles),
+      estimator_state=PESState(particles=particles, accumulator=accumulator),
+      task_losses=task_losses,
+      task_accuracies=jnp.mean(accs, axis=(1, 2)),
+    )

@@ -1,4 +1,5 @@
 """`python -m metaunsup.evaluation --rule=... --config=... --out=...` (cli.py)."""
+
 import functools
 
 from absl import app, flags

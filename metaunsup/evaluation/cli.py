@@ -8,6 +8,7 @@
 Errors a user can fix (a missing rule or data set, a bad config value, a full disk) end
 the process with one line, `error: ...`, never a traceback.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,15 +20,24 @@ from metaunsup import configs, data, file_faults
 from metaunsup.evaluation import pipeline
 
 CONFIG = config_flags.DEFINE_config_file(
-    "config", configs.path("eval_full"),
-    f"Evaluation config: a packaged one ({', '.join(configs.EVALUATION)}) or a file "
-    "path/to/config.py; --config.FIELD=VALUE overrides a field.")
-RULE = flags.DEFINE_string("rule", "pretrained", "A rule file, a meta-training workdir, or "
-                           "'pretrained' (the rule shipped in the package).")
+  "config",
+  configs.path("eval_full"),
+  f"Evaluation config: a packaged one ({', '.join(configs.EVALUATION)}) or a file "
+  "path/to/config.py; --config.FIELD=VALUE overrides a field.",
+)
+RULE = flags.DEFINE_string(
+  "rule",
+  "pretrained",
+  "A rule file, a meta-training workdir, or 'pretrained' (the rule shipped in the package).",
+)
 OUT = flags.DEFINE_string("out", "runs/eval", "Where results.json, results.md and figures go.")
-REVERSE = flags.DEFINE_bool("reverse", False, "Compute the pieces last first: a second "
-                            "process started with it on the same --out shares the work with "
-                            "the first.")
+REVERSE = flags.DEFINE_bool(
+  "reverse",
+  False,
+  "Compute the pieces last first: a second "
+  "process started with it on the same --out shares the work with "
+  "the first.",
+)
 
 
 def main(argv) -> None:
@@ -44,6 +54,5 @@ def main(argv) -> None:
   logging.set_verbosity(logging.WARNING)
   try:
     pipeline.run(RULE.value, CONFIG.value, OUT.value, reverse=REVERSE.value)
-  except (ValueError, FileNotFoundError, data.DataNotFoundError,
-          file_faults.WriteFailedError) as e:
+  except (ValueError, FileNotFoundError, data.DataNotFoundError, file_faults.WriteFailedError) as e:
     sys.exit(f"error: {e}")

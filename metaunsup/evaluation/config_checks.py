@@ -1,6 +1,7 @@
 """Validation of an evaluation config (`default_config.py` and the metaunsup/configs/
 eval_*.py built on it): one-line errors naming the field and the fix, before any data is
 loaded or any program compiled."""
+
 from __future__ import annotations
 
 from metaunsup import base_model, checks
@@ -43,8 +44,9 @@ def check_config(config) -> None:
       raise ValueError(f"config.{field} must be a non-empty list, got {config[field]!r}")
   for method in config.methods:
     methods_lib.get(method)
-  kinds = set(config.local_rules) | {kind for m in config.methods
-                                     if (kind := methods_lib.local_kind(m)) is not None}
+  kinds = set(config.local_rules) | {
+    kind for m in config.methods if (kind := methods_lib.local_kind(m)) is not None
+  }
   for kind in sorted(kinds):
     try:
       methods_lib.local_rule_config(config, kind)
@@ -56,20 +58,28 @@ def check_config(config) -> None:
     if not all(checks.is_int(v) and v >= low for v in config[field]):
       raise ValueError(f"config.{field} must hold integers >= {low}, got {tuple(config[field])}")
   checks.widths(config.widths, "config.widths")
-  for field, low in (("num_seeds", 1), ("batch_size", 2), ("query_size", 1),
-                     ("reference_batch", 2)):
+  for field, low in (
+    ("num_seeds", 1),
+    ("batch_size", 2),
+    ("query_size", 1),
+    ("reference_batch", 2),
+  ):
     checks.integer(config[field], f"config.{field}", low)
   checks.seed(config.seed, "config.seed")
   if seeds(config)[-1] > checks.SEED_RANGE[1]:
-    raise ValueError(f"config.seed={config.seed} is too large: its seeds (1000 seed + i) "
-                     f"reach {seeds(config)[-1]}, beyond the PRNG's 2**32 - 1")
+    raise ValueError(
+      f"config.seed={config.seed} is too large: its seeds (1000 seed + i) "
+      f"reach {seeds(config)[-1]}, beyond the PRNG's 2**32 - 1"
+    )
   base_model.get_activation(config.activation)
   for spec in config.datasets:
     DataSpec.parse(spec)
   for spec, cap in config.step_caps.items():
     if spec not in config.datasets or isinstance(cap, bool) or not isinstance(cap, int):
-      raise ValueError(f"config.step_caps[{spec!r}] = {cap!r}: keys must be entries of "
-                       "config.datasets and values integer step counts")
+      raise ValueError(
+        f"config.step_caps[{spec!r}] = {cap!r}: keys must be entries of "
+        "config.datasets and values integer step counts"
+      )
   if config.sweep.enabled:
     DataSpec.parse(config.sweep.dataset)
     for a in config.sweep.activations:

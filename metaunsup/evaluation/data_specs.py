@@ -1,5 +1,6 @@
 """Which held-out data set an evaluation reads: a spec string such as 'mnist@28+perm'
 parsed into a `DataSpec` and loaded (images resized, pixels optionally permuted)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,6 +21,7 @@ class DataSpec:
     permuted: whether the input columns are shuffled by a fixed, seeded permutation (the
       paper's permuted-pixel generalisation test).
   """
+
   name: str
   image_size: int = 14
   permuted: bool = False
@@ -40,8 +42,10 @@ class DataSpec:
     body, permuted = (spec[:-5], True) if spec.endswith("+perm") else (spec, False)
     name, _, size = body.partition("@")
     if not name or (size and not size.isdigit()):
-      raise ValueError(f"data set spec {spec!r} is malformed; write NAME, NAME@SIZE or "
-                       "NAME@SIZE+perm, e.g. 'mnist@28+perm'")
+      raise ValueError(
+        f"data set spec {spec!r} is malformed; write NAME, NAME@SIZE or "
+        "NAME@SIZE+perm, e.g. 'mnist@28+perm'"
+      )
     return cls(name, int(size) if size else 14, permuted)
 
   def load(self, seed: int) -> data.Dataset:
@@ -62,8 +66,9 @@ class DataSpec:
     if not self.permuted:
       return ds
     perm = np.random.default_rng(seed).permutation(ds.input_dim)
-    return dataclasses.replace(ds, name=f"{ds.name}+perm", train_x=ds.train_x[:, perm],
-                               test_x=ds.test_x[:, perm])
+    return dataclasses.replace(
+      ds, name=f"{ds.name}+perm", train_x=ds.train_x[:, perm], test_x=ds.test_x[:, perm]
+    )
 
 
 def image_side(ds: data.Dataset) -> int | None:

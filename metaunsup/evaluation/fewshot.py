@@ -2,6 +2,7 @@
 check meta-training runs at its end (`train.py`, summary.json), one readout per seed, with
 the labelled examples of `make evaluate` (`readout.make_readout`: support from the train
 split, a class-balanced query from the test split)."""
+
 from __future__ import annotations
 
 import functools
@@ -18,14 +19,15 @@ from metaunsup.evaluation import readout as readout_lib
 # How `fewshot_eval` draws its labelled examples, by `support_split`; summary.json records
 # the one it used ("eval_protocol").
 PROTOCOLS = {
-    "train": "train-split support (shots per class), class-balanced test query of "
-             "query_size (make evaluate's readout)",
-    "test": "support and query both from the test split (summaries before issue 27)",
+  "train": "train-split support (shots per class), class-balanced test query of "
+  "query_size (make evaluate's readout)",
+  "test": "support and query both from the test split (summaries before issue 27)",
 }
 
 
-def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: int,
-                        num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def support_query_split(
+  labels: np.ndarray, shots: int, query_size: int, seed: int, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
   """Class-balanced support (shots per class) and a disjoint random query set.
 
   Args:
@@ -48,37 +50,59 @@ def support_query_split(labels: np.ndarray, shots: int, query_size: int, seed: i
   labels = np.asarray(labels).reshape(-1)
   if labels.dtype.kind not in "iu":
     raise ValueError(f"labels must be integers 0..num_classes-1, got dtype {labels.dtype}")
-  for name, value, low in (("shots", shots, 1), ("query_size", query_size, 0),
-                           ("num_classes", num_classes, 1)):
+  for name, value, low in (
+    ("shots", shots, 1),
+    ("query_size", query_size, 0),
+    ("num_classes", num_classes, 1),
+  ):
     checks.integer(value, name, low)
   checks.seed(seed)
-  counts = np.bincount(labels[(labels >= 0) & (labels < num_classes)].astype(np.int64),
-                       minlength=num_classes)
+  counts = np.bincount(
+    labels[(labels >= 0) & (labels < num_classes)].astype(np.int64), minlength=num_classes
+  )
   outside = np.unique(labels[(labels < 0) | (labels >= num_classes)])
   if outside.size:
-    raise ValueError(f"labels {outside[:10].tolist()} are outside 0..{num_classes - 1} "
-                     f"(num_classes={num_classes}); labels must be 0..num_classes-1")
+    raise ValueError(
+      f"labels {outside[:10].tolist()} are outside 0..{num_classes - 1} "
+      f"(num_classes={num_classes}); labels must be 0..num_classes-1"
+    )
   short = np.flatnonzero(counts < shots)
   if short.size:
     c = int(short[0])
-    raise ValueError(f"class {c} has {counts[c]} examples, fewer than shots={shots}"
-                     + (f" ({short.size} classes are short)" if short.size > 1 else "")
-                     + "; lower shots or use more labelled data")
+    raise ValueError(
+      f"class {c} has {counts[c]} examples, fewer than shots={shots}"
+      + (f" ({short.size} classes are short)" if short.size > 1 else "")
+      + "; lower shots or use more labelled data"
+    )
   left = len(labels) - num_classes * shots
   if query_size > left:
-    raise ValueError(f"query_size={query_size} is more than the {left} labels left after the "
-                     f"support set ({len(labels)} labels, {num_classes} classes x {shots} "
-                     f"shots); pass query_size <= {left}")
+    raise ValueError(
+      f"query_size={query_size} is more than the {left} labels left after the "
+      f"support set ({len(labels)} labels, {num_classes} classes x {shots} "
+      f"shots); pass query_size <= {left}"
+    )
   rng = np.random.default_rng(seed)
-  support = np.concatenate([rng.choice(np.flatnonzero(labels == c), shots, replace=False)
-                            for c in range(num_classes)])
+  support = np.concatenate(
+    [rng.choice(np.flatnonzero(labels == c), shots, replace=False) for c in range(num_classes)]
+  )
   rest = np.setdiff1d(np.arange(len(labels)), support)
   return support, rng.choice(rest, query_size, replace=False)
 
 
-def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: int,
-                 seeds, batch_size: int = 128, shots: int = 10, query_size: int = 1000,
-                 heads_: tuple = ("ridge",), support_split: str = "train") -> dict:
+def fewshot_eval(
+  rule_: Rule,
+  ds: Dataset,
+  *,
+  widths,
+  activation: str,
+  steps: int,
+  seeds,
+  batch_size: int = 128,
+  shots: int = 10,
+  query_size: int = 1000,
+  heads_: tuple = ("ridge",),
+  support_split: str = "train",
+) -> dict:
   """The rule against random init: train a network on ds.train_x without labels (`apply_rule`
   with the seed), read it out with `shots` labels per class. With support_split="train"
   (the default) the labelled examples are `make evaluate`'s: `readout.make_readout`'s
@@ -116,16 +140,28 @@ def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: in
   widths = checks.widths(widths)
   seeds = [checks.seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
   # ds is standardised already (data.load): standardising again would change its floats.
-  train = functools.partial(trained_model.apply_rule, rule_, ds.train_x, widths=widths,
-                            activation=activation, batch_size=batch_size, standardize=False)
-  out: dict[str, dict[str, list[float]]] = {"rule": {h: [] for h in heads_},
-                                             "random_init": {h: [] for h in heads_}}
+  train = functools.partial(
+    trained_model.apply_rule,
+    rule_,
+    ds.train_x,
+    widths=widths,
+    activation=activation,
+    batch_size=batch_size,
+    standardize=False,
+  )
+  out: dict[str, dict[str, list[float]]] = {
+    "rule": {h: [] for h in heads_},
+    "random_init": {h: [] for h in heads_},
+  }
   if support_split == "train":
     for name, value, low in (("shots", shots, 1), ("query_size", query_size, 1)):
       checks.integer(value, name, low)
     labels = types.SimpleNamespace(
-        shots=(shots,), heads=tuple(heads_), query_size=query_size,
-        reference_batch=default_config.get_config().reference_batch)
+      shots=(shots,),
+      heads=tuple(heads_),
+      query_size=query_size,
+      reference_batch=default_config.get_config().reference_batch,
+    )
     for seed in seeds:
       readout = readout_lib.make_readout(ds, labels, seed)
       for method, n in (("rule", steps), ("random_init", 0)):
@@ -139,7 +175,9 @@ def fewshot_eval(rule_: Rule, ds: Dataset, *, widths, activation: str, steps: in
       model = train(steps=n, seed=seed)
       u_s, u_q = model.features(ds.test_x[s_idx]), model.features(ds.test_x[q_idx])
       for h in heads_:
-        out[method][h].append(heads.fewshot_accuracy(u_s, ds.test_y[s_idx], u_q,
-                                                     ds.test_y[q_idx], head=h,
-                                                     num_classes=ds.num_classes))
+        out[method][h].append(
+          heads.fewshot_accuracy(
+            u_s, ds.test_y[s_idx], u_q, ds.test_y[q_idx], head=h, num_classes=ds.num_classes
+          )
+        )
   return out

@@ -1,6 +1,7 @@
 """PNG figures of an evaluation: accuracy against inner steps per method, accuracy against
 labels per class, the generalisation sweeps, and first-layer receptive fields (paper Fig. 6).
 Error bars are standard errors over seeds."""
+
 from __future__ import annotations
 
 import pathlib
@@ -74,8 +75,16 @@ def curves(results: dict, path: pathlib.Path) -> None:
     for m in methods:
       if methods_lib.is_curve(m):
         ms = [_mean_sem(report.per_seed(results, ds, m, shots, head, s)) for s in steps]
-        ax.errorbar(steps, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
-                    capsize=2, color=color[m], label=name(m))
+        ax.errorbar(
+          steps,
+          [a for a, _ in ms],
+          yerr=[e for _, e in ms],
+          marker="o",
+          ms=3,
+          capsize=2,
+          color=color[m],
+          label=name(m),
+        )
       else:
         mean, sem = _mean_sem(report.per_seed(results, ds, m, shots, head))
         ax.axhline(mean, color=color[m], ls="--", lw=1, label=name(m))
@@ -102,8 +111,16 @@ def shots_plot(results: dict, path: pathlib.Path) -> None:
   for ax, ds in zip(axes, results["config"]["datasets"]):
     for m in report._methods(results):
       ms = [_mean_sem(report.per_seed(results, ds, m, s, head)) for s in shots]
-      ax.errorbar(shots, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
-                  capsize=2, color=color[m], label=name(m))
+      ax.errorbar(
+        shots,
+        [a for a, _ in ms],
+        yerr=[e for _, e in ms],
+        marker="o",
+        ms=3,
+        capsize=2,
+        color=color[m],
+        label=name(m),
+      )
     ax.set_xscale("log")
     ax.set_xlabel("labelled examples per class")
     ax.set_ylabel(f"test accuracy ({head})")
@@ -126,17 +143,33 @@ def sweeps(results: dict, path: pathlib.Path) -> None:
     values = list(sw[kind])
     xs = np.arange(len(values)) if kind == "activations" else np.asarray(values)
     for m in ("rule", "random_init"):
-      ms = [_mean_sem({r["seed"]: r["accuracy"] for r in results["sweep_records"]
-                       if r["sweep"] == kind and r["value"] == v and r["method"] == m})
-            for v in values]
-      ax.errorbar(xs, [a for a, _ in ms], yerr=[e for _, e in ms], marker="o", ms=3,
-                  capsize=2, color=color[m], label=name(m))
+      ms = [
+        _mean_sem(
+          {
+            r["seed"]: r["accuracy"]
+            for r in results["sweep_records"]
+            if r["sweep"] == kind and r["value"] == v and r["method"] == m
+          }
+        )
+        for v in values
+      ]
+      ax.errorbar(
+        xs,
+        [a for a, _ in ms],
+        yerr=[e for _, e in ms],
+        marker="o",
+        ms=3,
+        capsize=2,
+        color=color[m],
+        label=name(m),
+      )
     if kind == "widths":
       ax.set_xscale("log", base=2)
     if kind == "activations":
       ax.set_xticks(xs, values, rotation=30)
-    ax.set_xlabel({"widths": "hidden width", "depths": "hidden layers",
-                   "activations": "activation"}[kind])
+    ax.set_xlabel(
+      {"widths": "hidden width", "depths": "hidden layers", "activations": "activation"}[kind]
+    )
     ax.set_ylabel(f"test accuracy ({sw['shots']}/class, {sw['head']})")
     ax.set_title(f"{sw['dataset']}, {sw['steps']} inner steps")
   axes[0].legend(fontsize=7)
@@ -155,10 +188,13 @@ def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) ->
   """
   side = int(first_layers["side"])
   # Random init first for comparison, then the rule, then the others in config order.
-  methods = sorted((m for m in first_layers if m not in ("dataset", "side")),
-                   key=lambda m: (m != "random_init", m != "rule"))
-  fig, axes = plt.subplots(len(methods), units, figsize=(units * 0.8, len(methods) * 0.95),
-                           squeeze=False)
+  methods = sorted(
+    (m for m in first_layers if m not in ("dataset", "side")),
+    key=lambda m: (m != "random_init", m != "rule"),
+  )
+  fig, axes = plt.subplots(
+    len(methods), units, figsize=(units * 0.8, len(methods) * 0.95), squeeze=False
+  )
   for row, m in zip(axes, methods):
     w = np.asarray(first_layers[m])
     for j, ax in enumerate(row):
@@ -168,8 +204,11 @@ def receptive_fields(first_layers: dict, path: pathlib.Path, units: int = 16) ->
       ax.set_xticks([])
       ax.set_yticks([])
     row[0].set_ylabel(name(m), rotation=0, ha="right", va="center", fontsize=8)
-  fig.suptitle(f"First-layer receptive fields, {first_layers['dataset']} "
-               "(after the last checkpoint; random init for comparison)", fontsize=9)
+  fig.suptitle(
+    f"First-layer receptive fields, {first_layers['dataset']} "
+    "(after the last checkpoint; random init for comparison)",
+    fontsize=9,
+  )
   _save(fig, path)
 
 

@@ -17,6 +17,7 @@ Any registered local rule (`metaunsup.local_rule`, e.g. the hand-designed rules 
 registered as KIND exactly as the learned rule is run (same init, same checkpoints), with
 its config fields from `config.local_rules[KIND]` (the rule's own defaults where absent).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,6 +49,7 @@ class Method:
     extras: names of per-seed lists it fills with `ctx.extra` (e.g. 'vae_elbo'); results
       carry every registered method's lists, empty when it did not run.
   """
+
   name: str
   display: str
   run: Callable[["SeedContext"], None]
@@ -59,8 +61,14 @@ class Method:
 _REGISTRY: dict[str, Method] = {}
 
 
-def register(name: str, *, display: str, curve: bool = False, color: str | None = None,
-             extras: tuple[str, ...] = ()) -> Callable:
+def register(
+  name: str,
+  *,
+  display: str,
+  curve: bool = False,
+  color: str | None = None,
+  extras: tuple[str, ...] = (),
+) -> Callable:
   """Function decorator: registers `run(ctx)` as the evaluation method `name`.
 
   Args:
@@ -77,16 +85,18 @@ def register(name: str, *, display: str, curve: bool = False, color: str | None 
     ValueError: a malformed name, or one already registered to another function.
   """
   if not name or name.startswith(LOCAL_PREFIX) or not name.replace("_", "").isalnum():
-    raise ValueError(f"a method name is letters, digits and underscores (and does not start "
-                     f"{LOCAL_PREFIX!r}), got {name!r}")
+    raise ValueError(
+      f"a method name is letters, digits and underscores (and does not start "
+      f"{LOCAL_PREFIX!r}), got {name!r}"
+    )
 
   def decorate(fn: Callable[["SeedContext"], None]):
     # Re-registering the same function (a reloaded module) is fine; another one is not.
     if name in _REGISTRY and _REGISTRY[name].run.__qualname__ != fn.__qualname__:
-      raise ValueError(f"evaluation method {name!r} is already registered to "
-                       f"{_REGISTRY[name].run}")
+      raise ValueError(f"evaluation method {name!r} is already registered to {_REGISTRY[name].run}")
     _REGISTRY[name] = Method(name, display, fn, curve, color, tuple(extras))
     return fn
+
   return decorate
 
 
@@ -118,7 +128,7 @@ def local_kind(name: str) -> str | None:
   Returns:
     KIND, or None for any other name.
   """
-  return name[len(LOCAL_PREFIX):] if name.startswith(LOCAL_PREFIX) else None
+  return name[len(LOCAL_PREFIX) :] if name.startswith(LOCAL_PREFIX) else None
 
 
 def get(name: str) -> Method:
@@ -138,9 +148,11 @@ def get(name: str) -> Method:
     return _REGISTRY[name]
   kind = local_kind(name)
   if kind is None:
-    raise ValueError(f"config.methods has {name!r}; choose from {names()} or "
-                     f"'{LOCAL_PREFIX}KIND' for a registered local rule "
-                     f"({', '.join(local_rule.kinds())})")
+    raise ValueError(
+      f"config.methods has {name!r}; choose from {names()} or "
+      f"'{LOCAL_PREFIX}KIND' for a registered local rule "
+      f"({', '.join(local_rule.kinds())})"
+    )
   try:
     cls = local_rule.rule_class(kind)
   except ValueError as e:
@@ -197,8 +209,9 @@ def local_rule_config(config, kind: str):
   return local_rule.from_dict(dict(fields), kind)
 
 
-def network_inner_config(rule_config, widths, activation: str,
-                         batch_size: int) -> inner.InnerConfig:
+def network_inner_config(
+  rule_config, widths, activation: str, batch_size: int
+) -> inner.InnerConfig:
   """The inner problem a local rule (learned or hand-designed) trains a network of the
   protocol in.
 
@@ -211,12 +224,17 @@ def network_inner_config(rule_config, widths, activation: str,
   Returns:
     An `inner.InnerConfig` (hashable: one compilation per distinct value).
   """
-  return inner.InnerConfig(rule=rule_config, widths=tuple(int(w) for w in widths),
-                           activation=activation, batch_size=int(batch_size))
+  return inner.InnerConfig(
+    rule=rule_config,
+    widths=tuple(int(w) for w in widths),
+    activation=activation,
+    batch_size=int(batch_size),
+  )
 
 
-def unroll_checkpoints(theta, cfg: inner.InnerConfig, state: inner.TaskState,
-                       task_data: inner.TaskData, checkpoints):
+def unroll_checkpoints(
+  theta, cfg: inner.InnerConfig, state: inner.TaskState, task_data: inner.TaskData, checkpoints
+):
   """Runs a local rule and yields the network at every checkpoint. Steps advance in scans
   of 1000, 100, 10 and 1, so a log-spaced curve compiles at most four programs per shape.
 
@@ -276,6 +294,7 @@ class SeedContext:
     result: the seed's results: 'records', one list per extras field, 'seconds'.
     first_layer: method -> first-layer weights [D, width] (`keep`).
   """
+
   method: str
   spec: str
   ds: data.Dataset
@@ -303,8 +322,9 @@ class SeedContext:
     method changes no other method's numbers."""
     if self.method in self.keys:
       return self.keys[self.method]
-    return jax.random.fold_in(jax.random.PRNGKey(self.seed),
-                              zlib.crc32(self.method.encode()) & 0x7FFFFFFF)
+    return jax.random.fold_in(
+      jax.random.PRNGKey(self.seed), zlib.crc32(self.method.encode()) & 0x7FFFFFFF
+    )
 
   def add(self, step: int, scores: dict) -> None:
     """Records this method's few-shot accuracy at one inner step.
@@ -314,9 +334,17 @@ class SeedContext:
       scores: {(shots, head): accuracy} (`readout.Readout.score`, `score_network`).
     """
     self.result["records"].extend(
-        {"dataset": self.spec, "method": self.method, "step": int(step),
-         "seed": int(self.seed), "shots": int(s), "head": h, "accuracy": float(a)}
-        for (s, h), a in scores.items())
+      {
+        "dataset": self.spec,
+        "method": self.method,
+        "step": int(step),
+        "seed": int(self.seed),
+        "shots": int(s),
+        "head": h,
+        "accuracy": float(a),
+      }
+      for (s, h), a in scores.items()
+    )
 
   def extra(self, field: str, row: dict) -> None:
     """Appends a row to one of this method's per-seed extras lists.
@@ -353,10 +381,12 @@ class SeedContext:
       theta: the rule's meta-parameters.
       rule_config: the rule's config (hashable, with `update`).
     """
-    cfg = network_inner_config(rule_config, self.config.widths, self.activation,
-                               self.config.batch_size)
-    for step, params in unroll_checkpoints(theta, cfg, self.state, self.task_data,
-                                           self.checkpoints):
+    cfg = network_inner_config(
+      rule_config, self.config.widths, self.activation, self.config.batch_size
+    )
+    for step, params in unroll_checkpoints(
+      theta, cfg, self.state, self.task_data, self.checkpoints
+    ):
       self.add(step, self.readout.score_network(params, self.activation))
       if step == self.checkpoints[-1]:
         self.keep(params)
@@ -366,11 +396,13 @@ def _local_rule_method(kind: str) -> Callable[[SeedContext], None]:
   def run(ctx: SeedContext) -> None:
     rule_config = local_rule_config(ctx.config, kind)
     ctx.run_local_rule(rule_config.init_theta(ctx.key), rule_config)
+
   return run
 
 
 # The package's methods. A new baseline is its algorithm (metaunsup/baselines/) and one
 # registered function here; results.json, the report and the figures follow.
+
 
 @register("rule", display="learned rule", curve=True, color="C3")
 def _rule(ctx: SeedContext) -> None:
@@ -385,28 +417,38 @@ def _random_init(ctx: SeedContext) -> None:
 
 @register("vae", display="VAE", curve=True, color="C0", extras=("vae_elbo",))
 def _vae(ctx: SeedContext) -> None:
-  for step, params, elbo in vae.train_vae(ctx.key, ctx.state.params, ctx.ds.train_x,
-                                          activation=ctx.activation,
-                                          cfg=vae.VAEConfig(**ctx.config.vae.to_dict()),
-                                          checkpoints=ctx.checkpoints):
+  for step, params, elbo in vae.train_vae(
+    ctx.key,
+    ctx.state.params,
+    ctx.ds.train_x,
+    activation=ctx.activation,
+    cfg=vae.VAEConfig(**ctx.config.vae.to_dict()),
+    checkpoints=ctx.checkpoints,
+  ):
     ctx.add(step, ctx.readout.score_network(params, ctx.activation))
     ctx.extra("vae_elbo", {"seed": ctx.seed, "step": step, "elbo": float(elbo)})
     if step == ctx.checkpoints[-1]:
       ctx.keep(params)
 
 
-@register("supervised", display="supervised", color="C2",
-          extras=("supervised_train_accuracy",))
+@register("supervised", display="supervised", color="C2", extras=("supervised_train_accuracy",))
 def _supervised(ctx: SeedContext) -> None:
   readout, ds = ctx.readout, ctx.ds
   for s, k in zip(readout.shots, jax.random.split(ctx.key, len(readout.shots))):
     idx = readout.support_idx(s)
     params, train_acc = supervised.train_classifier(
-        k, ctx.state.params, ds.train_x[idx], ds.train_y[idx], activation=ctx.activation,
-        num_classes=ds.num_classes, **ctx.config.supervised.to_dict())
+      k,
+      ctx.state.params,
+      ds.train_x[idx],
+      ds.train_y[idx],
+      activation=ctx.activation,
+      num_classes=ds.num_classes,
+      **ctx.config.supervised.to_dict(),
+    )
     ctx.add(ctx.config.supervised.steps, readout.score_network(params, ctx.activation, s))
-    ctx.extra("supervised_train_accuracy",
-              {"seed": ctx.seed, "shots": int(s), "accuracy": float(train_acc)})
+    ctx.extra(
+      "supervised_train_accuracy", {"seed": ctx.seed, "shots": int(s), "accuracy": float(train_acc)}
+    )
 
 
 @register("oja", display="Oja", curve=True, color="C1")
@@ -430,12 +472,10 @@ def _kmeans(ctx: SeedContext) -> None:
   # Fitted per seed (its starts are random), with as many centroids as the network has
   # features, on the unlabeled train split.
   fitted = kmeans.fit_kmeans(ctx.ds.train_x, int(ctx.config.widths[-1]), seed=ctx.seed)
-  ctx.add(0, ctx.readout.score(fitted.transform(ctx.support_x()),
-                               fitted.transform(ctx.query_x())))
+  ctx.add(0, ctx.readout.score(fitted.transform(ctx.support_x()), fitted.transform(ctx.query_x())))
 
 
 @register("ica", display="ICA-32", color="C7")
 def _ica(ctx: SeedContext) -> None:
   fitted = ica.fit_ica(ctx.ds.train_x, int(ctx.config.widths[-1]), seed=ctx.seed)
-  ctx.add(0, ctx.readout.score(fitted.transform(ctx.support_x()),
-                               fitted.transform(ctx.query_x())))
+  ctx.add(0, ctx.readout.score(fitted.transform(ctx.support_x()), fitted.transform(ctx.query_x())))

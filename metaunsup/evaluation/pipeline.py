@@ -8,6 +8,7 @@ OUT/results.json, OUT/results.md (`report.py`) and PNG figures (`figures.py`).
   from metaunsup.evaluation import pipeline
   pipeline.run("pretrained", eval_quick.get_config(), "runs/eval_quick")
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,8 +32,9 @@ from metaunsup.evaluation.data_specs import DataSpec, image_side
 from metaunsup.evaluation.stats import summarize_records
 
 
-def evaluate_all(learned: Rule, config, seeds, store: store_lib.PartialResults,
-                 log=print, reverse=False):
+def evaluate_all(
+  learned: Rule, config, seeds, store: store_lib.PartialResults, log=print, reverse=False
+):
   """Every data set, then the sweeps, each piece stored as soon as it is done.
 
   Args:
@@ -53,18 +55,27 @@ def evaluate_all(learned: Rule, config, seeds, store: store_lib.PartialResults,
   Raises:
     ValueError, data.DataNotFoundError, file_faults.WriteFailedError: as the pieces do.
   """
+
   def dataset(spec):
     data_spec = DataSpec.parse(spec)
     ds = data_spec.load(config.seed)
-    log(f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
-        f"{len(ds.train_x)} unlabeled training examples")
+    log(
+      f"{spec}: {ds.input_dim} inputs, {ds.num_classes} classes, "
+      f"{len(ds.train_x)} unlabeled training examples"
+    )
     side = image_side(ds)
-    return (*protocol.evaluate_dataset(learned, spec, ds, config, seeds, store, log, reverse),
-            side if side and not data_spec.permuted else None)
+    return (
+      *protocol.evaluate_dataset(learned, spec, ds, config, seeds, store, log, reverse),
+      side if side and not data_spec.permuted else None,
+    )
+
   parts: list[Callable[[], Any]] = [functools.partial(dataset, spec) for spec in config.datasets]
   if config.sweep.enabled:
-    parts.append(lambda: sweeps.run_sweeps(learned, config, seeds[:config.sweep.num_seeds],
-                                           store, log, reverse))
+    parts.append(
+      lambda: sweeps.run_sweeps(
+        learned, config, seeds[: config.sweep.num_seeds], store, log, reverse
+      )
+    )
   done = {}
   for i in store_lib.in_order(range(len(parts)), reverse):
     done[i] = parts[i]()
@@ -113,6 +124,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
     file_faults.WriteFailedError: if OUT cannot be written.
   """
   from metaunsup.evaluation import figures, report
+
   config = default_config.complete(config)
   check_config(config)
   learned = rule_files.read_rule(rule_path)
@@ -124,23 +136,35 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   store = store_lib.PartialResults.open(out, config.to_json(), learned)
   t0 = time.time()
   records, extras, first_layers, sweep_records, sweep_seconds = evaluate_all(
-      learned, config, seeds, store, log, reverse)
+    learned, config, seeds, store, log, reverse
+  )
   # The compute behind the results, including pieces done by earlier, interrupted runs.
-  seconds = sweep_seconds + sum(t for ext in extras.values()
-                                for per_seed in ext["seconds"].values()
-                                for t in per_seed.values())
+  seconds = sweep_seconds + sum(
+    t for ext in extras.values() for per_seed in ext["seconds"].values() for t in per_seed.values()
+  )
   results = {
-      "rule": {"path": str(rule_path), "meta": learned.meta,
-               "kind": learned.config.kind, "config": learned.config.to_dict()},
-      "config": json.loads(config.to_json()),
-      "seeds": seeds,
-      "environment": {"jax": jax.__version__, "backend": jax.default_backend(),
-                      "devices": len(jax.devices()), "python": platform.python_version()},
-      "seconds": round(seconds, 1),
-      "summary": summarize_records(records, ("dataset", "method", "step", "shots", "head")),
-      "sweep_summary": summarize_records(sweep_records,
-                                         ("sweep", "value", "method", "shots", "head")),
-      "records": records, "sweep_records": sweep_records, "extras": extras,
+    "rule": {
+      "path": str(rule_path),
+      "meta": learned.meta,
+      "kind": learned.config.kind,
+      "config": learned.config.to_dict(),
+    },
+    "config": json.loads(config.to_json()),
+    "seeds": seeds,
+    "environment": {
+      "jax": jax.__version__,
+      "backend": jax.default_backend(),
+      "devices": len(jax.devices()),
+      "python": platform.python_version(),
+    },
+    "seconds": round(seconds, 1),
+    "summary": summarize_records(records, ("dataset", "method", "step", "shots", "head")),
+    "sweep_summary": summarize_records(
+      sweep_records, ("sweep", "value", "method", "shots", "head")
+    ),
+    "records": records,
+    "sweep_records": sweep_records,
+    "extras": extras,
   }
   checkpointing.atomic_write_json(out / "results.json", results)
   checkpointing.atomic_write_bytes(out / "results.md", report.markdown(results).encode())
@@ -149,6 +173,8 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
     np.savez(buf, **first_layers)
     checkpointing.atomic_write_bytes(out / "first_layer.npz", buf.getvalue())
   figures.write_all(results, first_layers, out)
-  log(f"wrote {out}/results.json, results.md and figures ({seconds:.0f} s of compute, "
-      f"{time.time() - t0:.0f} s in this run)")
+  log(
+    f"wrote {out}/results.json, results.md and figures ({seconds:.0f} s of compute, "
+    f"{time.time() - t0:.0f} s in this run)"
+  )
   return results

@@ -8,6 +8,7 @@ labelled training examples per class (ridge head and logistic probe, `readout.py
 scored on a class-balanced subset of the test split. The methods are looked up by name in
 `methods.py`'s registry ("local:KIND" for any registered local rule).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,6 +24,7 @@ from metaunsup.baselines import linear
 from metaunsup.evaluation import methods as methods_lib
 from metaunsup.evaluation import readout as readout_lib
 from metaunsup.evaluation import store as store_lib
+
 # Where the local rules' unroll lives now; these names stay for sweeps.py and users.
 from metaunsup.evaluation.methods import network_inner_config, unroll_checkpoints  # noqa: F401
 
@@ -41,12 +43,14 @@ def dataset_checkpoints(config, spec: str) -> tuple:
     Sorted, distinct inner-step counts.
   """
   cap = config.step_caps.get(spec, None)
-  return tuple(sorted(c for c in set(int(c) for c in config.checkpoints)
-                      if cap is None or c <= cap))
+  return tuple(
+    sorted(c for c in set(int(c) for c in config.checkpoints) if cap is None or c <= cap)
+  )
 
 
-def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
-                  pca, keep_first_layer: bool) -> tuple[dict, dict]:
+def evaluate_seed(
+  learned: Rule, spec: str, ds: data.Dataset, config, seed: int, pca, keep_first_layer: bool
+) -> tuple[dict, dict]:
   """Every method of config.methods on one data set and seed, from one shared init.
 
   Args:
@@ -71,19 +75,35 @@ def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
       method is unknown (`methods.get`).
   """
   checkpoints = dataset_checkpoints(config, spec)
-  cfg_rule = network_inner_config(learned.config, config.widths, config.activation,
-                                  config.batch_size)
+  cfg_rule = network_inner_config(
+    learned.config, config.widths, config.activation, config.batch_size
+  )
   readout = readout_lib.make_readout(ds, config, seed)
   k_init, k_vae, k_sup = jax.random.split(jax.random.PRNGKey(seed), 3)
   state = inner.init_task(k_init, ds.input_dim, cfg_rule)  # one init shared by all methods
-  result: dict[str, Any] = {"records": [], **{f: [] for f in methods_lib.extras_fields()},
-                            "seconds": {}}
+  result: dict[str, Any] = {
+    "records": [],
+    **{f: [] for f in methods_lib.extras_fields()},
+    "seconds": {},
+  }
   first_layer: dict[str, Any] = {}
   ctx = methods_lib.SeedContext(
-      method="", spec=spec, ds=ds, config=config, seed=seed, learned=learned, state=state,
-      task_data=inner.unlabeled_data(ds.train_x), readout=readout, pca=pca,
-      checkpoints=checkpoints, keys={"vae": k_vae, "supervised": k_sup},
-      keep_first_layer=keep_first_layer, result=result, first_layer=first_layer)
+    method="",
+    spec=spec,
+    ds=ds,
+    config=config,
+    seed=seed,
+    learned=learned,
+    state=state,
+    task_data=inner.unlabeled_data(ds.train_x),
+    readout=readout,
+    pca=pca,
+    checkpoints=checkpoints,
+    keys={"vae": k_vae, "supervised": k_sup},
+    keep_first_layer=keep_first_layer,
+    result=result,
+    first_layer=first_layer,
+  )
   for method in config.methods:
     t0 = time.time()
     methods_lib.get(method).run(dataclasses.replace(ctx, method=method))
@@ -91,9 +111,16 @@ def evaluate_seed(learned: Rule, spec: str, ds: data.Dataset, config, seed: int,
   return result, first_layer
 
 
-def evaluate_dataset(learned: Rule, spec: str, ds: data.Dataset, config, seeds,
-                     store: store_lib.PartialResults, log=print,
-                     reverse=False) -> tuple[list[dict], dict]:
+def evaluate_dataset(
+  learned: Rule,
+  spec: str,
+  ds: data.Dataset,
+  config,
+  seeds,
+  store: store_lib.PartialResults,
+  log=print,
+  reverse=False,
+) -> tuple[list[dict], dict]:
   """Every method on one data set over all seeds, each seed stored as soon as it is done.
 
   Args:
@@ -120,10 +147,14 @@ def evaluate_dataset(learned: Rule, spec: str, ds: data.Dataset, config, seeds,
   done = {}
   for seed in store_lib.in_order(seeds, reverse):
     done[seed] = store.get_or_compute(
-        f"{spec}-seed{seed}",
-        lambda: evaluate_seed(learned, spec, ds, config, seed, pca, seed == seeds[0]), log)
-    log(f"  {spec} seed {seed}: " +
-        ", ".join(f"{m} {t:.0f} s" for m, t in done[seed][0]["seconds"].items()))
+      f"{spec}-seed{seed}",
+      lambda: evaluate_seed(learned, spec, ds, config, seed, pca, seed == seeds[0]),
+      log,
+    )
+    log(
+      f"  {spec} seed {seed}: "
+      + ", ".join(f"{m} {t:.0f} s" for m, t in done[seed][0]["seconds"].items())
+    )
   fields = methods_lib.extras_fields()
   records: list[dict] = []
   extras: dict[str, Any] = {**{f: [] for f in fields}, "first_layer": {}, "seconds": {}}

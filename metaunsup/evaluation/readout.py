@@ -1,6 +1,7 @@
 """The labelled side of the protocol: nested class-balanced support sets from the train
 split, a class-balanced query from the test split, and the few-shot heads that score a
 representation on them (Metz et al., ICLR 2019, Sec. 5)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +11,7 @@ import numpy as np
 from metaunsup import data, heads, trained_model
 
 
-def nested_support(labels: np.ndarray, max_shots: int, num_classes: int,
-                   seed: int) -> np.ndarray:
+def nested_support(labels: np.ndarray, max_shots: int, num_classes: int, seed: int) -> np.ndarray:
   """Class-balanced support sets, nested: the 1-shot set is inside the 5-shot set, etc.
 
   Args:
@@ -32,8 +32,10 @@ def nested_support(labels: np.ndarray, max_shots: int, num_classes: int,
   for c in range(num_classes):
     pool = np.flatnonzero(labels == c)
     if len(pool) < max_shots:
-      raise ValueError(f"class {c} has {len(pool)} training examples, fewer than "
-                       f"shots={max_shots}; lower config.shots")
+      raise ValueError(
+        f"class {c} has {len(pool)} training examples, fewer than "
+        f"shots={max_shots}; lower config.shots"
+      )
     rows.append(rng.choice(pool, max_shots, replace=False))
   return np.stack(rows)
 
@@ -50,6 +52,7 @@ class Readout:
     shots: the numbers of labelled examples per class to score, each <= max_shots.
     heads: the few-shot heads to score ('ridge', 'logistic'; `metaunsup.heads`).
   """
+
   ds: data.Dataset
   support: np.ndarray
   query: np.ndarray
@@ -68,8 +71,9 @@ class Readout:
     """
     return self.support[:, :shots].reshape(-1)
 
-  def score(self, u_support_all: np.ndarray, u_query: np.ndarray,
-            only_shots: int | None = None) -> dict:
+  def score(
+    self, u_support_all: np.ndarray, u_query: np.ndarray, only_shots: int | None = None
+  ) -> dict:
     """Few-shot accuracy of a representation for every (shots, head).
 
     Args:
@@ -83,12 +87,13 @@ class Readout:
     """
     out = {}
     per_class = u_support_all.reshape(*self.support.shape, -1)
-    for s in (self.shots if only_shots is None else (only_shots,)):
+    for s in self.shots if only_shots is None else (only_shots,):
       u_s = per_class[:, :s].reshape(-1, per_class.shape[-1])
       y_s = self.ds.train_y[self.support_idx(s)]
       for h in self.heads:
-        out[(s, h)] = heads.fewshot_accuracy(u_s, y_s, u_query, self.ds.test_y[self.query],
-                                             head=h, num_classes=self.ds.num_classes)
+        out[(s, h)] = heads.fewshot_accuracy(
+          u_s, y_s, u_query, self.ds.test_y[self.query], head=h, num_classes=self.ds.num_classes
+        )
     return out
 
   def score_network(self, params, activation: str, only_shots: int | None = None) -> dict:
@@ -132,7 +137,12 @@ def make_readout(ds: data.Dataset, config, seed: int) -> Readout:
   by_class = [np.flatnonzero(ds.test_y == c) for c in range(ds.num_classes)]
   per_class = min(config.query_size // ds.num_classes, *(len(i) for i in by_class))
   query = np.concatenate([rng.choice(i, per_class, replace=False) for i in by_class])
-  ref = rng.choice(len(ds.train_x), min(config.reference_batch, len(ds.train_x)),
-                   replace=False)
-  return Readout(ds, nested_support(ds.train_y, max(config.shots), ds.num_classes, seed),
-                 query, ref, tuple(config.shots), tuple(config.heads))
+  ref = rng.choice(len(ds.train_x), min(config.reference_batch, len(ds.train_x)), replace=False)
+  return Readout(
+    ds,
+    nested_support(ds.train_y, max(config.shots), ds.num_classes, seed),
+    query,
+    ref,
+    tuple(config.shots),
+    tuple(config.heads),
+  )

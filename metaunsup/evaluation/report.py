@@ -1,6 +1,7 @@
 """results.md of an evaluation: the headline table (every method at one inner step, one
 number of labels per class), paired differences of the rule against each baseline, and the
 curves, shots, sweep, ELBO and supervised-fit tables behind it. Pure text from results.json."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,8 +55,9 @@ def headline_shots(results: dict) -> int:
   return 10 if 10 in shots else max(shots)
 
 
-def per_seed(results: dict, dataset: str, method: str, shots: int, head: str,
-             step: int | None = None) -> dict:
+def per_seed(
+  results: dict, dataset: str, method: str, shots: int, head: str, step: int | None = None
+) -> dict:
   """One cell's accuracy per seed.
 
   Args:
@@ -74,8 +76,9 @@ def per_seed(results: dict, dataset: str, method: str, shots: int, head: str,
     step = report_step(results, dataset) if step is None else step
   out = {}
   for r in results["records"]:
-    if (r["dataset"], r["method"], r["shots"], r["head"]) == (dataset, method, shots, head) \
-        and (not curve or r["step"] == step):
+    if (r["dataset"], r["method"], r["shots"], r["head"]) == (dataset, method, shots, head) and (
+      not curve or r["step"] == step
+    ):
       out[r["seed"]] = r["accuracy"]
   return out
 
@@ -145,8 +148,10 @@ def headline(results: dict, head: str) -> list[str]:
   shots = headline_shots(results)
   methods = _methods(results)
   others = [m for m in methods if m != "rule"]
-  lines = [f"| data | step | {' | '.join(name(m) for m in methods)} | rule vs best other |",
-           "|" + " --- |" * (len(methods) + 3)]
+  lines = [
+    f"| data | step | {' | '.join(name(m) for m in methods)} | rule vs best other |",
+    "|" + " --- |" * (len(methods) + 3),
+  ]
   for ds in _datasets(results):
     accs = {m: per_seed(results, ds, m, shots, head) for m in methods}
     row = [_cell(accs[m].values()) for m in methods]
@@ -171,8 +176,10 @@ def differences(results: dict, head: str) -> list[str]:
   """
   shots = headline_shots(results)
   others = [m for m in _methods(results) if m != "rule"]
-  lines = [f"| data | {' | '.join('rule − ' + name(m) for m in others)} |",
-           "|" + " --- |" * (len(others) + 1)]
+  lines = [
+    f"| data | {' | '.join('rule − ' + name(m) for m in others)} |",
+    "|" + " --- |" * (len(others) + 1),
+  ]
   for ds in _datasets(results):
     rule_acc = per_seed(results, ds, "rule", shots, head)
     cells = []
@@ -195,11 +202,16 @@ def shots_table(results: dict, dataset: str, head: str) -> list[str]:
     Markdown table lines.
   """
   shots = results["config"]["shots"]
-  lines = [f"| method | {' | '.join(f'{s} / class' for s in shots)} |",
-           "|" + " --- |" * (len(shots) + 1)]
+  lines = [
+    f"| method | {' | '.join(f'{s} / class' for s in shots)} |",
+    "|" + " --- |" * (len(shots) + 1),
+  ]
   for m in _methods(results):
-    lines.append(f"| {name(m)} | " + " | ".join(
-        _cell(per_seed(results, dataset, m, s, head).values()) for s in shots) + " |")
+    lines.append(
+      f"| {name(m)} | "
+      + " | ".join(_cell(per_seed(results, dataset, m, s, head).values()) for s in shots)
+      + " |"
+    )
   return lines
 
 
@@ -216,12 +228,18 @@ def curve_table(results: dict, dataset: str, head: str) -> list[str]:
   """
   shots = headline_shots(results)
   methods = [m for m in _methods(results) if methods_lib.is_curve(m)]
-  lines = [f"| inner steps | {' | '.join(name(m) for m in methods)} |",
-           "|" + " --- |" * (len(methods) + 1)]
+  lines = [
+    f"| inner steps | {' | '.join(name(m) for m in methods)} |",
+    "|" + " --- |" * (len(methods) + 1),
+  ]
   for step in sorted(results["config"]["checkpoints"]):
-    lines.append(f"| {step} | " + " | ".join(
-        _cell(per_seed(results, dataset, m, shots, head, step).values()) for m in methods)
-                 + " |")
+    lines.append(
+      f"| {step} | "
+      + " | ".join(
+        _cell(per_seed(results, dataset, m, shots, head, step).values()) for m in methods
+      )
+      + " |"
+    )
   return lines
 
 
@@ -237,26 +255,35 @@ def sweep_table(results: dict, kind: str) -> list[str]:
   """
   sw = results["config"]["sweep"]
   recs = [r for r in results["sweep_records"] if r["sweep"] == kind]
-  lines = [f"| {kind[:-1]} | network | learned rule | random init | rule − random init |",
-           "| --- | --- | --- | --- | --- |"]
+  lines = [
+    f"| {kind[:-1]} | network | learned rule | random init | rule − random init |",
+    "| --- | --- | --- | --- | --- |",
+  ]
   for value in sw[kind]:
-    acc = {m: {r["seed"]: r["accuracy"] for r in recs if r["value"] == value
-               and r["method"] == m} for m in ("rule", "random_init")}
+    acc = {
+      m: {r["seed"]: r["accuracy"] for r in recs if r["value"] == value and r["method"] == m}
+      for m in ("rule", "random_init")
+    }
     net = next((r for r in recs if r["value"] == value), None)
     if net is None:
       continue
     d, s = paired(acc["rule"], acc["random_init"])
-    lines.append(f"| {value} | {'-'.join(map(str, net['widths']))} {net['activation']} | "
-                 f"{_cell(acc['rule'].values())} | {_cell(acc['random_init'].values())} | "
-                 f"{d:+.3f} ± {s:.3f} {verdict(d, s)} |")
+    lines.append(
+      f"| {value} | {'-'.join(map(str, net['widths']))} {net['activation']} | "
+      f"{_cell(acc['rule'].values())} | {_cell(acc['random_init'].values())} | "
+      f"{d:+.3f} ± {s:.3f} {verdict(d, s)} |"
+    )
   return lines
 
 
-def _extras_table(results: dict, field: str, key: str, columns, value: str, fmt: str,
-                  header) -> list[str]:
+def _extras_table(
+  results: dict, field: str, key: str, columns, value: str, fmt: str, header
+) -> list[str]:
   """Rows of data sets, columns of `key` values: the mean of `value` over seeds."""
-  lines = [f"| data | {' | '.join(header(c) for c in columns)} |",
-           "|" + " --- |" * (len(columns) + 1)]
+  lines = [
+    f"| data | {' | '.join(header(c) for c in columns)} |",
+    "|" + " --- |" * (len(columns) + 1),
+  ]
   for ds, ext in results["extras"].items():
     if ext[field]:
       cells = []
@@ -276,8 +303,9 @@ def elbo_table(results: dict) -> list[str]:
   Returns:
     Markdown table lines.
   """
-  return _extras_table(results, "vae_elbo", "step", sorted(results["config"]["checkpoints"]),
-                       "elbo", ".1f", str)
+  return _extras_table(
+    results, "vae_elbo", "step", sorted(results["config"]["checkpoints"]), "elbo", ".1f", str
+  )
 
 
 def supervised_table(results: dict) -> list[str]:
@@ -289,8 +317,15 @@ def supervised_table(results: dict) -> list[str]:
   Returns:
     Markdown table lines.
   """
-  return _extras_table(results, "supervised_train_accuracy", "shots",
-                       results["config"]["shots"], "accuracy", ".3f", lambda s: f"{s} / class")
+  return _extras_table(
+    results,
+    "supervised_train_accuracy",
+    "shots",
+    results["config"]["shots"],
+    "accuracy",
+    ".3f",
+    lambda s: f"{s} / class",
+  )
 
 
 def markdown(results: dict) -> str:
@@ -307,29 +342,49 @@ def markdown(results: dict) -> str:
   shots, step = headline_shots(results), report_step(results)
   heads = cfg["heads"]
   lines = [
-      "# Evaluation", "",
-      f"Rule: `{results['rule']['path']}`"
-      + (f" ({', '.join(f'{k} {v}' for k, v in rule_meta['meta'].items())})."
-         if rule_meta["meta"] else "."),
-      f"Network: {'-'.join(map(str, cfg['widths']))} {cfg['activation']}, trained without "
-      f"labels on each data set's train split (batch {cfg['batch_size']}); readout with "
-      f"labelled train examples, scored on a class-balanced subset of the test split "
-      f"(at most {cfg['query_size']}). Seeds {results['seeds']}: each seed fixes one "
-      "network initialisation shared by every method, the labelled examples and the query, "
-      "so differences are paired. Mean ± standard error over seeds; 'wins'/'loses' means "
-      "the paired difference exceeds 2 standard errors.",
-      f"Environment: jax {results['environment']['jax']} on {results['environment']['backend']}; "
-      f"{results['seconds']:.0f} s.", ""]
+    "# Evaluation",
+    "",
+    f"Rule: `{results['rule']['path']}`"
+    + (
+      f" ({', '.join(f'{k} {v}' for k, v in rule_meta['meta'].items())})."
+      if rule_meta["meta"]
+      else "."
+    ),
+    f"Network: {'-'.join(map(str, cfg['widths']))} {cfg['activation']}, trained without "
+    f"labels on each data set's train split (batch {cfg['batch_size']}); readout with "
+    f"labelled train examples, scored on a class-balanced subset of the test split "
+    f"(at most {cfg['query_size']}). Seeds {results['seeds']}: each seed fixes one "
+    "network initialisation shared by every method, the labelled examples and the query, "
+    "so differences are paired. Mean ± standard error over seeds; 'wins'/'loses' means "
+    "the paired difference exceeds 2 standard errors.",
+    f"Environment: jax {results['environment']['jax']} on {results['environment']['backend']}; "
+    f"{results['seconds']:.0f} s.",
+    "",
+  ]
   caps = cfg["step_caps"]
   for head in heads:
-    lines += [f"## Headline: {shots} labels per class, {head} head", "",
-              f"The rule, Oja and the VAE after {step} unsupervised inner steps"
-              + (f" ({', '.join(f'{k}: at most {v}' for k, v in caps.items())}, "
-                 "config.step_caps)" if caps else "")
-              + f"; supervised after {cfg['supervised']['steps']} Adam steps on the labelled "
-              "examples.", "", *headline(results, head), ""]
-  lines += [f"## The rule against each baseline (paired, {shots} labels per class, "
-            f"{heads[0]} head, same steps as above)", "", *differences(results, heads[0]), ""]
+    lines += [
+      f"## Headline: {shots} labels per class, {head} head",
+      "",
+      f"The rule, Oja and the VAE after {step} unsupervised inner steps"
+      + (
+        f" ({', '.join(f'{k}: at most {v}' for k, v in caps.items())}, config.step_caps)"
+        if caps
+        else ""
+      )
+      + f"; supervised after {cfg['supervised']['steps']} Adam steps on the labelled "
+      "examples.",
+      "",
+      *headline(results, head),
+      "",
+    ]
+  lines += [
+    f"## The rule against each baseline (paired, {shots} labels per class, "
+    f"{heads[0]} head, same steps as above)",
+    "",
+    *differences(results, heads[0]),
+    "",
+  ]
   lines += [f"## Labels per class ({heads[0]} head, same steps as above)", ""]
   for ds in _datasets(results):
     lines += [f"**{ds}**", "", *shots_table(results, ds, heads[0]), ""]
@@ -338,14 +393,26 @@ def markdown(results: dict) -> str:
     lines += [f"**{ds}**", "", *curve_table(results, ds, heads[0]), ""]
   if results["sweep_records"]:
     sw = cfg["sweep"]
-    lines += [f"## Generalisation sweeps ({sw['dataset']}, {sw['steps']} inner steps, "
-              f"{sw['shots']} labels per class, {sw['head']} head, {sw['num_seeds']} seeds)", ""]
+    lines += [
+      f"## Generalisation sweeps ({sw['dataset']}, {sw['steps']} inner steps, "
+      f"{sw['shots']} labels per class, {sw['head']} head, {sw['num_seeds']} seeds)",
+      "",
+    ]
     for kind in SWEEP_KINDS:
       lines += [*sweep_table(results, kind), ""]
   if any(e["vae_elbo"] for e in results["extras"].values()):
-    lines += ["## VAE: ELBO per example (nats) on held-aside training data, mean over seeds",
-              "", *elbo_table(results), ""]
+    lines += [
+      "## VAE: ELBO per example (nats) on held-aside training data, mean over seeds",
+      "",
+      *elbo_table(results),
+      "",
+    ]
   if any(e["supervised_train_accuracy"] for e in results["extras"].values()):
-    lines += [f"## Supervised baseline: accuracy on its own labelled examples "
-              f"({cfg['supervised']['steps']} Adam steps)", "", *supervised_table(results), ""]
+    lines += [
+      f"## Supervised baseline: accuracy on its own labelled examples "
+      f"({cfg['supervised']['steps']} Adam steps)",
+      "",
+      *supervised_table(results),
+      "",
+    ]
   return "\n".join(lines)

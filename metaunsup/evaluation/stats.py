@@ -1,4 +1,5 @@
 """Statistics over seeds: the mean and its standard error, per group of records."""
+
 from __future__ import annotations
 
 import numpy as np

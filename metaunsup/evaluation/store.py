@@ -9,6 +9,7 @@ their own folder). Rerunning a finished evaluation only rewrites the reports.
 A second process started with `reverse` on the same OUT takes the pieces last first
 (`in_order`): each reads what the other has stored, so the two share the work.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,8 +41,9 @@ def fingerprint(config_json: str, learned) -> str:
   if learned.config.kind != local_rule.DEFAULT_KIND:  # the learned rule's folders keep their names
     rule_config["kind"] = learned.config.kind
   h.update(json.dumps(rule_config, sort_keys=True).encode())
-  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(learned.theta),
-                           key=lambda p: jax.tree_util.keystr(p[0])):
+  for path, leaf in sorted(
+    jax.tree_util.tree_leaves_with_path(learned.theta), key=lambda p: jax.tree_util.keystr(p[0])
+  ):
     h.update(jax.tree_util.keystr(path).encode())
     h.update(np.ascontiguousarray(leaf, dtype=np.float32).tobytes())
   return h.hexdigest()[:12]
@@ -54,6 +56,7 @@ class PartialResults:
   Attributes:
     folder: where the pieces are, OUT/partial/<fingerprint>.
   """
+
   folder: pathlib.Path
 
   @classmethod

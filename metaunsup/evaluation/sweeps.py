@@ -1,6 +1,7 @@
 """The generalisation sweeps (paper Fig. 5): the learned rule against random init on one
 data set, over network widths, depths and activations, each point stored as soon as it is
 done."""
+
 from __future__ import annotations
 
 import time
@@ -30,17 +31,22 @@ def sweep_architectures(config) -> list[tuple[str, object, tuple, str]]:
     config.sweep.feature_width) and activation its activation.
   """
   sw = config.sweep
-  out = [("widths", w, (w,) * sw.base_depth + (sw.feature_width,), sw.base_activation)
-         for w in sw.widths]
-  out += [("depths", d, (sw.base_width,) * d + (sw.feature_width,), sw.base_activation)
-          for d in sw.depths]
-  out += [("activations", a, (sw.base_width,) * sw.base_depth + (sw.feature_width,), a)
-          for a in sw.activations]
+  out = [
+    ("widths", w, (w,) * sw.base_depth + (sw.feature_width,), sw.base_activation) for w in sw.widths
+  ]
+  out += [
+    ("depths", d, (sw.base_width,) * d + (sw.feature_width,), sw.base_activation) for d in sw.depths
+  ]
+  out += [
+    ("activations", a, (sw.base_width,) * sw.base_depth + (sw.feature_width,), a)
+    for a in sw.activations
+  ]
   return out
 
 
-def sweep_point(learned: Rule, ds: data.Dataset, config, kind: str, value, widths,
-                act: str, seeds) -> dict:
+def sweep_point(
+  learned: Rule, ds: data.Dataset, config, kind: str, value, widths, act: str, seeds
+) -> dict:
   """The rule (config.sweep.steps inner steps) against random init at one architecture.
 
   Args:
@@ -56,29 +62,37 @@ def sweep_point(learned: Rule, ds: data.Dataset, config, kind: str, value, width
   """
   sw = config.sweep
   task_data = inner.unlabeled_data(ds.train_x)
-  sweep_cfg = ml_collections.ConfigDict(dict(config.to_dict(), shots=(sw.shots,),
-                                             heads=(sw.head,)))
+  sweep_cfg = ml_collections.ConfigDict(dict(config.to_dict(), shots=(sw.shots,), heads=(sw.head,)))
   t0 = time.time()
   cfg = protocol.network_inner_config(learned.config, widths, act, config.batch_size)
   records = []
   for seed in seeds:
     readout = readout_lib.make_readout(ds, sweep_cfg, seed)
-    state = inner.init_task(jax.random.split(jax.random.PRNGKey(seed), 3)[0], ds.input_dim,
-                            cfg)
-    (_, trained), = protocol.unroll_checkpoints(learned.theta, cfg, state, task_data,
-                                                (sw.steps,))
-    for method, params, step in (("random_init", state.params, 0),
-                                 ("rule", trained, sw.steps)):
+    state = inner.init_task(jax.random.split(jax.random.PRNGKey(seed), 3)[0], ds.input_dim, cfg)
+    ((_, trained),) = protocol.unroll_checkpoints(learned.theta, cfg, state, task_data, (sw.steps,))
+    for method, params, step in (("random_init", state.params, 0), ("rule", trained, sw.steps)):
       for (s, h), a in readout.score_network(params, act).items():
-        records.append({"sweep": kind, "value": value, "widths": list(widths),
-                        "activation": act, "dataset": sw.dataset, "method": method,
-                        "step": step, "seed": seed, "shots": s, "head": h,
-                        "accuracy": float(a)})
+        records.append(
+          {
+            "sweep": kind,
+            "value": value,
+            "widths": list(widths),
+            "activation": act,
+            "dataset": sw.dataset,
+            "method": method,
+            "step": step,
+            "seed": seed,
+            "shots": s,
+            "head": h,
+            "accuracy": float(a),
+          }
+        )
   return {"records": records, "seconds": round(time.time() - t0, 2)}
 
 
-def run_sweeps(learned: Rule, config, seeds, store: store_lib.PartialResults,
-               log=print, reverse=False) -> tuple[list[dict], float]:
+def run_sweeps(
+  learned: Rule, config, seeds, store: store_lib.PartialResults, log=print, reverse=False
+) -> tuple[list[dict], float]:
   """Every point of the sweeps, each stored as soon as it is done.
 
   Args:
@@ -102,8 +116,10 @@ def run_sweeps(learned: Rule, config, seeds, store: store_lib.PartialResults,
   done = {}
   for kind, value, widths, act in store_lib.in_order(points, reverse):
     done[kind, value], _ = store.get_or_compute(
-        f"sweep-{kind}={value}",
-        lambda: (sweep_point(learned, ds, config, kind, value, widths, act, seeds), {}), log)
+      f"sweep-{kind}={value}",
+      lambda: (sweep_point(learned, ds, config, kind, value, widths, act, seeds), {}),
+      log,
+    )
     log(f"  sweep {kind}={value}: {done[kind, value]['seconds']:.0f} s")
   records, seconds = [], 0.0
   for kind, value, *_ in points:

@@ -7,6 +7,7 @@ numbers quoted for it).
 Each rule NAME is NAME.msgpack here, described in provenance.json (config, commit, meta-steps,
 hardware, hours and its held-out evaluation), written by experiments/make_pretrained.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,11 @@ def path(name: str = DEFAULT) -> pathlib.Path:
   if not p.exists():
     have = names()
     raise FileNotFoundError(
-        f"no shipped rule {name!r}; the package has {list(have)}" if have else
-        f"the package at {_dir().parent} was installed without its pretrained rules; "
-        "reinstall it with `pip install` from a full clone")
+      f"no shipped rule {name!r}; the package has {list(have)}"
+      if have
+      else f"the package at {_dir().parent} was installed without its pretrained rules; "
+      "reinstall it with `pip install` from a full clone"
+    )
   return p
 
 

@@ -12,6 +12,7 @@ The six project sources (`NAMES`) are `tfds.core.GeneratorBasedBuilder`s defined
 prepared TFDS data set in `<data_dir>/tfds` (`tfds.data_source(..., download=False)`);
 nothing is ever downloaded at run time.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,11 +27,28 @@ from typing import Any
 
 import numpy as np
 
-from metaunsup.sources._common import (CorruptDataError, DataNotFoundError, corrupt, data_dir,
-                                       raw_dir, tfds_dir)
+from metaunsup.sources._common import (
+  CorruptDataError,
+  DataNotFoundError,
+  corrupt,
+  data_dir,
+  raw_dir,
+  tfds_dir,
+)
 
-__all__ = ["NAMES", "Source", "DataNotFoundError", "CorruptDataError", "data_dir", "raw_dir",
-           "tfds_dir", "get", "builder", "prepare", "is_prepared"]
+__all__ = [
+  "NAMES",
+  "Source",
+  "DataNotFoundError",
+  "CorruptDataError",
+  "data_dir",
+  "raw_dir",
+  "tfds_dir",
+  "get",
+  "builder",
+  "prepare",
+  "is_prepared",
+]
 
 NAMES = ("fashion_mnist", "mnist", "digits", "mnist1d", "alphabet", "reuters")
 SPLITS = ("train", "test")
@@ -50,12 +68,13 @@ class Source:
     labels: int32 [N], every example's label.
     metadata: the TFDS builder's metadata (e.g. pixel_max).
   """
+
   name: str
   split: str
-  kind: str                  # "image" (example_shape (H, W) or (H, W, C)) or "vector" ((D,))
+  kind: str  # "image" (example_shape (H, W) or (H, W, C)) or "vector" ((D,))
   example_shape: tuple
   num_classes: int
-  labels: np.ndarray = dataclasses.field(repr=False)       # int32 [N]
+  labels: np.ndarray = dataclasses.field(repr=False)  # int32 [N]
   metadata: dict = dataclasses.field(default_factory=dict, repr=False)
   _data: Any = dataclasses.field(default=None, repr=False)  # tfds random-access data source
   _key: str = dataclasses.field(default="image", repr=False)
@@ -85,13 +104,14 @@ class Source:
     idx = idx % max(len(self), 1)
     out = np.empty((idx.size, *self.example_shape), np.float32)
     for s in range(0, idx.size, _READ_CHUNK):
-      part = idx[s:s + _READ_CHUNK].tolist()
+      part = idx[s : s + _READ_CHUNK].tolist()
       try:
         recs = self._data.__getitems__(part)
       except Exception as e:  # noqa: BLE001 - the reader's errors do not name the file
         raise corrupt(self._files, e, self._fix) from None
-      out[s:s + len(part)] = np.stack([r[self._key] for r in recs]).reshape(
-          (len(part), *self.example_shape))
+      out[s : s + len(part)] = np.stack([r[self._key] for r in recs]).reshape(
+        (len(part), *self.example_shape)
+      )
     if self._scale != 1.0:
       out *= np.float32(self._scale)
     return out
@@ -110,6 +130,7 @@ class Source:
 def _alphabet_config(root: str, spec):
   del root  # part of the cache key: fonts are resolved from <data_dir>/raw
   from metaunsup.sources import builders
+
   return builders.AlphabetConfig.from_spec(spec)
 
 
@@ -127,6 +148,7 @@ def builder(name: str, alphabet_spec=None):
     KeyError: name is not a project source.
   """
   from metaunsup.sources import alphabet, builders
+
   cls = builders.BUILDERS[name]
   kw = {}
   if name == "alphabet":
@@ -158,6 +180,7 @@ def _unwrap(err: BaseException | None) -> BaseException | None:
 
 def _folder(name: str) -> pathlib.Path:
   from metaunsup.sources import builders
+
   return tfds_dir() / builders.BUILDERS[name].name
 
 
@@ -215,6 +238,7 @@ def prepare(name: str, alphabet_spec=None):
 def _prepare_locked(name: str, alphabet_spec=None):
   import tensorflow_datasets as tfds
   from metaunsup.sources import builders
+
   b = _open_builder(name, alphabet_spec)
   if is_prepared(b):
     return b
@@ -223,8 +247,11 @@ def _prepare_locked(name: str, alphabet_spec=None):
   try:
     tfds.display_progress_bar(False)
     with contextlib.redirect_stdout(io.StringIO()):  # TFDS prints its own progress lines
-      b.download_and_prepare(download_config=tfds.download.DownloadConfig(
-          compute_stats=tfds.download.ComputeStatsMode.SKIP, try_download_gcs=False))
+      b.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+          compute_stats=tfds.download.ComputeStatsMode.SKIP, try_download_gcs=False
+        )
+      )
   except Exception as e:  # noqa: BLE001 - re-raise our one-line errors unwrapped
     inner = _unwrap(e)
     if inner is not None:
@@ -237,6 +264,7 @@ def _cache_labels(b, split: str, fix: str) -> np.ndarray:
   """All labels of a split: saved while preparing (project builders), else read once and
   kept beside the data when the folder is writable."""
   from metaunsup.sources.builders import labels_file
+
   path = pathlib.Path(b.data_dir) / labels_file(split)
   if path.is_file():
     try:
@@ -247,7 +275,7 @@ def _cache_labels(b, split: str, fix: str) -> np.ndarray:
   labels = np.empty(len(ds), np.int32)
   for s in range(0, len(ds), _READ_CHUNK):
     part = list(range(s, min(s + _READ_CHUNK, len(ds))))
-    labels[s:s + len(part)] = [r["label"] for r in ds.__getitems__(part)]
+    labels[s : s + len(part)] = [r["label"] for r in ds.__getitems__(part)]
   tmp = path.with_name(f".{path.name}.{os.getpid()}")
   try:  # written whole, then renamed: a concurrent reader never sees half of it
     np.save(tmp, labels)
@@ -260,6 +288,7 @@ def _cache_labels(b, split: str, fix: str) -> np.ndarray:
 def _source_from_builder(name: str, b, split: str, fix: str) -> Source:
   """Raises CorruptDataError (one line, naming the file and `fix`) for a damaged file."""
   import tensorflow_datasets as tfds
+
   if split not in b.info.splits:
     raise ValueError(f"{name}: no split {split!r}; available: {sorted(b.info.splits)}")
   feats = b.info.features
@@ -289,31 +318,49 @@ def _source_from_builder(name: str, b, split: str, fix: str) -> Source:
     data_source = b.as_data_source(split=split)
   except Exception as e:  # noqa: BLE001 - the reader's errors do not name the file
     raise corrupt(files, e, fix) from None
-  return Source(name=name, split=split, kind=kind, example_shape=shape,
-                num_classes=num_classes, labels=_cache_labels(b, split, fix), metadata=metadata,
-                _data=data_source, _key=key, _scale=scale, _files=files, _fix=fix)
+  return Source(
+    name=name,
+    split=split,
+    kind=kind,
+    example_shape=shape,
+    num_classes=num_classes,
+    labels=_cache_labels(b, split, fix),
+    metadata=metadata,
+    _data=data_source,
+    _key=key,
+    _scale=scale,
+    _files=files,
+    _fix=fix,
+  )
 
 
 # --------------------------------------------------------------------------- any TFDS data set
 def _tfds_passthrough(name: str, split: str) -> Source:
   import tensorflow_datasets as tfds
+
   base = name.split("/")[0].split(":")[0]
-  hint = (f"prepare it with TFDS (and TensorFlow) on a machine with internet: "
-          f"tfds.builder({base!r}).download_and_prepare(file_format='array_record'), then copy "
-          f"its folder <tfds data_dir>/{base} into {tfds_dir()}/")
+  hint = (
+    f"prepare it with TFDS (and TensorFlow) on a machine with internet: "
+    f"tfds.builder({base!r}).download_and_prepare(file_format='array_record'), then copy "
+    f"its folder <tfds data_dir>/{base} into {tfds_dir()}/"
+  )
   if not (tfds_dir() / base).is_dir():
-    raise DataNotFoundError(f"{name}: not a metaunsup source ({', '.join(NAMES)}) and not "
-                            f"prepared in {tfds_dir()}; {hint}")
+    raise DataNotFoundError(
+      f"{name}: not a metaunsup source ({', '.join(NAMES)}) and not "
+      f"prepared in {tfds_dir()}; {hint}"
+    )
   try:
     b = tfds.builder(name, data_dir=str(tfds_dir()), try_gcs=False)
     if not is_prepared(b):
       raise FileNotFoundError(f"no dataset_info.json in {b.data_dir}")
   except Exception as e:  # noqa: BLE001
     first = " ".join(str(e).split())[:200]
-    raise DataNotFoundError(f"{name}: cannot open it from {tfds_dir()} "
-                            f"({type(e).__name__}: {first}); {hint}") from None
-  return _source_from_builder(name, b, split, f"delete {tfds_dir() / base} and prepare or "
-                              "copy it there again")
+    raise DataNotFoundError(
+      f"{name}: cannot open it from {tfds_dir()} ({type(e).__name__}: {first}); {hint}"
+    ) from None
+  return _source_from_builder(
+    name, b, split, f"delete {tfds_dir() / base} and prepare or copy it there again"
+  )
 
 
 def get(name: str, split: str) -> Source:

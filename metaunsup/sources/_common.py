@@ -1,4 +1,5 @@
 """Paths and errors shared by the data sources."""
+
 from __future__ import annotations
 
 import os
@@ -58,6 +59,8 @@ def missing(name: str, what: str) -> DataNotFoundError:
   Returns:
     DataNotFoundError telling the user to run `make data` (not raised here).
   """
-  return DataNotFoundError(f"{name}: raw files not found ({what}); run `make data` "
-                           f"(python -m metaunsup.sources.setup) to fetch and prepare them "
-                           f"into {data_dir()}")
+  return DataNotFoundError(
+    f"{name}: raw files not found ({what}); run `make data` "
+    f"(python -m metaunsup.sources.setup) to fetch and prepare them "
+    f"into {data_dir()}"
+  )

@@ -1,4 +1,4 @@
-""""Alphabet": the 62 characters 0-9, A-Z, a-z rendered from many TrueType/OpenType fonts,
+""" "Alphabet": the 62 characters 0-9, A-Z, a-z rendered from many TrueType/OpenType fonts,
 like the rendered-font data the paper meta-trained on.
 
 Fonts: matplotlib's bundled mpl-data/fonts/ttf plus the Debian packages in `FONT_PACKAGES`
@@ -16,6 +16,7 @@ random factor (0.7-1.1), placed at the centre of a 28x28 canvas with a random sh
 and Gaussian pixel noise with a random sigma (0-10 grey levels). Randomness comes from
 `np.random.default_rng([seed, crc32(font_id), char_index, sample])`, so every image is a pure
 function of (seed, font file, character, sample number)."""
+
 from __future__ import annotations
 
 import collections
@@ -32,9 +33,18 @@ from metaunsup.sources._common import missing, raw_dir
 
 CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 FONT_PACKAGES = (  # Debian 12 packages with .ttf/.otf files
-    "fonts-cantarell", "fonts-crosextra-caladea", "fonts-crosextra-carlito",
-    "fonts-dejavu-extra", "fonts-freefont-ttf", "fonts-inconsolata", "fonts-liberation2",
-    "fonts-linuxlibertine", "fonts-noto-mono", "fonts-open-sans", "fonts-urw-base35")
+  "fonts-cantarell",
+  "fonts-crosextra-caladea",
+  "fonts-crosextra-carlito",
+  "fonts-dejavu-extra",
+  "fonts-freefont-ttf",
+  "fonts-inconsolata",
+  "fonts-liberation2",
+  "fonts-linuxlibertine",
+  "fonts-noto-mono",
+  "fonts-open-sans",
+  "fonts-urw-base35",
+)
 FONT_SUFFIXES = (".ttf", ".otf")
 _RENDER_SIZE = 48
 _CANVAS = 96
@@ -51,9 +61,10 @@ class AlphabetSpec:
     image_size: side length of the images, pixels.
     font_packages: the Debian font packages used besides matplotlib's fonts.
   """
+
   seed: int = 0
-  samples_per_char: int = 2       # per (font, character) pair
-  test_fraction: float = 0.2      # of font families
+  samples_per_char: int = 2  # per (font, character) pair
+  test_fraction: float = 0.2  # of font families
   image_size: int = 28
   font_packages: tuple[str, ...] = FONT_PACKAGES
 
@@ -66,6 +77,7 @@ def fonts_dir() -> pathlib.Path:
 def mpl_font_dir() -> pathlib.Path:
   """matplotlib's bundled TrueType fonts (mpl-data/fonts/ttf)."""
   import matplotlib
+
   return pathlib.Path(matplotlib.__file__).parent / "mpl-data" / "fonts" / "ttf"
 
 
@@ -81,13 +93,17 @@ def candidate_fonts(font_packages=FONT_PACKAGES) -> dict[str, pathlib.Path]:
   Raises:
     DataNotFoundError: a package's fonts are missing (run `make data`).
   """
-  out = {f"matplotlib/{p.name}": p for p in sorted(mpl_font_dir().iterdir())
-         if p.suffix.lower() in FONT_SUFFIXES}
+  out = {
+    f"matplotlib/{p.name}": p
+    for p in sorted(mpl_font_dir().iterdir())
+    if p.suffix.lower() in FONT_SUFFIXES
+  }
   absent = []
   for pkg in font_packages:
     d = fonts_dir() / pkg
-    files = (sorted(p for p in d.rglob("*") if p.suffix.lower() in FONT_SUFFIXES)
-             if d.is_dir() else [])
+    files = (
+      sorted(p for p in d.rglob("*") if p.suffix.lower() in FONT_SUFFIXES) if d.is_dir() else []
+    )
     if not files:
       absent.append(pkg)
     for p in files:
@@ -99,9 +115,17 @@ def candidate_fonts(font_packages=FONT_PACKAGES) -> dict[str, pathlib.Path]:
 
 def _draw(font, char: str, stroke: int = 0):
   from PIL import Image, ImageDraw
+
   img = Image.new("L", (_CANVAS, _CANVAS), 0)
-  ImageDraw.Draw(img).text((_CANVAS // 2, _CANVAS // 2), char, font=font, fill=255,
-                           anchor="mm", stroke_width=stroke, stroke_fill=255)
+  ImageDraw.Draw(img).text(
+    (_CANVAS // 2, _CANVAS // 2),
+    char,
+    font=font,
+    fill=255,
+    anchor="mm",
+    stroke_width=stroke,
+    stroke_fill=255,
+  )
   return img
 
 
@@ -110,22 +134,29 @@ _DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
 
 def _glyph_name_ok(char: str, name: str) -> bool:
   """Rejects symbol fonts that put other glyphs at ASCII code points (dingbats, cmsy10)."""
-  if (re.fullmatch(r"(glyph|cid|gid)\d+", name)
-      or name in (f"uni{ord(char):04X}", f"u{ord(char):04X}")):
+  if re.fullmatch(r"(glyph|cid|gid)\d+", name) or name in (
+    f"uni{ord(char):04X}",
+    f"u{ord(char):04X}",
+  ):
     return True
   base = _DIGIT_NAMES[int(char)] if char.isdigit() else char
-  return name == base or name.startswith((base + ".", base + "_")) or (
-      char.isdigit() and name.startswith(base))
+  return (
+    name == base
+    or name.startswith((base + ".", base + "_"))
+    or (char.isdigit() and name.startswith(base))
+  )
 
 
 def _usable(path: pathlib.Path, font) -> bool:
   from fontTools.ttLib import TTFont
+
   try:
     cmap = TTFont(str(path), lazy=True, fontNumber=0).getBestCmap() or {}
   except Exception:  # noqa: BLE001 - unreadable font files are simply not used
     return False
-  if (not all(ord(c) in cmap for c in CHARS)
-      or not all(_glyph_name_ok(c, cmap[ord(c)]) for c in CHARS)):
+  if not all(ord(c) in cmap for c in CHARS) or not all(
+    _glyph_name_ok(c, cmap[ord(c)]) for c in CHARS
+  ):
     return False
   glyphs = [np.asarray(_draw(font, c)) for c in CHARS]
   if any(g.max() < 128 for g in glyphs):
@@ -148,8 +179,9 @@ def resolve_fonts(font_packages=FONT_PACKAGES) -> list[tuple[str, str]]:
     DataNotFoundError: as `candidate_fonts`.
   """
   cands = candidate_fonts(font_packages)
-  key = hashlib.sha1(repr((RENDER_VERSION, sorted((f, p.stat().st_size) for f, p in cands.items())))
-                     .encode()).hexdigest()[:12]
+  key = hashlib.sha1(
+    repr((RENDER_VERSION, sorted((f, p.stat().st_size) for f, p in cands.items()))).encode()
+  ).hexdigest()[:12]
   cache = fonts_dir() / f"usable-{key}.json"
   try:
     return [tuple(x) for x in json.loads(cache.read_text())]
@@ -166,6 +198,7 @@ def resolve_fonts(font_packages=FONT_PACKAGES) -> list[tuple[str, str]]:
 
 def _check_fonts(cands: dict[str, pathlib.Path]) -> list[tuple[str, str]]:
   from PIL import ImageFont
+
   seen, out = set(), []
   for fid, path in sorted(cands.items()):
     try:
@@ -197,8 +230,9 @@ def superfamily(family: str) -> str:
   return family.split()[0]
 
 
-def split_fonts(fonts: list[tuple[str, str]], seed: int, test_fraction: float
-                ) -> dict[str, list[str]]:
+def split_fonts(
+  fonts: list[tuple[str, str]], seed: int, test_fraction: float
+) -> dict[str, list[str]]:
   """{'train': [font ids], 'test': [font ids]}: superfamilies, in an order permuted by
   `seed`, go to test until it holds at least `test_fraction` of the fonts.
 
@@ -218,8 +252,10 @@ def split_fonts(fonts: list[tuple[str, str]], seed: int, test_fraction: float
       break
     test_groups.add(groups[i])
     n_test += size[groups[i]]
-  return {"train": [f for f, fam in fonts if superfamily(fam) not in test_groups],
-          "test": [f for f, fam in fonts if superfamily(fam) in test_groups]}
+  return {
+    "train": [f for f, fam in fonts if superfamily(fam) not in test_groups],
+    "test": [f for f, fam in fonts if superfamily(fam) in test_groups],
+  }
 
 
 RENDER_VERSION = 1  # bump when render_one or split_fonts change: a new config name results
@@ -236,13 +272,13 @@ def spec_hash(spec: AlphabetSpec, fonts: list[tuple[str, str]], split: dict) -> 
   Returns:
     10 hex digits hashing spec, fonts, the test split and `RENDER_VERSION`.
   """
-  blob = repr((RENDER_VERSION, dataclasses.astuple(spec), fonts,
-               sorted(split["test"]))).encode()
+  blob = repr((RENDER_VERSION, dataclasses.astuple(spec), fonts, sorted(split["test"]))).encode()
   return hashlib.sha1(blob).hexdigest()[:10]
 
 
-def render_one(font, font_id: str, char_index: int, sample: int, seed: int,
-               size: int = 28) -> np.ndarray:
+def render_one(
+  font, font_id: str, char_index: int, sample: int, seed: int, size: int = 28
+) -> np.ndarray:
   """One glyph image, a pure function of (seed, font id, character, sample).
 
   Stroke 0-2 px, rotation +-15 degrees, the longer side 20 px (at 28x28) times 0.7-1.1,
@@ -261,6 +297,7 @@ def render_one(font, font_id: str, char_index: int, sample: int, seed: int,
     uint8 [size, size].
   """
   from PIL import Image
+
   rng = np.random.default_rng([seed, zlib.crc32(font_id.encode()), char_index, sample])
   stroke = int(rng.integers(0, 3))
   angle = float(rng.uniform(-15, 15))
@@ -277,7 +314,7 @@ def render_one(font, font_id: str, char_index: int, sample: int, seed: int,
   out = np.zeros((size, size), np.float64)
   x0 = int(np.clip((size - nw) // 2 + dx, 0, size - nw))
   y0 = int(np.clip((size - nh) // 2 + dy, 0, size - nh))
-  out[y0:y0 + nh, x0:x0 + nw] = np.asarray(img, np.float64)
+  out[y0 : y0 + nh, x0 : x0 + nw] = np.asarray(img, np.float64)
   out += rng.normal(0, sigma, out.shape)
   return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
@@ -293,6 +330,7 @@ def render_split(spec: AlphabetSpec, font_ids: list[str]):
     DataNotFoundError: as `candidate_fonts`.
   """
   from PIL import ImageFont
+
   paths = candidate_fonts(spec.font_packages)
   for fid in font_ids:
     font = ImageFont.truetype(str(paths[fid]), _RENDER_SIZE)
@@ -314,5 +352,7 @@ def render_arrays(spec: AlphabetSpec, font_ids: list[str]) -> tuple[np.ndarray, 
   """
   items = list(render_split(spec, font_ids))
   empty = np.zeros((0, spec.image_size, spec.image_size), np.uint8)
-  return (np.stack([it[3] for it in items]) if items else empty,
-          np.asarray([it[1] for it in items], np.int64))
+  return (
+    np.stack([it[3] for it in items]) if items else empty,
+    np.asarray([it[1] for it in items], np.int64),
+  )

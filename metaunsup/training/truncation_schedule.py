@@ -4,6 +4,7 @@ staggered start, its reset) belongs to the inner problem (`inner.sample_total_st
 `inner.init_tasks`, `inner.reset_finished`); which data set a reset task draws is the task
 family's (`task_family.TaskFamily.reassign`).
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -18,6 +18,7 @@ held-out data sets and splits are not touched. One task:
   validator = Validator(config, family, rule)
   row.update(validator(theta))   # val_accuracy, val_accuracy_random_init, ...
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,6 +47,7 @@ class ValidationTask:
     support: [K * shots] labelled examples, class-major, from the validation part.
     query: [K * query_per_class] scored examples, class-major, from the validation part.
   """
+
   dataset: str
   seed: int
   classes: np.ndarray
@@ -54,8 +56,9 @@ class ValidationTask:
   query: np.ndarray
 
 
-def draw_task(pools: task_family.Pools, name: str, seed: int, num_classes: int, shots: int,
-              pool_per_class: int) -> ValidationTask:
+def draw_task(
+  pools: task_family.Pools, name: str, seed: int, num_classes: int, shots: int, pool_per_class: int
+) -> ValidationTask:
   """The validation task `seed` of data set `name`: the same for every run, every config
   seed and every other data set in the family.
 
@@ -81,13 +84,20 @@ def draw_task(pools: task_family.Pools, name: str, seed: int, num_classes: int, 
     query.append(held[order[shots:]])
     rest = pools.by_class[name][c]
     pool.append(rng.choice(rest, pool_per_class, replace=len(rest) < pool_per_class))
-  return ValidationTask(dataset=name, seed=seed, classes=classes, pool=np.concatenate(pool),
-                        support=np.concatenate(support), query=np.concatenate(query))
+  return ValidationTask(
+    dataset=name,
+    seed=seed,
+    classes=classes,
+    pool=np.concatenate(pool),
+    support=np.concatenate(support),
+    query=np.concatenate(query),
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "k"))
-def _unroll_tasks(theta, cfg: inner.InnerConfig, states: inner.TaskState,
-                  data: inner.TaskData, k: int) -> inner.TaskState:
+def _unroll_tasks(
+  theta, cfg: inner.InnerConfig, states: inner.TaskState, data: inner.TaskData, k: int
+) -> inner.TaskState:
   return jax.vmap(lambda s, d: inner.unroll(theta, cfg, s, d, k))(states, data)
 
 
@@ -95,18 +105,21 @@ def _unroll_tasks(theta, cfg: inner.InnerConfig, states: inner.TaskState,
 def _task_features(params: base_model.BaseParams, pool_x, readout_x, activation: str):
   """[T, R, F] features of each task's readout examples, batch norm with the statistics of
   its whole unlabeled pool."""
+
   def one(p, xp, xr):
     return base_model.features(p, xr, activation, base_model.apply(p, xp, activation).stats)
+
   return jax.vmap(one)(params, pool_x, readout_x)
 
 
 @dataclasses.dataclass(frozen=True)
 class _Group:
   """The tasks of one input width: one vmapped program for all of them."""
+
   tasks: tuple
-  states: inner.TaskState   # [T], at step 0
-  data: inner.TaskData      # x [T, N, D], the unlabeled pools
-  readout_x: jax.Array      # [T, K * (shots + query_per_class), D], support then query
+  states: inner.TaskState  # [T], at step 0
+  data: inner.TaskData  # x [T, N, D], the unlabeled pools
+  readout_x: jax.Array  # [T, K * (shots + query_per_class), D], support then query
 
 
 class Validator:
@@ -123,18 +136,28 @@ class Validator:
     ValueError: validation.every is 0, so the family set no validation part aside.
   """
 
-  def __init__(self, config: ml_collections.ConfigDict, family: task_family.TaskFamily,
-               rule: local_rule.LocalRule):
+  def __init__(
+    self,
+    config: ml_collections.ConfigDict,
+    family: task_family.TaskFamily,
+    rule: local_rule.LocalRule,
+  ):
     ev, val = config.eval, config.validation
     if not val.every:
-      raise ValueError("the validation tasks need config.validation.every > 0: only then "
-                       "does the task family set their examples aside")
+      raise ValueError(
+        "the validation tasks need config.validation.every > 0: only then "
+        "does the task family set their examples aside"
+      )
     self.datasets = tuple(config.family.datasets)
     self.inner_steps = tuple(int(n) for n in val.inner_steps)
     self.shots = int(config.heads.shots)
-    self.cfg = inner.InnerConfig(rule=rule, widths=tuple(ev.widths), activation=ev.activation,
-                                 batch_size=ev.batch_size,
-                                 permute_inputs=config.family.permute_inputs)
+    self.cfg = inner.InnerConfig(
+      rule=rule,
+      widths=tuple(ev.widths),
+      activation=ev.activation,
+      batch_size=ev.batch_size,
+      permute_inputs=config.family.permute_inputs,
+    )
     self.image_size = ev.image_size
     # One unroll length divides every count: one program per input width.
     self.chunk = functools.reduce(math.gcd, self.inner_steps)
@@ -143,24 +166,34 @@ class Validator:
     by_dim: dict[int, list[ValidationTask]] = {}
     for name in self.datasets:
       for seed in range(val.tasks_per_dataset):
-        task = draw_task(pools, name, seed, self.num_classes, self.shots,
-                         config.family.pool_per_class)
+        task = draw_task(
+          pools, name, seed, self.num_classes, self.shots, config.family.pool_per_class
+        )
         by_dim.setdefault(pools.input_dim(name, self.image_size), []).append(task)
     self.groups = tuple(self._group(pools, dim, tasks) for dim, tasks in by_dim.items())
     self._random_init: dict | None = None
 
   def _group(self, pools: task_family.Pools, dim: int, tasks: list) -> _Group:
     pool_x = np.stack([pools.examples(t.dataset, t.pool, self.image_size) for t in tasks])
-    readout_x = np.stack([pools.examples(t.dataset, np.concatenate([t.support, t.query]),
-                                         self.image_size) for t in tasks])
-    keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(t.seed),
-                                         zlib.crc32(t.dataset.encode()))
-                      for t in tasks])
+    readout_x = np.stack(
+      [
+        pools.examples(t.dataset, np.concatenate([t.support, t.query]), self.image_size)
+        for t in tasks
+      ]
+    )
+    keys = jnp.stack(
+      [
+        jax.random.fold_in(jax.random.PRNGKey(t.seed), zlib.crc32(t.dataset.encode()))
+        for t in tasks
+      ]
+    )
     states = jax.vmap(lambda k: inner.init_task(k, dim, self.cfg))(keys)
-    data = inner.TaskData(x=jnp.asarray(pool_x), y=jnp.zeros(pool_x.shape[:2], jnp.int32),
-                          by_class=jnp.zeros((len(tasks), 1, 1), jnp.int32))
-    return _Group(tasks=tuple(tasks), states=states, data=data,
-                  readout_x=jnp.asarray(readout_x))
+    data = inner.TaskData(
+      x=jnp.asarray(pool_x),
+      y=jnp.zeros(pool_x.shape[:2], jnp.int32),
+      by_class=jnp.zeros((len(tasks), 1, 1), jnp.int32),
+    )
+    return _Group(tasks=tuple(tasks), states=states, data=data, readout_x=jnp.asarray(readout_x))
 
   @property
   def tasks(self) -> tuple[ValidationTask, ...]:
@@ -179,14 +212,19 @@ class Validator:
       if not np.isfinite(feats).all():
         out.append(float("nan"))
         continue
-      out.append(heads.ridge_accuracy(feats[:n_support], y_support, feats[n_support:], y_query,
-                                      self.num_classes))
+      out.append(
+        heads.ridge_accuracy(
+          feats[:n_support], y_support, feats[n_support:], y_query, self.num_classes
+        )
+      )
     return out
 
   def _by_dataset(self, per_task: dict) -> dict:
     """{name: mean accuracy over its tasks}, from {(name, seed): accuracy}."""
-    return {name: float(np.mean([a for (n, _), a in per_task.items() if n == name]))
-            for name in self.datasets}
+    return {
+      name: float(np.mean([a for (n, _), a in per_task.items() if n == name]))
+      for name in self.datasets
+    }
 
   def scores(self, theta) -> dict:
     """Train every validation task with `theta` and read it out at each inner-step count.
@@ -216,11 +254,16 @@ class Validator:
       {name: mean over its tasks}}.
     """
     if self._random_init is None:
-      per_task = {(t.dataset, t.seed): acc for g in self.groups
-                  for t, acc in zip(g.tasks, self._accuracies(g, g.states.params))}
+      per_task = {
+        (t.dataset, t.seed): acc
+        for g in self.groups
+        for t, acc in zip(g.tasks, self._accuracies(g, g.states.params))
+      }
       by_dataset = self._by_dataset(per_task)
-      self._random_init = {"val_accuracy_random_init": float(np.mean(list(by_dataset.values()))),
-                           "val_random_init_by_dataset": by_dataset}
+      self._random_init = {
+        "val_accuracy_random_init": float(np.mean(list(by_dataset.values()))),
+        "val_random_init_by_dataset": by_dataset,
+      }
     return self._random_init
 
   def __call__(self, theta) -> dict:
@@ -238,9 +281,12 @@ class Validator:
     t0 = time.perf_counter()
     by_steps = {n: self._by_dataset(per_task) for n, per_task in self.scores(theta).items()}
     last = by_steps[self.inner_steps[-1]]
-    return {"val_accuracy": float(np.mean(list(last.values()))),
-            "val_accuracy_by_steps": {str(n): float(np.mean(list(d.values())))
-                                      for n, d in by_steps.items()},
-            "val_accuracy_by_dataset": last,
-            **self.random_init(),
-            "val_seconds": round(time.perf_counter() - t0, 4)}
+    return {
+      "val_accuracy": float(np.mean(list(last.values()))),
+      "val_accuracy_by_steps": {
+        str(n): float(np.mean(list(d.values()))) for n, d in by_steps.items()
+      },
+      "val_accuracy_by_dataset": last,
+      **self.random_init(),
+      "val_seconds": round(time.perf_counter() - t0, 4),
+    }

@@ -6,6 +6,7 @@ summary.json.
   WORKDIR/metrics.jsonl   one JSON row per meta-step (NaN or inf written as null)
   WORKDIR/summary.json    `summarize_run`'s summary, read back by `read_summary`
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from metaunsup import (checkpointing, data, default_config, evaluation, file_faults,
-                       local_rule, rule, task_family)
+from metaunsup import (
+  checkpointing,
+  data,
+  default_config,
+  evaluation,
+  file_faults,
+  local_rule,
+  rule,
+  task_family,
+)
 from metaunsup.evaluation import fewshot
 from metaunsup.rule_files import Rule
 from metaunsup.training import config_checks
@@ -73,22 +82,32 @@ def check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> N
   if saved.exists():
     try:
       previous = _with_added_fields(json.loads(saved.read_text()))
-      comparable = [dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
-                    for c in (previous, _with_added_fields(current))]
+      comparable = [
+        dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
+        for c in (previous, _with_added_fields(current))
+      ]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-      raise file_faults.damaged(saved, e, "if you resume with the same config, delete it "
-                                "(it is rewritten from --config); else pass a new "
-                                "--workdir") from None
+      raise file_faults.damaged(
+        saved,
+        e,
+        "if you resume with the same config, delete it "
+        "(it is rewritten from --config); else pass a new "
+        "--workdir",
+      ) from None
     kinds = [c.get("rule", {}).get("kind") for c in comparable]
     if kinds[0] != kinds[1]:  # before the list of fields, which would be all of them
-      raise ValueError(f"{workdir} holds a run of the {kinds[0]!r} rule, this config's "
-                       f"rule.kind is {kinds[1]!r}; pass a new --workdir or delete the old "
-                       "one to start over")
+      raise ValueError(
+        f"{workdir} holds a run of the {kinds[0]!r} rule, this config's "
+        f"rule.kind is {kinds[1]!r}; pass a new --workdir or delete the old "
+        "one to start over"
+      )
     changed = _changed_fields(comparable[0], comparable[1])
     if changed:
-      raise ValueError(f"{workdir} holds a run with a different config "
-                       f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
-                       "pass a new --workdir or delete the old one to start over")
+      raise ValueError(
+        f"{workdir} holds a run with a different config "
+        f"({', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''}); "
+        "pass a new --workdir or delete the old one to start over"
+      )
   if write:
     checkpointing.atomic_write_json(saved, current)
 
@@ -131,8 +150,10 @@ def read_metrics(path: pathlib.Path, below_step: int) -> list[dict]:
     except json.JSONDecodeError:
       bad += 1
   if bad:
-    print(f"warning: {path}: dropped {bad} damaged line(s); the log is rewritten without "
-          "them", file=sys.stderr)
+    print(
+      f"warning: {path}: dropped {bad} damaged line(s); the log is rewritten without them",
+      file=sys.stderr,
+    )
   return [r for r in rows if isinstance(r.get("step"), int) and r["step"] < below_step]
 
 
@@ -160,11 +181,21 @@ def heldout_eval(learned: Rule, config) -> dict:
   for name in ev.datasets:
     ds = data.load(name, ev.image_size)
     out["datasets"][name] = dict(
-        evaluation.fewshot_eval(learned, ds, widths=tuple(ev.widths), activation=ev.activation,
-                                steps=ev.inner_steps, seeds=seeds, batch_size=ev.batch_size,
-                                shots=config.heads.shots, query_size=ev.query_size,
-                                heads_=tuple(ev.heads), support_split="train"),
-        protocol=fewshot.PROTOCOLS["train"])
+      evaluation.fewshot_eval(
+        learned,
+        ds,
+        widths=tuple(ev.widths),
+        activation=ev.activation,
+        steps=ev.inner_steps,
+        seeds=seeds,
+        batch_size=ev.batch_size,
+        shots=config.heads.shots,
+        query_size=ev.query_size,
+        heads_=tuple(ev.heads),
+        support_split="train",
+      ),
+      protocol=fewshot.PROTOCOLS["train"],
+    )
   return out
 
 
@@ -181,8 +212,14 @@ def _accuracy_summary(evals: dict) -> dict:
   return out
 
 
-def summarize_run(history: list[dict], config, family: task_family.TaskFamily, evals: dict,
-                  theta, rule_cfg: local_rule.LocalRule) -> dict:
+def summarize_run(
+  history: list[dict],
+  config,
+  family: task_family.TaskFamily,
+  evals: dict,
+  theta,
+  rule_cfg: local_rule.LocalRule,
+) -> dict:
   """summary.json: meta-training curve ends, data-loading cost, what the rule learned
   (its own `summary`), and few-shot accuracy per held-out data set (the first one also at
   top level).
@@ -206,21 +243,25 @@ def summarize_run(history: list[dict], config, family: task_family.TaskFamily, e
   n = max(1, len(losses) // 10)
   data_s = np.median([r["data_seconds"] for r in history])
   step_s = np.median([r["step_seconds"] for r in history[1:] or history])
-  out = {"meta_loss_first": float(np.mean(losses[:n])),
-         "meta_loss_last": float(np.mean(losses[-n:])),
-         "meta_steps": len(losses), "seed": config.seed,
-         "config": json.loads(config.to_json()),
-         "buckets": family.describe(),
-         "skipped_meta_gradients": int(history[-1]["skipped"]) if history else 0,
-         # Host-side data loading per meta-step against the jitted step (medians).
-         "data_seconds_median": float(data_s), "step_seconds_median": float(step_s),
-         "data_to_step_ratio": float(data_s / step_s),
-         "theta_size": rule.param_count(theta),
-         # What the rule learned (the learned rule: the weights of its update terms and its
-         # step size), as the rule itself reports it.
-         **rule_cfg.summary(theta),
-         "eval_seeds": list(evals["seeds"]),
-         "eval": {name: _accuracy_summary(e) for name, e in evals["datasets"].items()}}
+  out = {
+    "meta_loss_first": float(np.mean(losses[:n])),
+    "meta_loss_last": float(np.mean(losses[-n:])),
+    "meta_steps": len(losses),
+    "seed": config.seed,
+    "config": json.loads(config.to_json()),
+    "buckets": family.describe(),
+    "skipped_meta_gradients": int(history[-1]["skipped"]) if history else 0,
+    # Host-side data loading per meta-step against the jitted step (medians).
+    "data_seconds_median": float(data_s),
+    "step_seconds_median": float(step_s),
+    "data_to_step_ratio": float(data_s / step_s),
+    "theta_size": rule.param_count(theta),
+    # What the rule learned (the learned rule: the weights of its update terms and its
+    # step size), as the rule itself reports it.
+    **rule_cfg.summary(theta),
+    "eval_seeds": list(evals["seeds"]),
+    "eval": {name: _accuracy_summary(e) for name, e in evals["datasets"].items()},
+  }
   out["eval_data"] = next(iter(out["eval"]))
   out.update(out["eval"][out["eval_data"]])
   out.update(_validation_summary(history))
@@ -235,14 +276,19 @@ def _validation_summary(history: list[dict]) -> dict:
   if not rows:
     return {}
   first, last = rows[0], rows[-1]
-  return {"val_accuracy_first": first["val_accuracy"], "val_step_first": first["step"],
-          "val_accuracy_last": last["val_accuracy"], "val_step_last": last["step"],
-          "val_accuracy_by_dataset_last": last["val_accuracy_by_dataset"],
-          "val_accuracy_random_init": last["val_accuracy_random_init"],
-          "val_random_init_by_dataset": last["val_random_init_by_dataset"],
-          "val_seconds_median": float(np.median([r["val_seconds"] for r in rows])),
-          "val_share_of_run": float(sum(r["val_seconds"] for r in rows) /
-                                    max(history[-1]["seconds"], 1e-9))}
+  return {
+    "val_accuracy_first": first["val_accuracy"],
+    "val_step_first": first["step"],
+    "val_accuracy_last": last["val_accuracy"],
+    "val_step_last": last["step"],
+    "val_accuracy_by_dataset_last": last["val_accuracy_by_dataset"],
+    "val_accuracy_random_init": last["val_accuracy_random_init"],
+    "val_random_init_by_dataset": last["val_random_init_by_dataset"],
+    "val_seconds_median": float(np.median([r["val_seconds"] for r in rows])),
+    "val_share_of_run": float(
+      sum(r["val_seconds"] for r in rows) / max(history[-1]["seconds"], 1e-9)
+    ),
+  }
 
 
 def read_summary(workdir) -> dict:
@@ -260,5 +306,7 @@ def read_summary(workdir) -> dict:
     DamagedFileError: it does not parse.
   """
   return checkpointing.read_json(
-      pathlib.Path(workdir) / "summary.json", "rerun the `make meta-train` command that wrote "
-      "it: it resumes from the run's last checkpoint and writes summary.json again")
+    pathlib.Path(workdir) / "summary.json",
+    "rerun the `make meta-train` command that wrote "
+    "it: it resumes from the run's last checkpoint and writes summary.json again",
+  )

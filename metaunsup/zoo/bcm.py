@@ -33,6 +33,7 @@ units reaches 0.70 (linear y: 0.64; centred inputs: 0.66), but a (64, 64, 32) ne
 keeps the units of a layer apart, and the top layer's features stay correlated (mean
 |correlation| 0.6).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,6 +61,7 @@ class BCM(local_rule.LayerwiseRule):
   Raises:
     ValueError: (one line, at construction) lr outside (0, 1).
   """
+
   lr: float = 0.03
 
   def __post_init__(self):
@@ -93,7 +95,7 @@ def bcm_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
   batch = x.shape[0]
-  x = x * jax.lax.rsqrt(jnp.sum(x ** 2) / batch + EPS)
+  x = x * jax.lax.rsqrt(jnp.sum(x**2) / batch + EPS)
   y = jax.nn.relu(x @ w)
-  threshold = jnp.sum(y ** 2, axis=0) / batch
+  threshold = jnp.sum(y**2, axis=0) / batch
   return w + lr / (threshold + EPS) * (x.T @ (y * (y - threshold)) / batch)

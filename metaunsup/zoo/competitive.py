@@ -24,6 +24,7 @@ inertia within 1.5% on 14x14 and 28x28 MNIST, 14x14 Fashion-MNIST and digits (30
 examples or all of digits, 6000 steps, the last 2000 at lr 0.01; measured over two init
 seeds, and tested on digits in tests/zoo/test_competitive.py).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -63,6 +64,7 @@ class Competitive(local_rule.LayerwiseRule):
   Raises:
     ValueError: (one line, at construction) lr outside (0, 1] or a negative temperature.
   """
+
   lr: float = 0.1
   temperature: float = 0.0
 
@@ -70,8 +72,10 @@ class Competitive(local_rule.LayerwiseRule):
     if not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 1:
       raise ValueError(f"competitive rule: lr must be in (0, 1], got {self.lr!r}")
     if not isinstance(self.temperature, (int, float)) or not self.temperature >= 0:
-      raise ValueError("competitive rule: temperature must be >= 0 (0: hard winner-take-all), "
-                       f"got {self.temperature!r}")
+      raise ValueError(
+        "competitive rule: temperature must be >= 0 (0: hard winner-take-all), "
+        f"got {self.temperature!r}"
+      )
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`competitive_step` with this config (see `local_rule.LayerwiseRule`)."""
@@ -90,6 +94,7 @@ class SoftCompetitive(Competitive):
     temperature: 0.03, well below the collapse of deterministic annealing (about 0.3 on
       digits), where the soft shares still cover the few nearest centroids.
   """
+
   temperature: float = 0.03
 
 
@@ -115,22 +120,23 @@ def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float) -> jnp.ndar
     [B, out], each column summing to 1.
   """
   # |x|^2 is the same for every unit: it changes neither the winner nor the softmax.
-  dist = jnp.sum(w ** 2, axis=0) - 2.0 * x @ w
+  dist = jnp.sum(w**2, axis=0) - 2.0 * x @ w
   if temperature == 0:
     won = jax.nn.one_hot(jnp.argmin(dist, axis=1), w.shape[1], dtype=x.dtype)
     wins = jnp.sum(won, axis=0)
     behind = dist - jnp.min(dist, axis=1, keepdims=True)
     closest = jax.nn.one_hot(jnp.argmin(behind, axis=0), x.shape[0], dtype=x.dtype).T
     return jnp.where(wins > 0, won / jnp.maximum(wins, 1.0), closest)
-  total_var = jnp.sum(x ** 2) / x.shape[0]
+  total_var = jnp.sum(x**2) / x.shape[0]
   log_r = jax.nn.log_softmax(-dist / (temperature * total_var + EPS), axis=1)
   # Normalised over the batch in the log domain: a far unit, whose shares all underflow,
   # still gets its exact weights (the hard limit's behaviour above).
   return jax.nn.softmax(log_r, axis=0)
 
 
-def competitive_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,
-                     temperature: float = 0.0) -> jnp.ndarray:
+def competitive_step(
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, temperature: float = 0.0
+) -> jnp.ndarray:
   """One step of competitive learning on one layer: every unit k moves a fraction lr from
   w_k toward the weighted mean of the batch's inputs (`unit_weights`), i.e. the instar rule
   dw_k = lr sum_b r_bk (x_b - w_k) normalised by the unit's own share of the batch.

@@ -24,6 +24,7 @@ Learning rate: the paper and notebook decay it linearly to 0 over the epochs of 
 step's own normalisation (largest entry of the update = lr times the layer's rms weight)
 stands in for the paper's eps.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,6 +61,7 @@ class KrotovHopfield(local_rule.LayerwiseRule):
   Raises:
     ValueError: (one line, at construction) a value out of range.
   """
+
   lr: float = 0.02
   p: float = 3.0
   k: int = 7
@@ -67,26 +69,39 @@ class KrotovHopfield(local_rule.LayerwiseRule):
   precision: float = 1e-30
 
   def __post_init__(self):
-    numbers = all(isinstance(getattr(self, f), (int, float)) and
-                  not isinstance(getattr(self, f), bool) for f in ("lr", "p", "delta", "precision"))
-    checks = {"lr": numbers and 0 < self.lr < 1, "p": numbers and self.p >= 2,
-              "delta": numbers and self.delta >= 0, "precision": numbers and self.precision > 0,
-              "k": isinstance(self.k, int) and not isinstance(self.k, bool) and self.k >= 2}
+    numbers = all(
+      isinstance(getattr(self, f), (int, float)) and not isinstance(getattr(self, f), bool)
+      for f in ("lr", "p", "delta", "precision")
+    )
+    checks = {
+      "lr": numbers and 0 < self.lr < 1,
+      "p": numbers and self.p >= 2,
+      "delta": numbers and self.delta >= 0,
+      "precision": numbers and self.precision > 0,
+      "k": isinstance(self.k, int) and not isinstance(self.k, bool) and self.k >= 2,
+    }
     for name, ok in checks.items():
       if not ok:
-        raise ValueError(f"krotov_hopfield rule: {name} out of range, got "
-                         f"{getattr(self, name)!r} (lr in (0, 1), p >= 2, integer k >= 2, "
-                         "delta >= 0, precision > 0)")
+        raise ValueError(
+          f"krotov_hopfield rule: {name} out of range, got "
+          f"{getattr(self, name)!r} (lr in (0, 1), p >= 2, integer k >= 2, "
+          "delta >= 0, precision > 0)"
+        )
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`krotov_hopfield_step` with this config (see `local_rule.LayerwiseRule`)."""
-    return krotov_hopfield_step(w, x, self.lr, self.p, self.k, self.delta,
-                                self.precision)
+    return krotov_hopfield_step(w, x, self.lr, self.p, self.k, self.delta, self.precision)
 
 
-def krotov_hopfield_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, p: float = 3.0,
-                         k: int = 7, delta: float = 0.4,
-                         precision: float = 1e-30) -> jnp.ndarray:
+def krotov_hopfield_step(
+  w: jnp.ndarray,
+  x: jnp.ndarray,
+  lr: float,
+  p: float = 3.0,
+  k: int = 7,
+  delta: float = 0.4,
+  precision: float = 1e-30,
+) -> jnp.ndarray:
   """One minibatch step of Krotov & Hopfield's rule on one layer (their Eq. 3 summed over
   the batch, as in their notebook). With x centred over the batch (module docstring), the
   currents I = x (sign(W) |W|^(p-1)), and g = +1 for each input's top unit and -delta for
@@ -123,4 +138,4 @@ def krotov_hopfield_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, p: float = 3
   g = (currents >= top).astype(x.dtype) - delta * (currents == kth).astype(x.dtype)
   ds = x.T @ g - w * jnp.sum(g * currents, axis=0)
   largest = jnp.maximum(jnp.max(jnp.abs(ds)), precision)
-  return w + lr * jnp.sqrt(jnp.mean(w ** 2)) / largest * ds
+  return w + lr * jnp.sqrt(jnp.mean(w**2)) / largest * ds

@@ -17,6 +17,7 @@ rotated basis (14x14 MNIST, ridge readout on 10 labels per class, 10^4 steps: 0.
 Sanger and 0.56 for Oja's subspace rule at (64, 64, 32), 0.60 and 0.67 with one layer of
 32): each of Sanger's units carries a single component, of which the relu keeps one sign.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,6 +49,7 @@ class Sanger(local_rule.LayerwiseRule):
   Raises:
     ValueError: (one line, at construction) lr outside (0, 1) or subspace not a bool.
   """
+
   lr: float = 0.5
   subspace: bool = False
 
@@ -62,8 +64,7 @@ class Sanger(local_rule.LayerwiseRule):
     return sanger_step(w, x, self.lr, self.subspace)
 
 
-def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,
-                subspace: bool = False) -> jnp.ndarray:
+def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, subspace: bool = False) -> jnp.ndarray:
   """One step of Sanger's rule on one layer (Sanger 1989, averaged over the batch):
   W + eta (x^T y - W UT[y^T y]) / B, with x centred over the batch, y = x W, and UT the
   upper triangle including the diagonal (Sanger's LT[y y^T] for a [out, in] matrix,
@@ -91,6 +92,6 @@ def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,
   batch = x.shape[0]
   y = x @ w
   m = y.T @ y / batch
-  scale = jnp.maximum(jnp.sum(x ** 2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
+  scale = jnp.maximum(jnp.sum(x**2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
   decay = m if subspace else jnp.triu(m)
   return w + lr / (scale + EPS) * (x.T @ y / batch - w @ decay)

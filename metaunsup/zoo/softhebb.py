@@ -25,6 +25,7 @@ Learning rate: constant within the inner loop (`inner.unroll` passes no step cou
 code's MLP preset adapts it per unit as lr |1 - |w_k||^0.2, which stops a unit once its
 norm has converged; here the normalised step (`softhebb_step`) decides the scale instead.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -59,6 +60,7 @@ class SoftHebb(local_rule.LayerwiseRule):
     ValueError: (one line, at construction) lr outside (0, 1) or a non-positive inverse
       temperature.
   """
+
   lr: float = 0.2
   inverse_temperature: float = 112.0
 
@@ -66,16 +68,18 @@ class SoftHebb(local_rule.LayerwiseRule):
     if not isinstance(self.lr, (int, float)) or not 0 < self.lr < 1:
       raise ValueError(f"softhebb rule: lr must be in (0, 1), got {self.lr!r}")
     if not isinstance(self.inverse_temperature, (int, float)) or not self.inverse_temperature > 0:
-      raise ValueError("softhebb rule: inverse_temperature must be > 0, got "
-                       f"{self.inverse_temperature!r}")
+      raise ValueError(
+        f"softhebb rule: inverse_temperature must be > 0, got {self.inverse_temperature!r}"
+      )
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`softhebb_step` with this config (see `local_rule.LayerwiseRule`)."""
     return softhebb_step(w, x, self.lr, self.inverse_temperature)
 
 
-def softhebb_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,
-                  inverse_temperature: float = 112.0) -> jnp.ndarray:
+def softhebb_step(
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, inverse_temperature: float = 112.0
+) -> jnp.ndarray:
   """One step of SoftHebb on one layer (Moraitis et al. 2022's plasticity, averaged over
   the batch). With x_c the input centred over the batch, x~ = x_c / rms_b |x_c,b|,
   u = x~ W and y = softmax(inverse_temperature u) over units:
@@ -103,7 +107,7 @@ def softhebb_step(w: jnp.ndarray, x: jnp.ndarray, lr: float,
   chex.assert_equal(w.shape[0], x.shape[1])
   batch = x.shape[0]
   x = x - jnp.mean(x, axis=0)
-  x = x * jax.lax.rsqrt(jnp.sum(x ** 2) / batch + EPS)
+  x = x * jax.lax.rsqrt(jnp.sum(x**2) / batch + EPS)
   u = x @ w
   y = jax.nn.softmax(inverse_temperature * u, axis=1)
   decay = jnp.sum(y * u, axis=0) / batch

@@ -1,5 +1,6 @@
 """k-means with the triangle code and FastICA (metaunsup/baselines/kmeans.py, ica.py): the
 reference points without a network."""
+
 import numpy as np
 import pytest
 

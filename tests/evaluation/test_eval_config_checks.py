@@ -5,13 +5,16 @@ from experiments.configs import eval_quick
 from metaunsup.evaluation import config_checks, default_config
 
 
-@pytest.mark.parametrize("field,value,match", [
+@pytest.mark.parametrize(
+  "field,value,match",
+  [
     ("methods", ("rule", "sgd"), "config.methods has"),
     ("shots", (0, 10), "config.shots must hold integers >= 1"),
     ("datasets", ("mnist@big",), "malformed"),
     ("activation", "gelu", "unknown activation"),
     ("heads", ("svm",), "config.heads must be a subset"),
-])
+  ],
+)
 def test_bad_config_values_are_one_line_errors(field, value, match):
   config = eval_quick.get_config()
   config[field] = value
@@ -28,5 +31,5 @@ def test_a_partial_config_is_completed_from_the_default_once():
   config_checks.check_config(partial)
   done = default_config.complete(partial)
   assert done.local_rules.to_dict() == {} and done.report_step is None
-  assert done.sweep.head == "ridge" and done.sweep.steps == 20   # its own value kept
+  assert done.sweep.head == "ridge" and done.sweep.steps == 20  # its own value kept
   assert "local_rules" not in partial and "head" not in partial.sweep

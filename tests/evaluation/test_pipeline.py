@@ -31,18 +31,26 @@ def test_quick_config_writes_every_file(tmp_path, tiny_rule):
   def stop_after_first_piece(line):
     if line.startswith("  sweep "):
       raise Interrupt
+
   # A --reverse process (the second of two sharing OUT) starts from the last piece.
   with pytest.raises(Interrupt):
-    pipeline.run(tmp_path / "rule.msgpack", config, out, log=stop_after_first_piece,
-                 reverse=True)
+    pipeline.run(tmp_path / "rule.msgpack", config, out, log=stop_after_first_piece, reverse=True)
   # The plain command resumes: the finished piece is read back, nothing else is.
   logs = []
   results = pipeline.run(tmp_path / "rule.msgpack", config, out, log=logs.append)
   last_kind, last_value = sweeps.sweep_architectures(config)[-1][:2]
   assert [line.split(":")[0].strip() for line in logs if "done before" in line] == [
-      f"sweep-{last_kind}={last_value}"]
-  for name in ("results.json", "results.md", "curves.png", "shots.png", "sweeps.png",
-               "receptive_fields.png", "first_layer.npz"):
+    f"sweep-{last_kind}={last_value}"
+  ]
+  for name in (
+    "results.json",
+    "results.md",
+    "curves.png",
+    "shots.png",
+    "sweeps.png",
+    "receptive_fields.png",
+    "first_layer.npz",
+  ):
     assert (out / name).stat().st_size > 0, name
   saved = json.loads((out / "results.json").read_text())
   assert saved["config"]["datasets"] == list(config.datasets)

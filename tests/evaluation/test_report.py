@@ -10,5 +10,4 @@ def test_verdicts_follow_the_paired_difference():
   # A seed whose features went non-finite is reported, never averaged away.
   assert report._cell([0.5, float("nan")]) == "diverged"
   assert report.verdict(float("nan"), float("nan")) == "n/a (diverged)"
-  assert report.paired({0: 0.5, 1: 0.7}, {0: 0.4, 1: 0.5, 2: 0.9}) == pytest.approx(
-      (0.15, 0.05))
+  assert report.paired({0: 0.5, 1: 0.7}, {0: 0.4, 1: 0.5, 2: 0.9}) == pytest.approx((0.15, 0.05))

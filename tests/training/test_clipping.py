@@ -1,6 +1,7 @@
 """The meta-gradient's clip at float32's edges: a finite gradient whose squares overflow is
 clipped to its direction (optax's clip made it a zero update that was not counted as
 skipped); in range, the clip is optax's bit for bit."""
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -52,7 +53,6 @@ def test_overflowing_meta_gradient_is_clipped_to_its_direction_not_zeroed():
 def test_infinite_meta_gradient_is_skipped_and_counted():
   opt = meta_step.make_optimizer(_meta())
   theta = {"a": jnp.ones(3)}
-  updates, state = jax.jit(opt.update)({"a": jnp.array([1.0, np.inf, 0.0])},
-                                       opt.init(theta), theta)
+  updates, state = jax.jit(opt.update)({"a": jnp.array([1.0, np.inf, 0.0])}, opt.init(theta), theta)
   np.testing.assert_array_equal(updates["a"], np.zeros(3))
   assert int(state.total_notfinite) == 1

@@ -1,5 +1,6 @@
 """Validation of the meta-training config (metaunsup/training/config_checks.py): one line
 naming the field, before anything runs."""
+
 import ml_collections
 import pytest
 
@@ -8,7 +9,9 @@ from metaunsup.training import config_checks
 from helpers import tiny_config
 
 
-@pytest.mark.parametrize("section,field,value,match", [
+@pytest.mark.parametrize(
+  "section,field,value,match",
+  [
     ("meta", "steps", 0, "meta.steps"),
     ("meta", "learning_rate", -1.0, "meta.learning_rate"),
     ("family", "batch_sizes", (1,), "family.batch_sizes"),
@@ -20,7 +23,8 @@ from helpers import tiny_config
     ("inner", "remat", None, "inner.remat"),
     ("eval", "heads", ("knn",), "eval.heads"),
     ("eval", "activation", "gelu9", "eval.activation"),
-])
+  ],
+)
 def test_bad_config_values_fail_fast_with_one_line(tmp_path, section, field, value, match):
   c = tiny_config()
   c[section][field] = value
@@ -71,6 +75,7 @@ def test_complete_fills_the_optional_fields_once_from_the_default_config():
   """Code reads fields; an older config without the optional ones gets them from
   default_config (the copy), and a field it sets keeps its value."""
   from metaunsup import estimators
+
   c = default_config.get_config().to_dict()
   for section, fields in config_checks.OPTIONAL.items():
     for field in fields or ():
@@ -88,4 +93,3 @@ def test_complete_fills_the_optional_fields_once_from_the_default_config():
   assert "steps" not in done.meta and done.inner.truncation_lengths == (4,)
   assert estimators.from_config(done.meta) == estimators.TruncatedBPTT()
   assert estimators.objective_from_config(done.meta) == estimators.Objective()
-

@@ -1,5 +1,6 @@
 """The jitted meta-step and the meta-optimiser (metaunsup/training/meta_step.py), on small
 configs and real data (scikit-learn digits)."""
+
 import dataclasses
 
 import jax
@@ -18,8 +19,9 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   meta-loss of exactly that truncation."""
   c = tiny_config(learning_rate=1e-2)
   ds = data.load("digits", 8)
-  cfg = dataclasses.replace(train.inner_config(c), widths=(16, 8), batch_size=32,
-                            augment=preprocess.AugmentConfig())
+  cfg = dataclasses.replace(
+    train.inner_config(c), widths=(16, 8), batch_size=32, augment=preprocess.AugmentConfig()
+  )
   task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 4)
   opt = meta_step.make_optimizer(c.meta)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
@@ -66,8 +68,9 @@ def test_setup_builds_the_state_train_py_starts_from():
   c = tiny_config()
   family, static, state = setup.setup(c)
   assert static.cfgs == tuple(b.cfg for b in family.buckets)
-  assert static.cfgs[0].rule == setup.rule_of(c) == rule.RuleConfig(
-      channels=4, hidden=8, readout_rank=2)  # tiny_config's, kind "learned"
+  assert (
+    static.cfgs[0].rule == setup.rule_of(c) == rule.RuleConfig(channels=4, hidden=8, readout_rank=2)
+  )  # tiny_config's, kind "learned"
   hash(static)  # a static argument of the jitted meta-step
   _, k_theta, _ = jax.random.split(jax.random.PRNGKey(c.seed), 3)
   expected = static.cfgs[0].rule.init_theta(k_theta)

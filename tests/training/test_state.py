@@ -1,5 +1,6 @@
 """MetaTrainState (metaunsup/training/state.py): the typed meta-training state saves and
 restores with orbax, and checkpoints of the dict state written before it still resume."""
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -16,14 +17,22 @@ from metaunsup.training.state import MetaTrainState
 def _state(estimator) -> MetaTrainState:
   cfg = tiny_inner_config(min_total_steps=4, max_total_steps=10)
   theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
-  opt = meta_step.make_optimizer(ml_collections.ConfigDict(
-      {"clip_norm": 1.0, "learning_rate": 1e-3}))
-  tasks = (inner.init_tasks(jax.random.PRNGKey(1), 10, cfg, 2),
-           inner.init_tasks(jax.random.PRNGKey(2), 10, cfg, 4))
-  return MetaTrainState(theta=theta, opt_state=opt.init(theta), tasks=tasks,
-                        datasets=(np.array([0, 1], np.int32), np.array([1, 0, 0, 1], np.int32)),
-                        key=jax.random.PRNGKey(3), step=jnp.asarray(7, jnp.int32),
-                        estimator=meta_step.init_estimator_states(estimator, theta, tasks))
+  opt = meta_step.make_optimizer(
+    ml_collections.ConfigDict({"clip_norm": 1.0, "learning_rate": 1e-3})
+  )
+  tasks = (
+    inner.init_tasks(jax.random.PRNGKey(1), 10, cfg, 2),
+    inner.init_tasks(jax.random.PRNGKey(2), 10, cfg, 4),
+  )
+  return MetaTrainState(
+    theta=theta,
+    opt_state=opt.init(theta),
+    tasks=tasks,
+    datasets=(np.array([0, 1], np.int32), np.array([1, 0, 0, 1], np.int32)),
+    key=jax.random.PRNGKey(3),
+    step=jnp.asarray(7, jnp.int32),
+    estimator=meta_step.init_estimator_states(estimator, theta, tasks),
+  )
 
 
 def _assert_same(restored, state) -> None:
@@ -50,14 +59,21 @@ def test_checkpoint_of_the_dict_state_resumes_into_the_typed_state(tmp_path, est
   """Workdirs written before MetaTrainState hold a dict: theta, opt_state, tasks, datasets,
   key, step, and "estimator" only for an estimator with state (PES)."""
   state = _state(estimator)
-  legacy = {"theta": state.theta, "opt_state": state.opt_state, "tasks": state.tasks,
-            "datasets": state.datasets, "key": state.key, "step": state.step}
+  legacy = {
+    "theta": state.theta,
+    "opt_state": state.opt_state,
+    "tasks": state.tasks,
+    "datasets": state.datasets,
+    "key": state.key,
+    "step": state.step,
+  }
   if isinstance(estimator, estimators.PES):
     legacy["estimator"] = state.estimator
   assert state.to_checkpoint().keys() == legacy.keys()
   checkpointing.save_state(checkpointing.manager(tmp_path), 7, legacy)
   fresh = _state(estimator).replace(step=jnp.asarray(0, jnp.int32))
-  step, restored = checkpointing.restore_latest(checkpointing.manager(tmp_path),
-                                                fresh.to_checkpoint())
+  step, restored = checkpointing.restore_latest(
+    checkpointing.manager(tmp_path), fresh.to_checkpoint()
+  )
   assert step == 7
   _assert_same(fresh.from_checkpoint(restored), state)

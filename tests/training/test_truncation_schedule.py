@@ -1,4 +1,5 @@
 """Truncation lengths (metaunsup/training/truncation_schedule.py)."""
+
 from metaunsup.training import truncation_schedule
 
 

@@ -1,6 +1,7 @@
 """The validation curve (metaunsup/training/validation.py): fixed tasks on the validation part
 of the family's train splits, scored every `validation.every` meta-steps against random init,
 logged to metrics.jsonl, TensorBoard, curves.png and summary.json, exact across a resume."""
+
 import json
 
 import jax
@@ -38,8 +39,10 @@ def test_tasks_are_fixed_and_read_only_the_validation_part():
     for field in ("classes", "pool", "support", "query"):
       np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
   # The same program inputs: network inits, PRNG keys, pools, support and query.
-  leaves = [jax.tree_util.tree_leaves([(g.states, g.data, g.readout_x) for g in v.groups])
-            for v in (first, second)]
+  leaves = [
+    jax.tree_util.tree_leaves([(g.states, g.data, g.readout_x) for g in v.groups])
+    for v in (first, second)
+  ]
   for a, b in zip(*leaves):
     np.testing.assert_array_equal(a, b)
   pools = family.pools
@@ -73,14 +76,17 @@ def test_disabled_sets_nothing_aside():
     np.testing.assert_array_equal(idx, np.flatnonzero(labels == c))
 
 
-@pytest.mark.parametrize("field, value, message", [
+@pytest.mark.parametrize(
+  "field, value, message",
+  [
     ("every", -1, "config.validation.every must be an integer >= 0"),
     ("inner_steps", (), "config.validation.inner_steps must be a non-empty list"),
     ("inner_steps", (300, 100), "config.validation.inner_steps must be increasing"),
     ("inner_steps", (0, 100), r"config.validation.inner_steps\[...\] must be an integer >= 1"),
     ("tasks_per_dataset", 0, "config.validation.tasks_per_dataset must be an integer >= 1"),
     ("query_per_class", 0, "config.validation.query_per_class must be an integer >= 1"),
-])
+  ],
+)
 def test_bad_fields_are_one_line_errors(field, value, message):
   c = default_config.get_config()
   c.validation[field] = value
@@ -93,13 +99,15 @@ def test_a_config_or_workdir_from_before_the_section_runs_as_it_did(tmp_path):
   old = default_config.get_config().to_dict()
   del old["validation"]
   assert config_checks.complete(ml_collections.ConfigDict(old)).validation.every == 0
-  (tmp_path / "config.json").write_text(json.dumps(json.loads(
-      ml_collections.ConfigDict(old).to_json())))
+  (tmp_path / "config.json").write_text(
+    json.dumps(json.loads(ml_collections.ConfigDict(old).to_json()))
+  )
   # Extending an older run with the curve on would change its pools: refused, by name.
   every = default_config.get_config().validation.every
   with pytest.raises(ValueError, match=rf"validation\.every \(0 -> {every}\)"):
-    workdir_lib.check_workdir_config(tmp_path, config_checks.complete(
-        default_config.get_config()), write=False)
+    workdir_lib.check_workdir_config(
+      tmp_path, config_checks.complete(default_config.get_config()), write=False
+    )
   same = default_config.get_config()
   same.validation.every = 0
   workdir_lib.check_workdir_config(tmp_path, config_checks.complete(same), write=False)
@@ -139,8 +147,13 @@ def test_rows_every_n_steps_logged_everywhere_and_exact_across_resume(tmp_path, 
   assert [r["step"] for r in full if "val_accuracy" in r] == [0, 2]
   assert [r["step"] for r in rows if "val_accuracy" in r] == [0, 2]
   val_keys = [k for k in full[0] if k.startswith("val_") and k != "val_seconds"]
-  assert set(val_keys) == {"val_accuracy", "val_accuracy_by_steps", "val_accuracy_by_dataset",
-                           "val_accuracy_random_init", "val_random_init_by_dataset"}
+  assert set(val_keys) == {
+    "val_accuracy",
+    "val_accuracy_by_steps",
+    "val_accuracy_by_dataset",
+    "val_accuracy_random_init",
+    "val_random_init_by_dataset",
+  }
   # Exact: the same programs on the same inputs (theta restored bit for bit).
   for a, b, c in zip(full, resumed, rows):
     assert {k: a.get(k) for k in val_keys} == {k: b.get(k) for k in val_keys}
@@ -148,13 +161,15 @@ def test_rows_every_n_steps_logged_everywhere_and_exact_across_resume(tmp_path, 
   assert list(rows[0]["val_accuracy_by_steps"]) == ["2", "4"]
   board = read_scalars(split / "tensorboard")
   assert board["validation/val_accuracy"] == pytest.approx(
-      {r["step"]: r["val_accuracy"] for r in rows if "val_accuracy" in r})
+    {r["step"]: r["val_accuracy"] for r in rows if "val_accuracy" in r}
+  )
   fig = monitoring.plot_curves(rows)
   assert len(fig.axes) == 3
   curves = [line for line in fig.axes[2].lines if line.get_label().startswith("rule")]
   assert [tuple(line.get_xdata()) for line in curves] == [(0, 2), (0, 2)]
   assert [list(line.get_ydata()) for line in curves] == [
-      [r["val_accuracy_by_steps"][n] for r in rows if "val_accuracy" in r] for n in ("2", "4")]
+    [r["val_accuracy_by_steps"][n] for r in rows if "val_accuracy" in r] for n in ("2", "4")
+  ]
   summary = workdir_lib.read_summary(split)
   assert (summary["val_step_first"], summary["val_step_last"]) == (0, 2)
   assert summary["val_accuracy_first"] == rows[0]["val_accuracy"]

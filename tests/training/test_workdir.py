@@ -1,5 +1,6 @@
 """A run's folder (metaunsup/training/workdir.py): the metrics log, the config check on
 resume and configs written before fields were added."""
+
 import json
 
 import numpy as np

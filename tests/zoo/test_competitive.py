@@ -1,4 +1,5 @@
 """Competitive learning / online k-means (metaunsup/zoo/competitive.py)."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +20,7 @@ def _inertia(x, centroids):
   """k-means's objective: the summed squared distance of each example to its nearest
   centroid (float64)."""
   x, c = np.asarray(x, np.float64), np.asarray(centroids, np.float64)
-  d = np.sum(x ** 2, 1)[:, None] - 2 * x @ c + np.sum(c ** 2, 0)[None]
+  d = np.sum(x**2, 1)[:, None] - 2 * x @ c + np.sum(c**2, 0)[None]
   return float(np.sum(np.maximum(np.min(d, axis=1), 0.0)))
 
 
@@ -31,8 +32,9 @@ def _one_layer(x, temperature, steps=6000):
   w0 = base_model.init(jax.random.PRNGKey(0), x.shape[1], (32,)).W[0]
 
   def step(w, xb, i):
-    return competitive.competitive_step(w, xb, jnp.where(i < 2 * steps // 3, 0.1, 0.01),
-                                        temperature)
+    return competitive.competitive_step(
+      w, xb, jnp.where(i < 2 * steps // 3, 0.1, 0.01), temperature
+    )
 
   return np.asarray(run_layer(step, w0, x, steps)) + x.mean(0)[:, None]
 
@@ -44,8 +46,8 @@ def test_hard_online_kmeans_reaches_sklearn_inertia(digits):
   # online k-means from the same init, where a unit that wins nothing stays put, leaves 14
   # to 16 of the 32 units dead and ends 18 to 24% above.
   assert _inertia(digits, centroids) < 1.03 * reference
-  nearest = np.argmin(np.sum(centroids ** 2, 0) - 2 * digits @ centroids, axis=1)
-  assert len(np.unique(nearest)) == 32   # no dead unit
+  nearest = np.argmin(np.sum(centroids**2, 0) - 2 * digits @ centroids, axis=1)
+  assert len(np.unique(nearest)) == 32  # no dead unit
 
 
 def test_soft_variant_near_zero_temperature_matches_kmeans_and_collapses_when_hot(digits):
@@ -62,10 +64,12 @@ def test_hard_variant_is_the_zero_temperature_limit_of_the_soft_one():
   x = jnp.asarray(rng.normal(size=(16, 5)), jnp.float32)
   x = x - jnp.mean(x, axis=0)
   # Two near units and one far from every input (it wins nothing).
-  w = jnp.asarray(np.stack([rng.normal(size=5) * 0.3, rng.normal(size=5) * 0.3,
-                            np.full(5, 20.0)], axis=1), jnp.float32)
+  w = jnp.asarray(
+    np.stack([rng.normal(size=5) * 0.3, rng.normal(size=5) * 0.3, np.full(5, 20.0)], axis=1),
+    jnp.float32,
+  )
   hard = competitive.unit_weights(w, x, 0.0)
-  assert float(jnp.sum(hard[:, 2] > 0)) == 1   # the far unit: one input, the nearest to winning
+  assert float(jnp.sum(hard[:, 2] > 0)) == 1  # the far unit: one input, the nearest to winning
   np.testing.assert_allclose(jnp.sum(hard, axis=0), 1.0, rtol=1e-6)
   np.testing.assert_allclose(competitive.unit_weights(w, x, 1e-5), hard, atol=1e-4)
 

@@ -1,5 +1,6 @@
 """Helpers for the tests of the hand-designed rules (tests/zoo/ is on sys.path for them:
 pytest puts a test file's folder there when the folder has no __init__.py)."""
+
 import jax
 import jax.numpy as jnp
 
@@ -28,6 +29,7 @@ def run_layer(step, w, x, steps: int, batch: int = 64, seed: int = 0):
       w, key = carry
       key, k_batch = jax.random.split(key)
       return step(w, x[jax.random.randint(k_batch, (batch,), 0, x.shape[0])], i), key
+
     return jax.lax.fori_loop(0, steps, body, (w, key))[0]
 
   return run(jnp.asarray(w, jnp.float32), jax.random.PRNGKey(seed))
