@@ -326,3 +326,33 @@ def test_read_timings():
   sources.get("fashion_mnist", "test").arrays()
   out.append(f"arrays(test, 10k) {time.perf_counter() - t0:.2f} s")
   print("fashion_mnist timings: " + ", ".join(out))
+
+
+def test_labels_of_an_outside_tfds_data_set_are_cached_once_and_leave_no_temporary_file(
+  tmp_path,
+):
+  """Labels read from a data set no project builder prepared are kept beside it as one .npy
+  file (renamed into place whole) and read back from there the next time."""
+
+  class FakeSource:
+    def __len__(self):
+      return 5
+
+    def __getitems__(self, idx):
+      return [{"label": i % 3} for i in idx]
+
+  class FakeBuilder:
+    data_dir = str(tmp_path)
+    reads = 0
+
+    def as_data_source(self, split):
+      FakeBuilder.reads += 1
+      return FakeSource()
+
+  first = sources._cache_labels(FakeBuilder(), "train", "fix")
+  second = sources._cache_labels(FakeBuilder(), "train", "fix")
+  np.testing.assert_array_equal(first, [0, 1, 2, 0, 1])
+  np.testing.assert_array_equal(second, first)
+  assert FakeBuilder.reads == 1  # the second call read the cached file
+  # One file: the labels, no temporary one left behind by a failed rename.
+  assert [f.name for f in tmp_path.iterdir()] == [builders.labels_file("train")]

@@ -278,7 +278,8 @@ def _cache_labels(b, split: str, fix: str) -> np.ndarray:
     labels[s : s + len(part)] = [r["label"] for r in ds.__getitems__(part)]
   tmp = path.with_name(f".{path.name}.{os.getpid()}")
   try:  # written whole, then renamed: a concurrent reader never sees half of it
-    np.save(tmp, labels)
+    with open(tmp, "wb") as f:  # a file object: np.save would append ".npy" to a path
+      np.save(f, labels)
     os.replace(tmp, path)
   except OSError:
     tmp.unlink(missing_ok=True)  # read-only data dir: recompute next time
