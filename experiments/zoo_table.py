@@ -28,6 +28,17 @@ SHOTS = 10
 REFERENCES = ("kmeans", "ica", "pca", "vae", "supervised", "random_init", "raw")
 
 
+def read(spec: str) -> dict:
+  """A results.json, "PATH" or "PATH@NAME" (its method "rule" renamed NAME)."""
+  path, _, name = spec.partition("@")
+  results = json.loads(pathlib.Path(path).read_text())
+  if name:
+    for rec in results["records"]:
+      if rec["method"] == "rule":
+        rec["method"], rec["renamed"] = name, True
+  return results
+
+
 def merge(results: list[dict]) -> dict:
   """One results dict with the records of all, after checking they are paired.
 
@@ -83,11 +94,21 @@ def methods_of(merged: dict) -> list[str]:
   rules = sorted(m for m in present if m.startswith("local:")) + (
     ["oja"] if "oja" in present else []
   )
-  return [m for m in ["rule", *rules, *REFERENCES] if m in present]
+  known = [m for m in ["rule", *rules, *REFERENCES] if m in present]
+  return known + sorted(present - set(known))  # e.g. another learned rule, renamed on input
 
 
 def cell(merged, dataset, method, head, step) -> dict:
-  return report.per_seed(merged, dataset, method, SHOTS, head, step)
+  renamed = {r["method"] for r in merged["records"] if r.get("renamed")}
+  if method not in renamed:
+    return report.per_seed(merged, dataset, method, SHOTS, head, step)
+  # A learned rule renamed on input (`read`): a curve, which the registry does not know.
+  return {
+    r["seed"]: r["accuracy"]
+    for r in merged["records"]
+    if (r["dataset"], r["method"], r["shots"], r["head"], r["step"])
+    == (dataset, method, SHOTS, head, step)
+  }
 
 
 def fmt(values: dict) -> str:
@@ -186,10 +207,16 @@ def cost_table(merged: dict, datasets: list[str]) -> list[str]:
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--results", nargs="+", required=True, help="results.json files")
+  parser.add_argument(
+    "--results",
+    nargs="+",
+    required=True,
+    help="results.json files, each optionally PATH@NAME: its method 'rule' renamed NAME "
+    "(two learned rules in one table; the first file's 'rule' is the one compared)",
+  )
   parser.add_argument("--out", default="experiments/results/zoo")
   args = parser.parse_args()
-  results = [json.loads(pathlib.Path(p).read_text()) for p in args.results]
+  results = [read(p) for p in args.results]
   merged = merge(results)
   datasets = [
     d

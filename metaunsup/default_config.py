@@ -80,7 +80,13 @@ def get_config() -> ml_collections.ConfigDict:
     # tasks reach old ages (up to max_total_steps) at a fraction of the cost.
     advance_steps=0,
   )
-  c.heads = dict(shots=10, query_per_class=10, ridge_lambda=0.1)
+  c.heads = dict(
+    shots=10,
+    query_per_class=10,
+    ridge_lambda=0.1,
+    # "standardize": a rule can't lower the meta-loss by rescaling features (issue 29).
+    readout_scaling="none",
+  )
   c.meta = dict(
     steps=700,
     learning_rate=3e-3,

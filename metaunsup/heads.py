@@ -50,7 +50,50 @@ def ridge_fit(u: jax.Array, y: jax.Array, lam: float) -> jax.Array:
   chex.assert_rank([u, y], 2)
   A = _with_bias(u)
   reg = lam * jnp.diag(jnp.concatenate([jnp.ones(u.shape[1]), jnp.zeros(1)]))
-  return jnp.linalg.solve(A.T @ A + reg, A.T @ y)
+  return solve(A.T @ A + reg, A.T @ y)
+
+
+# jaxlib 0.10's CPU LAPACK kernels split a batch of systems over XLA's intra-op thread pool
+# and wait for the pieces on that same pool (`ParallelBatchMap`): when every pool thread is
+# such a waiting kernel -- two vmapped ridge fits running side by side on a 2-core CPU, as
+# in a PES meta-step -- nobody runs the pieces and the program never finishes (twice in the
+# first 50 meta-steps of `--config=compact`, every XLA thread parked in ParallelBatchMap's
+# BlockingCounter::Wait, gdb). A batch is therefore solved one system at a time, each an
+# unbatched LAPACK call that runs where it is called; the results are bit-identical.
+@jax.custom_batching.sequential_vmap
+def _solve_one_at_a_time(a, b):
+  return jnp.linalg.solve(a, b)
+
+
+@jax.custom_vjp
+def solve(a: jax.Array, b: jax.Array) -> jax.Array:
+  """jnp.linalg.solve(a, b) whose batches (under vmap) are solved one system at a time, in
+  the forward and the backward pass alike (see the note above: no deadlock of batched
+  LAPACK kernels on XLA's CPU thread pool).
+
+  Args:
+    a: [D, D] a non-singular matrix.
+    b: [D, K].
+
+  Returns:
+    x [D, K] with a x = b.
+  """
+  return _solve_one_at_a_time(a, b)
+
+
+def _solve_fwd(a, b):
+  x = _solve_one_at_a_time(a, b)
+  return x, (a, x)
+
+
+def _solve_bwd(res, g):
+  # The linear solve's VJP: b's cotangent solves a^T gb = g, a's is -gb x^T.
+  a, x = res
+  gb = _solve_one_at_a_time(a.T, g)
+  return -gb @ x.T, gb
+
+
+solve.defvjp(_solve_fwd, _solve_bwd)
 
 
 def ridge_predict(w: jax.Array, u: jax.Array) -> jax.Array:
@@ -66,6 +109,47 @@ def ridge_predict(w: jax.Array, u: jax.Array) -> jax.Array:
   return _with_bias(u) @ w
 
 
+# How `ridge_meta_objective` rescales the features before its ridge fit
+# (`config.heads.readout_scaling`): "none" fits them as they are; "standardize" fits them
+# standardised with the support set's statistics (`standardize_support`).
+READOUT_SCALINGS = ("none", "standardize")
+
+
+def standardize_support(u_s: jax.Array, u_q: jax.Array, eps: float = 1e-6):
+  """Each feature standardised with the support set's statistics: (u - mean_s) * inv_std,
+  the same map applied to the support and the query rows.
+
+  inv_std = 1 / sqrt(var_s + floor), the floor relative to the features themselves:
+  eps times the mean variance over the D features, plus (32 float eps)^2 times the
+  feature's squared mean, below which its variance is rounding in u - mean_s. An absolute
+  epsilon would shrink features whose variance is below it, so the output would depend on
+  the features' scale, the dependence this exists to remove; with these, u -> c u + b (any
+  c > 0, any [D] row b) gives the same output up to float rounding, while c^2 var_s is a
+  normal float and |b| is not far beyond the features' spread (its rounding is then part
+  of theirs). A feature whose variance is below the floor comes out shrunk toward 0 rather
+  than amplified to unit variance (a dead unit stays dead, a constant stays near 0), and
+  features 0 on every support row come out 0 there, with finite gradients.
+
+  Args:
+    u_s: [N, D] support features; their mean and (population) variance over the N rows
+      are the statistics.
+    u_q: [M, D] query features.
+    eps: the variance floor relative to the mean variance over features, >= 0.
+
+  Returns:
+    (u_s', u_q'): [N, D] and [M, D], the dtype of u_s.
+  """
+  mean = jnp.mean(u_s, axis=0)
+  var = jnp.mean((u_s - mean) ** 2, axis=0)
+  rounding = (32 * jnp.finfo(var.dtype).eps) ** 2
+  total = var + eps * jnp.mean(var) + rounding * mean**2
+  # 0 only for a feature that is 0 on every support row when no feature varies (or eps is
+  # 0): its support column is 0 at any scale and the ridge gives it no weight, so 1 keeps
+  # rsqrt and its gradient finite without changing the fit.
+  inv_std = jax.lax.rsqrt(jnp.where(total > 0, total, 1.0))
+  return (u_s - mean) * inv_std, (u_q - mean) * inv_std
+
+
 def ridge_meta_objective(
   u_support,
   labels_support,
@@ -75,12 +159,25 @@ def ridge_meta_objective(
   lam: float = 0.1,
   extra_support=None,
   extra_query=None,
+  readout_scaling: str = "none",
 ):
   """(loss, accuracy). Loss = cosine-form squared error of L2-normalised query predictions
   to the targets, plus the ridge penalty. `extra_*` are optional extra regression targets
   (augmentation parameters), appended to the one-hot targets. The meta-objective of Metz
   et al., ICLR 2019 (closed-form ridge readout on the support set, scored on the query);
   differentiable, float32.
+
+  With readout_scaling="standardize" the features are first standardised with the
+  support set's statistics (`standardize_support`), which makes loss and accuracy
+  invariant to a positive scale and a shift of the features. With "none" the loss
+  depends on their scale: lam is fixed, so the fit's effective regularisation and the
+  penalty term lam |w|^2 change with it (features times c give w of order 1/c as c
+  grows and of order c / lam once c is small enough), and a rule can lower the loss by
+  rescaling its features alone. Issue 29's hypothesis is that the penalty rewards
+  shrinking them; this option makes it testable. It applies to this meta-objective
+  only: the validation curve and the held-out evaluation read out with `ridge_accuracy`
+  / `fewshot_accuracy`, which never standardise for the ridge head (the logistic probe
+  always standardises).
 
   Args:
     u_support: [N, D] features of the labelled support set.
@@ -91,10 +188,20 @@ def ridge_meta_objective(
     lam: ridge penalty.
     extra_support: optional [N, E] extra targets.
     extra_query: optional [M, E], required with extra_support.
+    readout_scaling: one of READOUT_SCALINGS; "none" is the paper's objective.
 
   Returns:
     (loss, accuracy), scalars; accuracy is the argmax over the K class outputs.
+
+  Raises:
+    ValueError: (one line) readout_scaling is not one of READOUT_SCALINGS.
   """
+  if readout_scaling not in READOUT_SCALINGS:
+    raise ValueError(
+      f"readout_scaling={readout_scaling!r} is unknown; choose one of {READOUT_SCALINGS}"
+    )
+  if readout_scaling == "standardize":
+    u_support, u_query = standardize_support(u_support, u_query)
   y_s = ridge_targets(labels_support, num_classes)
   y_q = ridge_targets(labels_query, num_classes)
   if extra_support is not None:

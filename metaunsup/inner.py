@@ -25,8 +25,8 @@ class InnerConfig:
 
   Raises:
     ValueError: non-positive widths, an unknown activation, batch_size < 2, shots or
-      query_per_class < 1, min_total_steps > max_total_steps, or spatial augmentations
-      without image_shape (one line each).
+      query_per_class < 1, min_total_steps > max_total_steps, spatial augmentations
+      without image_shape, or an unknown readout_scaling (one line each).
   """
 
   rule: local_rule.LocalRule  # rule.RuleConfig, baselines.oja.OjaConfig, any registered
@@ -38,6 +38,9 @@ class InnerConfig:
   query_per_class: int = 10
   num_classes: int = 10
   ridge_lambda: float = 0.1
+  # How the meta-objective's ridge readout rescales the features (heads.READOUT_SCALINGS):
+  # "standardize" makes the meta-loss invariant to the features' scale and shift.
+  readout_scaling: str = "none"
   reference_batch: int = 256  # unlabeled batch whose statistics normalise the readout
   min_total_steps: int = 50  # each task is reset after a log-uniform number of steps
   max_total_steps: int = 500
@@ -60,6 +63,11 @@ class InnerConfig:
       raise ValueError(
         "need 1 <= min_total_steps <= max_total_steps, got "
         f"{self.min_total_steps}, {self.max_total_steps}"
+      )
+    if self.readout_scaling not in heads.READOUT_SCALINGS:
+      raise ValueError(
+        f"readout_scaling={self.readout_scaling!r} is unknown; choose one of "
+        f"{heads.READOUT_SCALINGS}"
       )
     if self.augment.spatial and len(self.image_shape) != 2:
       raise ValueError(
@@ -346,10 +354,11 @@ def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
 
 
 def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, key):
-  """(loss, accuracy) of the ridge readout on the representation. Batch norm uses the
-  statistics of an unlabeled reference batch, as `TrainedModel.features` does. With
-  augmentations on, the labelled examples are augmented and the readout must also regress
-  the augmentation parameters (the paper's extra targets).
+  """(loss, accuracy) of the ridge readout on the representation, its features rescaled as
+  cfg.readout_scaling says. Batch norm uses the statistics of an unlabeled reference
+  batch, as `TrainedModel.features` does. With augmentations on, the labelled examples are
+  augmented and the readout must also regress the augmentation parameters (the paper's
+  extra targets).
 
   Args:
     cfg: the task's InnerConfig.
@@ -373,7 +382,15 @@ def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, k
   u_s = base_model.features(params, x_s, cfg.activation, stats)
   u_q = base_model.features(params, x_q, cfg.activation, stats)
   return heads.ridge_meta_objective(
-    u_s, data.y[s_idx], u_q, data.y[q_idx], cfg.num_classes, cfg.ridge_lambda, extra_s, extra_q
+    u_s,
+    data.y[s_idx],
+    u_q,
+    data.y[q_idx],
+    cfg.num_classes,
+    cfg.ridge_lambda,
+    extra_s,
+    extra_q,
+    readout_scaling=cfg.readout_scaling,
   )
 
 

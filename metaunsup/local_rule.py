@@ -42,6 +42,11 @@ _REGISTRY: dict[str, type[LocalRule]] = {}
 class LocalRule(Protocol):
   """What a local rule provides (a frozen, hashable dataclass registered under `kind`).
 
+  Two methods are optional, outside the protocol: `penalty(theta) -> scalar`, which
+  meta-training adds to the meta-loss (`training.meta_step`; the compact rule's L1), and
+  `theta_from(zoo_rule, key) -> theta`, the warm start `config.meta.init_rule="zoo:NAME"`
+  calls (a rule that contains the zoo's rules as special cases).
+
   Attributes:
     kind: the registry name, stored in rule files, checkpoints and configs.
   """
@@ -259,6 +264,7 @@ def _load_builtin() -> None:
   from metaunsup import rule  # noqa: F401
   from metaunsup.baselines import oja  # noqa: F401
   from metaunsup import zoo  # noqa: F401
+  from metaunsup import compact_rule  # noqa: F401
 
 
 def kinds() -> tuple[str, ...]:
@@ -355,3 +361,20 @@ def check_rule(rule, what: str = "rule") -> None:
       f"{what} {type(rule).__name__} is not hashable (it closes over jitted "
       "code): declare it @dataclasses.dataclass(frozen=True)"
     ) from None
+
+
+def largest(v: jax.Array) -> jax.Array:
+  """The largest entry of v, as `jnp.max(v)`, with its gradient on one entry (the first
+  largest). `jnp.max`'s gradient divides by the number of entries equal to the result; when
+  XLA recomputes v inside the backward pass with other rounding, none may be, and the
+  meta-gradient of a rule normalised by its largest entry is 0 / 0 (seen for
+  Krotov-Hopfield's step under XLA's optimisation level 0).
+
+  Args:
+    v: an array of any shape, at least one entry.
+
+  Returns:
+    scalar, bit-identical to jnp.max(v).
+  """
+  flat = jnp.ravel(v)
+  return flat[jnp.argmax(flat)]

@@ -4,13 +4,20 @@ W, b and V for a base network of any width, depth and activation.
 
 Only theta's shapes depend on the config (channels, hidden size, readout rank, terms); the
 base network's sizes never enter, which is what lets one theta drive any architecture.
+
+Two optional extensions (issue 29), both off by default, where the rule is exactly the one
+above: `competition` gives each unit its per-example standing within its layer (a softmax
+share and a rank) as inputs of the unit network, and `zoo_terms` adds the increments of
+hand-designed rules (`metaunsup.zoo`, Oja's rule) at learned step sizes beside a learned
+gate on the rule's own increment, so that every zoo rule is a special case of the learned
+rule (`RuleConfig.theta_from`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import chex
 import jax
@@ -18,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaunsup import base_model, local_rule
+from metaunsup.zoo import terms as zoo_library
 
 EPS = 1e-6
 LOWRANK_TERMS = ("lowrank", "lowrank_w", "lowrank_gauss")
@@ -25,6 +33,21 @@ FIXED_TERMS = ("hebbian", "decorrelation", "decay", "within_layer")
 ALL_TERMS = LOWRANK_TERMS + FIXED_TERMS
 NUM_UNIT_ID = 4
 NUM_WEIGHT_STATS = 4
+# Hand-designed rules whose increments `zoo_terms` can add, in the order of theta["zoo_lr"].
+ZOO_TERMS = zoo_library.TERMS
+# The learned parameters of the zoo terms that have some (theta["zoo_params"]): name ->
+# (term, initial value, the zoo rule's field it stands for, whether it is stored as a log).
+# Temperatures are learned as logs so that they stay positive.
+ZOO_PARAMS = {
+  "soft_competitive_log_temperature": ("soft_competitive", math.log(0.03), "temperature", True),
+  "krotov_hopfield_delta": ("krotov_hopfield", 0.4, "delta", False),
+  "softhebb_log_inverse_temperature": (
+    "softhebb",
+    math.log(112.0),
+    "inverse_temperature",
+    True,
+  ),
+}
 
 
 @local_rule.register("learned")
@@ -48,10 +71,24 @@ class RuleConfig(local_rule.LocalRuleBase):
     bias_lr_max: cap on the bias step size.
     anti_collapse: weight of the fixed pull pushing receptive fields apart.
     init_lr_logit: the initial inner step size is lr_max * sigmoid(init_lr_logit).
+    competition: give the unit network two more per-example inputs, the unit's standing
+      within its layer: its softmax share of the layer's (batch-normalised) pre-activations
+      at a learned temperature (theta["competition_log_temperature"]) and its rank among
+      the layer's units, scaled to [0, 1] (`competition_features`).
+    zoo_terms: hand-designed rules (a subset of `ZOO_TERMS`) whose increments are added to
+      the learned one, each at a learned step size theta["zoo_lr"][t] (initially 0; in units
+      of the term's zoo-sweep step size, `zoo.terms.SWEEP_LR`, which differ 400x), the
+      learned increment itself scaled by theta["learned_gate"] (initially 1); see
+      `_apply_update_with_zoo`. () (the default): the rule without them.
+    krotov_hopfield_p: the Lebesgue norm p of the "krotov_hopfield" term (>= 2; static,
+      it shapes the computation).
+    krotov_hopfield_k: the rank k of its anti-Hebbian unit (an integer >= 2; static, it is
+      a loop count).
 
   Raises:
-    ValueError: a size below 1, an unknown or empty `terms`, or a step-size cap outside
-      (0, 1] (lr_max) / [0, 1] (bias_lr_max), in one line naming the field.
+    ValueError: a size below 1, an unknown or empty `terms`, a step-size cap outside
+      (0, 1] (lr_max) / [0, 1] (bias_lr_max), an unknown or repeated zoo term, a
+      Krotov-Hopfield p below 2 or k below 2, in one line naming the field.
   """
 
   channels: int = 16  # C: top-down signal channels
@@ -64,6 +101,10 @@ class RuleConfig(local_rule.LocalRuleBase):
   bias_lr_max: float = 0.02
   anti_collapse: float = 0.05  # fixed pull pushing receptive fields apart
   init_lr_logit: float = 0.0  # initial inner step size is lr_max * sigmoid(this)
+  competition: bool = False  # per-example softmax share and rank within the layer
+  zoo_terms: tuple = ()  # hand-designed increments added at learned step sizes
+  krotov_hopfield_p: float = 3.0
+  krotov_hopfield_k: int = 7
 
   def __post_init__(self):
     for name in ("channels", "hidden", "readout_rank"):
@@ -74,6 +115,17 @@ class RuleConfig(local_rule.LocalRuleBase):
       raise ValueError(f"rule.terms must be a non-empty subset of {ALL_TERMS}, got {self.terms}")
     if not 0 < self.lr_max <= 1 or not 0 <= self.bias_lr_max <= 1:
       raise ValueError("rule.lr_max must be in (0, 1] and rule.bias_lr_max in [0, 1]")
+    if not isinstance(self.competition, bool):
+      raise ValueError(f"rule.competition must be true or false, got {self.competition!r}")
+    zoo = tuple(self.zoo_terms)
+    if set(zoo) - set(ZOO_TERMS) or len(set(zoo)) != len(zoo):
+      raise ValueError(f"rule.zoo_terms must be distinct names of {ZOO_TERMS}, got {zoo}")
+    p = self.krotov_hopfield_p
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not p >= 2:
+      raise ValueError(f"rule.krotov_hopfield_p must be a number >= 2, got {p!r}")
+    k = self.krotov_hopfield_k
+    if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+      raise ValueError(f"rule.krotov_hopfield_k must be an integer >= 2, got {k!r}")
 
   @property
   def num_terms(self) -> int:
@@ -82,8 +134,15 @@ class RuleConfig(local_rule.LocalRuleBase):
 
   @property
   def example_features(self) -> int:
-    """Per-example inputs of the unit network: x, z and the C channels of d."""
-    return 2 + self.channels  # x, z, top-down signal
+    """Per-example inputs of the unit network: x, z, the C channels of d and, with
+    `competition`, the unit's softmax share and rank within its layer."""
+    return 2 + self.channels + (2 if self.competition else 0)
+
+  @property
+  def active_zoo_terms(self) -> tuple:
+    """`zoo_terms` in `ZOO_TERMS` order: the order of theta["zoo_lr"], whatever order the
+    config lists them in (as `terms` are in `ALL_TERMS` order)."""
+    return tuple(t for t in ZOO_TERMS if t in self.zoo_terms)
 
   @property
   def unit_features(self) -> int:
@@ -116,12 +175,52 @@ class RuleConfig(local_rule.LocalRuleBase):
     """
     return apply_update(theta, self, params, acts)
 
+  def theta_from(self, zoo_rule, key: jax.Array) -> dict:
+    """theta under which this rule takes exactly `zoo_rule`'s step on W (and leaves b and V
+    as they are, as the zoo rules do): `init_theta(key)` with the learned increment gated
+    off (learned_gate = 0), zoo_lr one-hot at the zoo rule's term with its lr (in units of
+    `zoo.terms.SWEEP_LR`), and its parameters (temperature, inverse temperature, delta)
+    copied (`zoo.terms.from_rule`). A start for
+    meta-training from a hand-designed rule (`config.meta.init_rule = "zoo:NAME"`).
+
+    The term is the zoo rule's kind, except that Sanger's rule with `subspace` is Oja's
+    ("oja") and a competitive rule is "competitive" at temperature 0, else
+    "soft_competitive", whichever class it is.
+
+    Args:
+      zoo_rule: a rule of kind "oja" (`baselines.oja.OjaConfig`), "sanger", "competitive",
+        "soft_competitive", "krotov_hopfield", "softhebb" or "bcm" (`metaunsup.zoo`).
+      key: PRNG key of the rest of theta (`init_theta`).
+
+    Returns:
+      dict of float32 arrays, `init_theta`'s structure.
+
+    Raises:
+      ValueError: (one line) the zoo rule's term is not in `zoo_terms` or is no zoo term,
+        or a Krotov-Hopfield rule's p, k or precision differ from this config's.
+    """
+    term, lr, zoo_params = zoo_library.from_rule(
+      zoo_rule, p=self.krotov_hopfield_p, k=self.krotov_hopfield_k
+    )
+    if term not in self.active_zoo_terms:
+      raise ValueError(
+        f"rule.theta_from: a {zoo_rule.kind!r} rule is the zoo term {term!r}, which is not "
+        f"in this config's zoo_terms {tuple(self.zoo_terms)}"
+      )
+    theta = self.init_theta(key)
+    theta["learned_gate"] = jnp.zeros((), jnp.float32)
+    one_hot = jnp.zeros_like(theta["zoo_lr"]).at[self.active_zoo_terms.index(term)]
+    theta["zoo_lr"] = one_hot.set(lr / zoo_library.SWEEP_LR[term])
+    if "zoo_params" in theta:
+      theta["zoo_params"] = {name: zoo_params[name] for name in theta["zoo_params"]}
+    return theta
+
   @classmethod
   def from_dict(cls, d) -> "RuleConfig":
     """The config from a dict (e.g. a rule file's or `config.json`'s "rule" section).
 
     Args:
-      d: field name -> value; `terms` may be a list.
+      d: field name -> value; `terms` and `zoo_terms` may be lists (JSON).
 
     Returns:
       The `RuleConfig`.
@@ -130,8 +229,9 @@ class RuleConfig(local_rule.LocalRuleBase):
       ValueError: an unknown field (the message lists the known ones) or a bad value.
     """
     d = dict(d)
-    if "terms" in d:
-      d["terms"] = tuple(d["terms"])
+    for name in ("terms", "zoo_terms"):
+      if name in d:
+        d[name] = tuple(d[name])
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - fields
     if unknown:
@@ -146,12 +246,30 @@ class RuleConfig(local_rule.LocalRuleBase):
 
     Returns:
       {"rule_mix": {term name: coefficient of theta["mix"], 4 decimals},
-       "rule_inner_lr": the learned weight step size (`inner_lrs`)}.
+       "rule_inner_lr": the learned weight step size (`inner_lrs`)}; with `competition`
+      also "rule_competition_temperature"; with `zoo_terms` also "rule_learned_gate",
+      "rule_zoo_lr" ({zoo term: its step size, zoo_lr times its unit}) and
+      "rule_zoo_params" ({the zoo rule's field, e.g. "softhebb_inverse_temperature":
+      value}, logs exponentiated), 4 decimals (4 significant digits for the zoo's).
     """
-    return {
+    out = {
       "rule_mix": dict(zip(rule_terms_names(self), np.asarray(theta["mix"]).round(4).tolist())),
       "rule_inner_lr": float(inner_lrs(theta, self)[0]),
     }
+    if self.competition:
+      out["rule_competition_temperature"] = _sig4(np.exp(theta["competition_log_temperature"]))
+    if self.zoo_terms:
+      out["rule_learned_gate"] = round(float(theta["learned_gate"]), 4)
+      # Rounded as Python floats: float32's 0.1 would print as 0.10000000149011612.
+      units = [zoo_library.SWEEP_LR[t] for t in self.active_zoo_terms]
+      lrs = [_sig4(v * u) for v, u in zip(np.asarray(theta["zoo_lr"]), units)]
+      out["rule_zoo_lr"] = dict(zip(self.active_zoo_terms, lrs))
+      zoo_params = {}
+      for name, value in theta.get("zoo_params", {}).items():
+        owner, _, field, is_log = ZOO_PARAMS[name]
+        zoo_params[f"{owner}_{field}"] = _sig4(np.exp(value) if is_log else value)
+      out["rule_zoo_params"] = zoo_params
+    return out
 
   def check_theta(self, theta) -> None:
     """A one-line error when theta was made for another rule config (`check_theta`).
@@ -163,6 +281,11 @@ class RuleConfig(local_rule.LocalRuleBase):
       ValueError: a missing entry or one of another shape, naming it and both shapes.
     """
     check_theta(theta, self)
+
+
+def _sig4(x) -> float:
+  """x as a float with 4 significant digits (a temperature of 0.03 or 112 alike)."""
+  return float(f"{float(x):.4g}")
 
 
 def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
@@ -178,7 +301,12 @@ def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
     ("top_in" [2, C], "top_out" [C, C]), the readouts ("readout_bot" / "readout_top"
     [H, R]), "mix" [num_terms], and scalar "lr_logit" / "bias_lr_logit". Weights are
     normal / sqrt(fan-in), mix 0.1 * normal, lr_logit = cfg.init_lr_logit and
-    bias_lr_logit = -2; none depends on the base network's sizes.
+    bias_lr_logit = -2; none depends on the base network's sizes. With `competition`,
+    "unit_example" is [4 + C, H] and scalar "competition_log_temperature" = log 1; with
+    `zoo_terms`, scalar "learned_gate" = 1, "zoo_lr" [len(zoo_terms)] = 0 (the rule
+    without the zoo terms) and, when some term has parameters, "zoo_params", a dict of
+    scalars at the zoo rules' defaults (`ZOO_PARAMS`). These are not drawn from `key`: the
+    random entries are those of the config without them.
   """
   C, H, R = cfg.channels, cfg.hidden, cfg.readout_rank
   shapes = {
@@ -197,13 +325,27 @@ def init_theta(key: jax.Array, cfg: RuleConfig) -> dict:
     "bias_out": (H,),
   }
   keys = jax.random.split(key, len(shapes) + 1)
-  theta = {
+  theta: dict[str, Any] = {  # arrays, and the dict "zoo_params"
     name: jax.random.normal(k, shape) / math.sqrt(shape[0])
     for k, (name, shape) in zip(keys, sorted(shapes.items()))
   }
   theta["mix"] = 0.1 * jax.random.normal(keys[-1], (cfg.num_terms,))
   theta["lr_logit"] = jnp.full((), cfg.init_lr_logit, jnp.float32)
   theta["bias_lr_logit"] = jnp.full((), -2.0, jnp.float32)
+  if cfg.competition:
+    # z is batch-normalised: at temperature 1 the shares spread over the few units of an
+    # example's largest z (one sd apart is a factor e), neither one-hot nor uniform.
+    theta["competition_log_temperature"] = jnp.zeros((), jnp.float32)
+  if cfg.zoo_terms:
+    theta["learned_gate"] = jnp.ones((), jnp.float32)
+    theta["zoo_lr"] = jnp.zeros((len(cfg.active_zoo_terms),), jnp.float32)
+    params = {
+      name: jnp.full((), init, jnp.float32)
+      for name, (owner, init, _, _) in ZOO_PARAMS.items()
+      if owner in cfg.zoo_terms
+    }
+    if params:
+      theta["zoo_params"] = params
   return theta
 
 
@@ -302,6 +444,66 @@ def column_rms(w):
 # ---- the per-unit networks ---------------------------------------------------------------
 
 
+def competition_features(theta, z):
+  """Each unit's per-example standing within its layer (`RuleConfig.competition`).
+
+  z is batch-normalised per unit first, so that one temperature suits every layer (the
+  input layer's z is the raw input) and every input scale; the bias, which the forward
+  pass adds after its batch norm, is not part of the standing (the unit network reads it
+  as a static feature).
+
+  Args:
+    theta: the rule's meta-parameters (its "competition_log_temperature").
+    z: [B, n], the layer's pre-activations.
+
+  Returns:
+    (share, rank), each [B, n]: share is n times the softmax over units of the normalised
+    z at temperature exp(theta["competition_log_temperature"]) (mean 1 over units at any
+    width, where the softmax alone would shrink as 1 / n); rank is the unit's place among
+    the layer's units in that example, 0 for the smallest z and 1 for the largest, units
+    of equal z sharing their mean place (0 for every unit of a one-unit layer), with no
+    gradient.
+  """
+  n = z.shape[1]
+  zn = _bn_batch(z)
+  share = n * jax.nn.softmax(zn * jnp.exp(-theta["competition_log_temperature"]), axis=1)
+  rank = _midrank(jax.lax.stop_gradient(zn)) / max(n - 1, 1)
+  return share, rank
+
+
+# Above this many pairs (B n^2), `_midrank` sorts instead of comparing every pair.
+_PAIRWISE_RANK_MAX = 64 * 320 * 320
+
+
+def _midrank(z):
+  """Each entry's rank within its row, 0 .. n - 1, ties at their mean rank: #smaller +
+  (#equal - 1) / 2. Mean ranks, not argsort's order, keep the rule equivariant to
+  permutations of the units where z ties (the input layer's constant pixels, all 0 after
+  the batch norm); argsort would break ties by unit index.
+
+  Args:
+    z: [B, n].
+
+  Returns:
+    [B, n], float32 (whole or half numbers).
+  """
+  B, n = z.shape
+  if B * n * n <= _PAIRWISE_RANK_MAX:
+    # Counting every pair in one fused reduction: 0.4 ms at B = 64, n = 196 on the 2-core
+    # CPU, against 1.5 ms for the sort below and 2.8 ms for argsort of argsort; from about
+    # n = 384 (B = 64) it slows down tenfold (11 ms, the sort 3.3 ms).
+    zi, zj = z[:, :, None], z[:, None, :]
+    twice = jnp.sum(jnp.where(zj < zi, 2.0, jnp.where(zj == zi, 1.0, 0.0)), axis=2)
+    return 0.5 * (twice - 1.0)
+
+  def row(sorted_row, values):
+    left = jnp.searchsorted(sorted_row, values, side="left")  # #smaller
+    right = jnp.searchsorted(sorted_row, values, side="right")  # #smaller or equal
+    return 0.5 * (left + right - 1).astype(jnp.float32)
+
+  return jax.vmap(row)(jnp.sort(z, axis=1), z)
+
+
 def top_signal(theta, x_top, z_top):
   """The top-down signal d_L [B, units, C] from the top layer's activations, per unit.
 
@@ -335,9 +537,21 @@ def unit_network(theta, cfg: RuleConfig, x, z, d, static):
   Returns:
     h [B, n, H]: relu of the pre-state centred and rms-normalised over channels.
   """
-  w_example = theta["unit_example"]  # rows: x, z, then d's channels
-  # Three products, not one on a concatenation: the [B, n, 2 + C] copy costs more than them.
-  example = x[..., None] * w_example[0] + z[..., None] * w_example[1] + d @ w_example[2:]
+  w_example = theta["unit_example"]  # rows: x, z, then d's channels (then share, rank)
+  if cfg.competition:
+    C = d.shape[-1]
+    share, rank = competition_features(theta, z)
+    example = (
+      x[..., None] * w_example[0]
+      + z[..., None] * w_example[1]
+      + d @ w_example[2 : 2 + C]
+      + share[..., None] * w_example[2 + C]
+      + rank[..., None] * w_example[3 + C]
+    )
+  else:
+    # Three products, not one on a concatenation: the [B, n, 2 + C] copy costs more than
+    # them.
+    example = x[..., None] * w_example[0] + z[..., None] * w_example[1] + d @ w_example[2:]
   # The barrier keeps `static` a tensor of its own: without it XLA pushes this K = 13
   # product through the concatenation that built `static`, as multiply-adds, and fuses
   # them, sines and cosines of the unit ids included, into every [B, n, H] consumer; the
@@ -513,7 +727,8 @@ def apply_update(
 ) -> base_model.BaseParams:
   """One inner step: new phi from the rule (Metz et al., ICLR 2019, Sec. 4). V gets
   W's update (the authors' default); W's column rms and V's rms are then reset to 1,
-  which changes no activation or update (see the note above).
+  which changes no activation or update (see the note above). With `cfg.zoo_terms`, the
+  zoo rules' increments are added and the rule's own gated (`_apply_update_with_zoo`).
 
   Args:
     theta: the rule's meta-parameters.
@@ -528,6 +743,8 @@ def apply_update(
     AssertionError: (chex) acts does not have one entry more than params has layers.
   """
   chex.assert_equal(len(acts.xs), len(params.W) + 1)
+  if cfg.zoo_terms:
+    return _apply_update_with_zoo(theta, cfg, params, acts)
   states = unit_states(theta, cfg, params, acts)
   lr, bias_lr = inner_lrs(theta, cfg)
   new_W, new_b, new_V = [], [], []
@@ -537,6 +754,68 @@ def apply_update(
     new_W.append(base_model.unit_columns(W - lr * column_rms(W) * dW))
     new_V.append(_fixed_scale_V(V - lr * column_rms(V) * dW))
     new_b.append(b - bias_lr * bias_update(theta, states[l + 1]))
+  return params.replace(W=new_W, b=new_b, V=new_V)
+
+
+def zoo_increment(theta, cfg: RuleConfig, term: str, W, x, lr):
+  """One zoo rule's increment on one layer, at a learned step size, with its learned
+  parameters from theta["zoo_params"] and its static ones from the config.
+
+  Args:
+    theta: the rule's meta-parameters.
+    cfg: the rule config (Krotov-Hopfield's p and k).
+    term: a name of `ZOO_TERMS`.
+    W: [in, out], the layer's weights.
+    x: [B, in], the layer's input (acts.xs[l], what the zoo rules read).
+    lr: scalar, the term's step size (theta["zoo_lr"][t] times the term's unit,
+      `zoo.terms.SWEEP_LR`).
+
+  Returns:
+    [in, out]: the zoo rule's own increment (`NAME_increment`), so W + this is its step.
+  """
+  params = {**zoo_library.init_params(), **theta.get("zoo_params", {})}
+  return zoo_library.increment(
+    term, W, x, lr, params, p=cfg.krotov_hopfield_p, k=cfg.krotov_hopfield_k
+  )
+
+
+def _apply_update_with_zoo(theta, cfg, params, acts):
+  """`apply_update` with `zoo_terms`: with g = theta["learned_gate"] and each layer's input
+  x_l,
+      W' = W + g (unit_columns(W - lr column_rms(W) dW) - W) + sum_t zoo_t(W, x_l, zoo_lr_t),
+      V' = V + g (V's update without zoo terms - V),   b' = b - g bias_lr db.
+  The column and V rescalings stay inside the learned increment, so that with g = 0 and one
+  zoo term W' is exactly that zoo rule's step (the zoo rules are not scale-free: k-means
+  centroids live in input space, Krotov-Hopfield's currents use |w|^(p-1)) and b and V stay
+  as they are, as the zoo rules leave them. With g = 1 and every zoo_lr 0 it is the update
+  without zoo terms, up to rounding. W's column rms is then reset only in proportion to g
+  (the learned increment pulls it toward 1); each zoo increment acts on W as it is.
+
+  Args:
+    theta: the rule's meta-parameters, with "learned_gate", "zoo_lr" [len(zoo_terms)] and
+      (for terms that have parameters) "zoo_params".
+    cfg: the rule config, `zoo_terms` non-empty.
+    params: the base network, L weight layers W_l / V_l [n_l, n_{l+1}], b_l [n_{l+1}].
+    acts: its forward pass on an unlabeled batch, L + 1 entries [B, n_l].
+
+  Returns:
+    The updated `base_model.BaseParams`, same shapes.
+  """
+  states = unit_states(theta, cfg, params, acts)
+  lr, bias_lr = inner_lrs(theta, cfg)
+  gate = theta["learned_gate"]
+  new_W, new_b, new_V = [], [], []
+  for l, (W, b, V) in enumerate(zip(params.W, params.b, params.V)):
+    terms = weight_update_terms(theta, cfg, W, acts.xs[l], acts.xs[l + 1], states[l], states[l + 1])
+    dW = stabilize(jnp.tensordot(theta["mix"], terms, axes=1), W, cfg.anti_collapse)
+    learned = base_model.unit_columns(W - lr * column_rms(W) * dW) - W
+    zoo = sum(
+      zoo_increment(theta, cfg, t, W, acts.xs[l], theta["zoo_lr"][i] * zoo_library.SWEEP_LR[t])
+      for i, t in enumerate(cfg.active_zoo_terms)
+    )
+    new_W.append(W + gate * learned + zoo)
+    new_V.append(V + gate * (_fixed_scale_V(V - lr * column_rms(V) * dW) - V))
+    new_b.append(b - gate * bias_lr * bias_update(theta, states[l + 1]))
   return params.replace(W=new_W, b=new_b, V=new_V)
 
 
@@ -551,12 +830,17 @@ def check_theta(theta: dict, cfg: RuleConfig) -> None:
     ValueError: a missing entry or one of another shape, naming it and both shapes.
   """
   expected = jax.eval_shape(lambda: init_theta(jax.random.PRNGKey(0), cfg))
-  for name, spec in expected.items():
-    if name not in theta or tuple(jnp.shape(theta[name])) != spec.shape:
-      got = None if name not in theta else tuple(jnp.shape(theta[name]))
+  # Leaf by leaf, theta["zoo_params"]'s entries included; entries theta has beyond the
+  # config's are not refused (as before the zoo terms).
+  for path, spec in jax.tree_util.tree_flatten_with_path(expected)[0]:
+    node: Any = theta
+    for entry in path:
+      node = node.get(entry.key) if isinstance(node, Mapping) else None
+    got = None if node is None or isinstance(node, Mapping) else tuple(jnp.shape(node))
+    if got != spec.shape:
       raise ValueError(
-        f"theta[{name!r}] has shape {got}, the rule config needs {spec.shape}; "
-        "load the rule together with the config it was trained with"
+        f"theta{jax.tree_util.keystr(path)} has shape {got}, the rule config needs "
+        f"{spec.shape}; load the rule together with the config it was trained with"
       )
 
 

@@ -24,6 +24,7 @@ LAYERS = [
     "metaunsup.rule",
     "metaunsup.rule_files",
     "metaunsup.local_rule",
+    "metaunsup.compact_rule",
     "metaunsup.zoo",
     "metaunsup.baselines.oja",
     "metaunsup.pretrained",

@@ -42,6 +42,16 @@ class OjaConfig(local_rule.LayerwiseRule):
 
 
 def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
+  """One step of the rule on one layer: w + `oja_increment` (its arguments, same
+  order).
+
+  Returns:
+    [in, out] the updated weights.
+  """
+  return w + oja_increment(w, x, lr)
+
+
+def oja_increment(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   """One step of Oja's subspace rule (Oja 1989) on one layer:
   W + eta (x^T y - W y^T y) / B with x the layer input centred over the batch and
   y = x W its linear output (before batch norm). Fixed points: W^T W = I with columns
@@ -61,7 +71,7 @@ def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
     lr: the relative step size, in (0, 1).
 
   Returns:
-    [in, out] the updated weights.
+    [in, out] the increment: the step is w + this (`oja_step`).
   """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
@@ -69,5 +79,5 @@ def oja_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   batch = x.shape[0]
   y = x @ w
   m = y.T @ y / batch
-  scale = jnp.maximum(jnp.sum(x**2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
-  return w + lr / (scale + EPS) * (x.T @ y / batch - w @ m)
+  scale = jnp.maximum(jnp.sum(x**2) / batch, local_rule.largest(jnp.sum(jnp.abs(m), axis=1)))
+  return lr / (scale + EPS) * (x.T @ y / batch - w @ m)

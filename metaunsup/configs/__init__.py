@@ -6,7 +6,9 @@ imported by configs of your own (`from metaunsup.configs import eval_full`):
 
 Meta-training (`TRAIN`): default (`make meta-train`, the setting of the shipped rule; its
 fields are metaunsup/default_config.py's), smoke (every stage of meta-training in about a
-minute). Evaluation (`EVALUATION`): eval_full (`make evaluate`: the paper's protocol on
+minute), compact (the compact rule by PES, warm-started at Krotov-Hopfield), learned_zoo
+(the learned rule with competition and the zoo's terms, warm-started likewise). Evaluation
+(`EVALUATION`): eval_full (`make evaluate`: the paper's protocol on
 held-out data, metaunsup/evaluation/default_config.py), eval_cpu (eval_full sized for a
 2-core CPU, under an hour), eval_quick (every method, file and figure of eval_full on small
 data: a smoke check, not results). `--config` also takes a file, path/to/config.py, whose
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import pathlib
 
-TRAIN = ("default", "smoke")
+TRAIN = ("default", "smoke", "compact", "learned_zoo")
 EVALUATION = ("eval_full", "eval_quick", "eval_cpu")
 
 

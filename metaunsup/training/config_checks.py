@@ -7,6 +7,7 @@ import json
 import math
 
 from metaunsup import base_model, checks, default_config, preprocess
+from metaunsup.heads import READOUT_SCALINGS
 
 # Fields added to the default config after configs were first written: `complete` fills
 # them in from `default_config` (whose value reproduces the code from before the field
@@ -15,6 +16,7 @@ from metaunsup import base_model, checks, default_config, preprocess
 OPTIONAL = {
   "rule": None,  # the whole section
   "inner": ("remat", "advance_steps"),
+  "heads": ("readout_scaling",),
   "meta": (
     "estimator",
     "es_sigma",
@@ -226,6 +228,11 @@ def validate(config) -> None:
   _positive_int(config.heads.shots, "heads.shots")
   _positive_int(config.heads.query_per_class, "heads.query_per_class")
   _positive(config.heads.ridge_lambda, "heads.ridge_lambda")
+  if config.heads.readout_scaling not in READOUT_SCALINGS:
+    raise ValueError(
+      f"config.heads.readout_scaling={config.heads.readout_scaling!r} is unknown; "
+      f"choose one of {READOUT_SCALINGS}"
+    )
   _positive_int(config.meta.steps, "meta.steps")
   _positive(config.meta.learning_rate, "meta.learning_rate")
   _positive(config.meta.clip_norm, "meta.clip_norm")

@@ -147,6 +147,11 @@ def meta_step(
     accs.append(mg.task_accuracies)
   total = sum(d.shape[0] for d in dones)
   grads = jax.tree_util.tree_map(lambda *g: sum(g) / total, *grads)
+  # A rule may penalise its own theta (the compact rule's L1 on its mix): the penalty is
+  # exact and cheap, so its gradient is added as is, whatever the estimator.
+  penalty = getattr(cfgs[0].rule, "penalty", None)
+  if penalty is not None:
+    grads = jax.tree_util.tree_map(jnp.add, grads, jax.grad(penalty)(theta))
   updates, opt_state = static.opt.update(grads, state.opt_state, theta)
   theta = optax.apply_updates(theta, updates)
   metrics = {

@@ -74,6 +74,7 @@ def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
     shots=config.heads.shots,
     query_per_class=config.heads.query_per_class,
     ridge_lambda=config.heads.ridge_lambda,
+    readout_scaling=config.heads.readout_scaling,
     reference_batch=config.inner.reference_batch,
     min_total_steps=config.inner.min_total_steps,
     max_total_steps=config.inner.max_total_steps,
@@ -146,7 +147,7 @@ def setup(
   key, k_theta, k_tasks = jax.random.split(key, 3)
   theta = rule.init_theta(k_theta)
   if config.meta.init_rule:
-    theta = warm_start_theta(config.meta.init_rule, rule)
+    theta = warm_start_theta(config.meta.init_rule, rule, k_theta)
   tasks = family.init_tasks(k_tasks)
   state = MetaTrainState(
     theta=theta,

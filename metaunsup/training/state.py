@@ -67,12 +67,84 @@ class MetaTrainState(flax.struct.PyTreeNode):
     return self.replace(**restored)
 
 
-def warm_start_theta(path, rule_cfg: local_rule.LocalRule) -> Any:
+ZOO_PREFIX = "zoo:"
+
+
+def parse_zoo_rule(spec: str):
+  """The zoo rule `spec` names: "zoo:KIND" (the rule's defaults) or
+  "zoo:KIND:FIELD=VALUE,FIELD=VALUE" (e.g. "zoo:krotov_hopfield:lr=0.0067", the lr
+  experiments/zoo_sweep.py chose on meta-training data).
+
+  Args:
+    spec: the string, with the "zoo:" prefix.
+
+  Returns:
+    The rule instance (`local_rule.from_dict`).
+
+  Raises:
+    ValueError: a malformed spec, a value that is not a number or true/false, or an unknown
+      kind or field (one line).
+  """
+  kind, _, fields = spec[len(ZOO_PREFIX) :].partition(":")
+  values: dict[str, Any] = {}
+  for item in filter(None, fields.split(",")):
+    name, eq, text = item.partition("=")
+    if not eq or not name:
+      raise ValueError(
+        f"config.meta.init_rule={spec!r}: expected zoo:KIND or zoo:KIND:FIELD=VALUE,..., "
+        f"got the item {item!r}"
+      )
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+      values[name.strip()] = lowered == "true"
+      continue
+    try:
+      number = float(text)
+    except ValueError:
+      raise ValueError(
+        f"config.meta.init_rule={spec!r}: {name}={text!r} is not a number or true/false"
+      ) from None
+    values[name.strip()] = int(number) if number.is_integer() and "." not in text else number
+  return local_rule.from_dict(values, kind=kind)
+
+
+def zoo_theta(spec: str, rule_cfg: local_rule.LocalRule, key: jax.Array) -> Any:
+  """theta that makes `rule_cfg` the zoo rule `spec` names (`parse_zoo_rule`): a warm start
+  at a hand-designed rule's quality, through the rule's `theta_from`.
+
+  Args:
+    spec: "zoo:KIND[:FIELD=VALUE,...]".
+    rule_cfg: the rule of this run; it must contain the zoo's rules (`theta_from`).
+    key: PRNG key of what the zoo rule leaves free (the learned rule's network).
+
+  Returns:
+    theta, float32 leaves with the structure and shapes of `rule_cfg.init_theta`.
+
+  Raises:
+    ValueError: a malformed spec, a rule that cannot start from a zoo rule, or one that
+      lacks that rule's term (one line).
+  """
+  zoo_rule = parse_zoo_rule(spec)
+  theta_from = getattr(rule_cfg, "theta_from", None)
+  if theta_from is None:
+    raise ValueError(
+      f"config.meta.init_rule={spec!r}: a rule of kind {rule_cfg.kind!r} cannot start from "
+      "a zoo rule; use config.rule.kind='compact', or the learned rule with zoo_terms"
+    )
+  theta = theta_from(zoo_rule, key)
+  rule_cfg.check_theta(theta)
+  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), theta)
+
+
+def warm_start_theta(path, rule_cfg: local_rule.LocalRule, key: jax.Array | None = None) -> Any:
   """theta of the rule at `path` (a rule file or a meta-training workdir) to start from:
   `meta.init_rule`, fine-tuning a shipped rule on a new task family.
 
   Args:
-    path: a rule file, a workdir, or "pretrained[:NAME]" (`rule_files.read_rule`).
+    path: a rule file, a workdir, "pretrained[:NAME]" (`rule_files.read_rule`), or
+      "zoo:KIND[:FIELD=VALUE,...]" (`zoo_theta`: a hand-designed rule the run's rule
+      contains).
+    key: PRNG key of a zoo warm start's free meta-parameters (default PRNGKey(0)).
     rule_cfg: the rule of this run (`config.rule`), any registered kind.
 
   Returns:
@@ -83,6 +155,8 @@ def warm_start_theta(path, rule_cfg: local_rule.LocalRule) -> Any:
     ValueError: it holds a rule of another kind, or its theta does not have the shapes
       `rule_cfg` needs (one line).
   """
+  if isinstance(path, str) and path.startswith(ZOO_PREFIX):
+    return zoo_theta(path, rule_cfg, jax.random.PRNGKey(0) if key is None else key)
   loaded = read_rule(path)
   if loaded.config.kind != rule_cfg.kind:
     raise ValueError(

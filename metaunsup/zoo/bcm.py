@@ -74,6 +74,16 @@ class BCM(local_rule.LayerwiseRule):
 
 
 def bcm_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
+  """One step of the rule on one layer: w + `bcm_increment` (its arguments, same
+  order).
+
+  Returns:
+    [in, out] the updated weights.
+  """
+  return w + bcm_increment(w, x, lr)
+
+
+def bcm_increment(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   """One step of BCM on one layer: with x~ = x / rms_b |x_b|, y = relu(x~ W) and the
   threshold theta_k = mean_b y_bk^2,
       dw_k = eta_k x~^T (y_k (y_k - theta_k)) / B,  eta_k = lr / theta_k.
@@ -90,7 +100,7 @@ def bcm_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
     lr: the relative step size, in (0, 1).
 
   Returns:
-    [in, out] the updated weights.
+    [in, out] the increment: the step is w + this (`bcm_step`).
   """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
@@ -98,4 +108,4 @@ def bcm_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
   x = x * jax.lax.rsqrt(jnp.sum(x**2) / batch + EPS)
   y = jax.nn.relu(x @ w)
   threshold = jnp.sum(y**2, axis=0) / batch
-  return w + lr / (threshold + EPS) * (x.T @ (y * (y - threshold)) / batch)
+  return lr / (threshold + EPS) * (x.T @ (y * (y - threshold)) / batch)

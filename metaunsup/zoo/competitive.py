@@ -98,7 +98,7 @@ class SoftCompetitive(Competitive):
   temperature: float = 0.03
 
 
-def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float) -> jnp.ndarray:
+def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float | jax.Array) -> jnp.ndarray:
   """Each unit's weights over the batch's inputs, the weighted mean of which it moves to.
 
   Soft (temperature > 0): soft k-means's M-step weights r_bk / sum_b r_bk, with the shares
@@ -114,14 +114,15 @@ def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float) -> jnp.ndar
   Args:
     w: [in, out] centroids as columns.
     x: [B, in] inputs (centred).
-    temperature: >= 0.
+    temperature: >= 0; a Python 0 is the hard rule, a traced value the soft one.
 
   Returns:
     [B, out], each column summing to 1.
   """
   # |x|^2 is the same for every unit: it changes neither the winner nor the softmax.
   dist = jnp.sum(w**2, axis=0) - 2.0 * x @ w
-  if temperature == 0:
+  # A traced temperature (a meta-learned one) is always the soft rule.
+  if isinstance(temperature, (int, float)) and temperature == 0:
     won = jax.nn.one_hot(jnp.argmin(dist, axis=1), w.shape[1], dtype=x.dtype)
     wins = jnp.sum(won, axis=0)
     behind = dist - jnp.min(dist, axis=1, keepdims=True)
@@ -135,7 +136,19 @@ def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float) -> jnp.ndar
 
 
 def competitive_step(
-  w: jnp.ndarray, x: jnp.ndarray, lr: float, temperature: float = 0.0
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, temperature: float | jax.Array = 0.0
+) -> jnp.ndarray:
+  """One step of the rule on one layer: w + `competitive_increment` (its arguments, same
+  order).
+
+  Returns:
+    [in, out] the updated weights.
+  """
+  return w + competitive_increment(w, x, lr, temperature)
+
+
+def competitive_increment(
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, temperature: float | jax.Array = 0.0
 ) -> jnp.ndarray:
   """One step of competitive learning on one layer: every unit k moves a fraction lr from
   w_k toward the weighted mean of the batch's inputs (`unit_weights`), i.e. the instar rule
@@ -156,9 +169,9 @@ def competitive_step(
     temperature: 0 (hard) or the soft variant's temperature.
 
   Returns:
-    [in, out] the updated centroids.
+    [in, out] the increment: the step is w + this (`competitive_step`).
   """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
   x = x - jnp.mean(x, axis=0)
-  return w + lr * (x.T @ unit_weights(w, x, temperature) - w)
+  return lr * (x.T @ unit_weights(w, x, temperature) - w)

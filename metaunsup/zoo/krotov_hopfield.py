@@ -99,7 +99,25 @@ def krotov_hopfield_step(
   lr: float,
   p: float = 3.0,
   k: int = 7,
-  delta: float = 0.4,
+  delta: float | jax.Array = 0.4,
+  precision: float = 1e-30,
+) -> jnp.ndarray:
+  """One step of the rule on one layer: w + `krotov_hopfield_increment` (its arguments, same
+  order).
+
+  Returns:
+    [in, out] the updated weights.
+  """
+  return w + krotov_hopfield_increment(w, x, lr, p, k, delta, precision)
+
+
+def krotov_hopfield_increment(
+  w: jnp.ndarray,
+  x: jnp.ndarray,
+  lr: float,
+  p: float = 3.0,
+  k: int = 7,
+  delta: float | jax.Array = 0.4,
   precision: float = 1e-30,
 ) -> jnp.ndarray:
   """One minibatch step of Krotov & Hopfield's rule on one layer (their Eq. 3 summed over
@@ -120,7 +138,7 @@ def krotov_hopfield_step(
     precision: the floor on max|ds|.
 
   Returns:
-    [in, out] the updated weights.
+    [in, out] the increment: the step is w + this (`krotov_hopfield_step`).
   """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
@@ -137,5 +155,5 @@ def krotov_hopfield_step(
   kth = jnp.max(rest, axis=1, keepdims=True)
   g = (currents >= top).astype(x.dtype) - delta * (currents == kth).astype(x.dtype)
   ds = x.T @ g - w * jnp.sum(g * currents, axis=0)
-  largest = jnp.maximum(jnp.max(jnp.abs(ds)), precision)
-  return w + lr * jnp.sqrt(jnp.mean(w**2)) / largest * ds
+  largest = jnp.maximum(local_rule.largest(jnp.abs(ds)), precision)
+  return lr * jnp.sqrt(jnp.mean(w**2)) / largest * ds

@@ -65,6 +65,18 @@ class Sanger(local_rule.LayerwiseRule):
 
 
 def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, subspace: bool = False) -> jnp.ndarray:
+  """One step of the rule on one layer: w + `sanger_increment` (its arguments, same
+  order).
+
+  Returns:
+    [in, out] the updated weights.
+  """
+  return w + sanger_increment(w, x, lr, subspace)
+
+
+def sanger_increment(
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, subspace: bool = False
+) -> jnp.ndarray:
   """One step of Sanger's rule on one layer (Sanger 1989, averaged over the batch):
   W + eta (x^T y - W UT[y^T y]) / B, with x centred over the batch, y = x W, and UT the
   upper triangle including the diagonal (Sanger's LT[y y^T] for a [out, in] matrix,
@@ -84,7 +96,7 @@ def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, subspace: bool = Fals
     subspace: Oja's subspace rule instead of Sanger's.
 
   Returns:
-    [in, out] the updated weights.
+    [in, out] the increment: the step is w + this (`sanger_step`).
   """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
@@ -92,6 +104,6 @@ def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, subspace: bool = Fals
   batch = x.shape[0]
   y = x @ w
   m = y.T @ y / batch
-  scale = jnp.maximum(jnp.sum(x**2) / batch, jnp.max(jnp.sum(jnp.abs(m), axis=1)))
+  scale = jnp.maximum(jnp.sum(x**2) / batch, local_rule.largest(jnp.sum(jnp.abs(m), axis=1)))
   decay = m if subspace else jnp.triu(m)
-  return w + lr / (scale + EPS) * (x.T @ y / batch - w @ decay)
+  return lr / (scale + EPS) * (x.T @ y / batch - w @ decay)

@@ -78,7 +78,19 @@ class SoftHebb(local_rule.LayerwiseRule):
 
 
 def softhebb_step(
-  w: jnp.ndarray, x: jnp.ndarray, lr: float, inverse_temperature: float = 112.0
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, inverse_temperature: float | jax.Array = 112.0
+) -> jnp.ndarray:
+  """One step of the rule on one layer: w + `softhebb_increment` (its arguments, same
+  order).
+
+  Returns:
+    [in, out] the updated weights.
+  """
+  return w + softhebb_increment(w, x, lr, inverse_temperature)
+
+
+def softhebb_increment(
+  w: jnp.ndarray, x: jnp.ndarray, lr: float, inverse_temperature: float | jax.Array = 112.0
 ) -> jnp.ndarray:
   """One step of SoftHebb on one layer (Moraitis et al. 2022's plasticity, averaged over
   the batch). With x_c the input centred over the batch, x~ = x_c / rms_b |x_c,b|,
@@ -101,7 +113,7 @@ def softhebb_step(
     inverse_temperature: the softmax's inverse temperature.
 
   Returns:
-    [in, out] the updated weights.
+    [in, out] the increment: the step is w + this (`softhebb_step`).
   """
   chex.assert_rank([w, x], 2)
   chex.assert_equal(w.shape[0], x.shape[1])
@@ -111,5 +123,7 @@ def softhebb_step(
   u = x @ w
   y = jax.nn.softmax(inverse_temperature * u, axis=1)
   decay = jnp.sum(y * u, axis=0) / batch
-  scale = jnp.maximum(jnp.max(jnp.sum(y, axis=0) / batch), jnp.max(jnp.abs(decay)))
-  return w + lr / (scale + EPS) * (x.T @ y / batch - w * decay)
+  scale = jnp.maximum(
+    local_rule.largest(jnp.sum(y, axis=0) / batch), local_rule.largest(jnp.abs(decay))
+  )
+  return lr / (scale + EPS) * (x.T @ y / batch - w * decay)
