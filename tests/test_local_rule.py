@@ -22,10 +22,19 @@ from metaunsup.training import config_checks, setup, workdir as workdir_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Every rule file and workdir the repository holds: all written before rules had kinds.
-COMMITTED_RULE_FILES = sorted(ROOT.glob("metaunsup/pretrained/*.msgpack")) + sorted(
+ALL_COMMITTED_RULE_FILES = sorted(ROOT.glob("metaunsup/pretrained/*.msgpack")) + sorted(
   ROOT.glob("experiments/results/**/rule.msgpack")
 )
-COMMITTED_CONFIGS = sorted(ROOT.glob("experiments/results/**/config.json"))
+# Files written before rule kinds existed (every learned-rule run committed before issue 27);
+# later ones name their kind.
+COMMITTED_RULE_FILES = [
+  p for p in ALL_COMMITTED_RULE_FILES if "kind" not in checkpointing.load_rule_file(p)[1]
+]
+COMMITTED_CONFIGS = [
+  p
+  for p in sorted(ROOT.glob("experiments/results/**/config.json"))
+  if "kind" not in json.loads(p.read_text())["rule"]
+]
 
 
 @local_rule.register("lr_test_toy")
@@ -139,6 +148,14 @@ def test_committed_rule_files_have_no_kind_and_load_as_the_learned_rule(path):
   assert "kind" not in stored
   loaded = metaunsup.load_rule(path)
   assert type(loaded.config) is rule.RuleConfig and loaded.config.kind == "learned"
+
+
+@pytest.mark.parametrize("path", ALL_COMMITTED_RULE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_committed_rule_file_loads_as_the_kind_it_names(path):
+  _, stored, _ = checkpointing.load_rule_file(path)
+  loaded = metaunsup.load_rule(path)
+  assert loaded.config.kind == stored.get("kind", "learned")
+  loaded.config.check_theta(loaded.theta)
 
 
 def test_committed_workdir_checkpoint_loads_as_the_learned_rule():

@@ -25,6 +25,7 @@ BENCHMARKS = (
   "meta_gradient",
   "data",
   "advance",
+  "rule_designs",
 )
 TITLES = {
   "meta_gradient_cost": "Meta-gradient cost: the gradient against the forward computation",
@@ -34,6 +35,7 @@ TITLES = {
   "meta_gradient": "Meta-gradient time and memory vs truncation",
   "data": "Data loading per meta-step vs the step",
   "advance": "Forward-only inner steps (advance) vs gradient inner steps",
+  "rule_designs": "Rule designs: inner update and meta-step cost",
 }
 
 
