@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import math
 import pathlib
 import platform
 import time
@@ -93,6 +94,22 @@ def evaluate_all(
   return records, extras, first_layers, sweep_records, sweep_seconds
 
 
+def total_seconds(times) -> float:
+  """The total of per-piece times, to 0.1 s, whatever their order.
+
+  The times are rounded to 0.01 s, so their total is often a whole x.x5, and a plain sum in
+  another order (a rerun reads the pieces back in another order) rounds it the other way
+  (57.15 or 57.150000000000006); `math.fsum` is correctly rounded, so order-free.
+
+  Args:
+    times: seconds, an iterable of floats.
+
+  Returns:
+    The total in seconds, rounded to 0.1.
+  """
+  return round(math.fsum(times), 1)
+
+
 def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=False) -> dict:
   """The whole evaluation, written to OUT.
 
@@ -139,8 +156,14 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
     learned, config, seeds, store, log, reverse
   )
   # The compute behind the results, including pieces done by earlier, interrupted runs.
-  seconds = sweep_seconds + sum(
-    t for ext in extras.values() for per_seed in ext["seconds"].values() for t in per_seed.values()
+  seconds = total_seconds(
+    [sweep_seconds]
+    + [
+      t
+      for ext in extras.values()
+      for per_seed in ext["seconds"].values()
+      for t in per_seed.values()
+    ]
   )
   results = {
     "rule": {
@@ -157,7 +180,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
       "devices": len(jax.devices()),
       "python": platform.python_version(),
     },
-    "seconds": round(seconds, 1),
+    "seconds": seconds,
     "summary": summarize_records(records, ("dataset", "method", "step", "shots", "head")),
     "sweep_summary": summarize_records(
       sweep_records, ("sweep", "value", "method", "shots", "head")

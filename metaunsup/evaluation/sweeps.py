@@ -4,6 +4,7 @@ done."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import jax
@@ -121,8 +122,6 @@ def run_sweeps(
       log,
     )
     log(f"  sweep {kind}={value}: {done[kind, value]['seconds']:.0f} s")
-  records, seconds = [], 0.0
-  for kind, value, *_ in points:
-    records += done[kind, value]["records"]
-    seconds += done[kind, value]["seconds"]
-  return records, seconds
+  records = [r for kind, value, *_ in points for r in done[kind, value]["records"]]
+  # fsum: a total that does not depend on the order of the terms (pipeline.run's note).
+  return records, math.fsum(done[kind, value]["seconds"] for kind, value, *_ in points)
