@@ -84,6 +84,8 @@ def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainRes
       the rule has nothing to meta-train (no meta-parameters) or an unknown kind.
     TypeError: `rule` is not an instance of a registered rule class.
     FileNotFoundError: a data set of the config is not prepared.
+    WorkdirInUseError: another run is in progress in the workdir
+      (`metaunsup.training.workdir_lock`).
   """
   from metaunsup import default_config, train
   from metaunsup.training import setup

@@ -32,11 +32,15 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
+Activation = str | Callable[[jax.Array], jax.Array]
+
+
+def get_activation(name: Activation) -> Callable[[jax.Array], jax.Array]:
   """The activation function named `name` (a key of `ACTIVATIONS`).
 
   Args:
-    name: "relu", "leaky_relu" (slope 0.1), "tanh", "swish", "sigmoid" or "step".
+    name: "relu", "leaky_relu" (slope 0.1), "tanh", "swish", "sigmoid" or "step"; or an
+      elementwise function (returned as it is: `task_activation`'s per-task choice).
 
   Returns:
     An elementwise function of a jax array.
@@ -44,9 +48,31 @@ def get_activation(name: str) -> Callable[[jax.Array], jax.Array]:
   Raises:
     ValueError: an unknown name, listing the known ones.
   """
+  if callable(name):
+    return name
   if name not in ACTIVATIONS:
     raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
   return ACTIVATIONS[name]
+
+
+def task_activation(names: tuple, index: jax.Array) -> Callable[[jax.Array], jax.Array]:
+  """The activation `names[index]` for a traced index: a task family whose tasks draw their
+  activation per task (`inner.InnerConfig.activations`) vmaps tasks of different
+  activations in one program. Under vmap, `lax.switch` evaluates every branch and selects,
+  an elementwise cost beside the layer's matmul.
+
+  Args:
+    names: names of `ACTIVATIONS` (static).
+    index: int32 scalar in [0, len(names)) (clamped by `lax.switch`).
+
+  Returns:
+    An elementwise function of a jax array.
+
+  Raises:
+    ValueError: an unknown name.
+  """
+  fns = [get_activation(n) for n in names]
+  return lambda z: jax.lax.switch(index, fns, z)
 
 
 class BaseParams(flax.struct.PyTreeNode):
@@ -181,7 +207,7 @@ def batch_stats(z: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def apply(
-  params: BaseParams, x: jax.Array, activation: str, stats: Optional[list] = None
+  params: BaseParams, x: jax.Array, activation: Activation, stats: Optional[list] = None
 ) -> Activations:
   """Forward pass on a batch x [B, input_dim].
 
@@ -192,7 +218,7 @@ def apply(
   Args:
     params: the network.
     x: [B, D], D = params.input_dim; permuted by params.perm inside.
-    activation: a name of `ACTIVATIONS`.
+    activation: a name of `ACTIVATIONS`, or an elementwise function (`task_activation`).
     stats: optional L pairs (mean [n_{l+1}], var [n_{l+1}]), e.g. a previous
       `Activations.stats`.
 
@@ -224,14 +250,14 @@ def apply(
 
 
 def features(
-  params: BaseParams, x: jax.Array, activation: str, stats: Optional[list] = None
+  params: BaseParams, x: jax.Array, activation: Activation, stats: Optional[list] = None
 ) -> jax.Array:
   """The representation: post-activation of the last layer, [B, widths[-1]].
 
   Args:
     params: the network.
     x: [B, D].
-    activation: a name of `ACTIVATIONS`.
+    activation: a name of `ACTIVATIONS`, or an elementwise function (`task_activation`).
     stats: optional per-layer batch-norm statistics (see `apply`).
 
   Returns:

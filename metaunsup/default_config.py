@@ -32,6 +32,9 @@ def get_config() -> ml_collections.ConfigDict:
     # Bucket i gets activations[i % 4]: relu, the evaluation's activation, is always in
     # the family (a random draw left it out and cost 0.03 held out: ablate_family).
     activations=("relu", "leaky_relu", "swish", "tanh"),
+    # True: every task draws its activation from all of `activations` at each reset (one
+    # bucket vmaps tasks of different activations), instead of one per bucket.
+    activation_per_task=False,
     batch_sizes=(64,),
     num_buckets=3,
     tasks_per_bucket=3,
@@ -93,8 +96,8 @@ def get_config() -> ml_collections.ConfigDict:
     clip_norm=1.0,
     max_consecutive_skips=50,
     checkpoint_every=50,
-    # How the meta-gradient is formed: truncated_bptt | pes | es (estimators/).
-    # ES and PES: perturbation scale, antithetic pairs per task, and |L+ - L-|
+    # How the meta-gradient is formed: truncated_bptt | pes | es | es_single (estimators/).
+    # ES, PES and ES-Single: perturbation scale, antithetic pairs per task, and |L+ - L-|
     # clipped to es_clip (0: unclipped).
     estimator="truncated_bptt",
     es_sigma=0.01,
@@ -131,5 +134,9 @@ def get_config() -> ml_collections.ConfigDict:
   # examples of every class of the train split, which meta-training then never reads.
   # One pass here takes about two meta-steps' time (22 s against 10.4 s on 2 loaded CPU
   # cores), so every=50 costs about 4% of the run, plus one compilation.
-  c.validation = dict(every=50, inner_steps=(100, 300), tasks_per_dataset=2, query_per_class=10)
+  # `networks`: "ACTIVATION:W1-...-WL" networks the same tasks also train (the curve is the
+  # mean over them); () is eval's network alone.
+  c.validation = dict(
+    every=50, inner_steps=(100, 300), tasks_per_dataset=2, query_per_class=10, networks=()
+  )
   return ml_collections.ConfigDict(c)

@@ -32,6 +32,10 @@ class InnerConfig:
   rule: local_rule.LocalRule  # rule.RuleConfig, baselines.oja.OjaConfig, any registered
   widths: tuple = (64, 64, 32)
   activation: str = "relu"
+  # Non-empty: every task draws its activation from these (uniformly, at each reset; its
+  # `TaskState.activation`), and `activation` is not read. Empty: every task uses
+  # `activation`, and nothing is drawn (the random streams of older runs are unchanged).
+  activations: tuple = ()
   batch_size: int = 64
   permute_inputs: bool = True
   shots: int = 10  # labelled support examples per class (meta-objective)
@@ -54,7 +58,8 @@ class InnerConfig:
   def __post_init__(self):
     if not self.widths or any(int(w) < 1 for w in self.widths):
       raise ValueError(f"widths must be positive integers, got {self.widths}")
-    base_model.get_activation(self.activation)
+    for name in (self.activation, *self.activations):
+      base_model.get_activation(name)
     if self.batch_size < 2:
       raise ValueError(f"batch_size must be at least 2 (batch norm), got {self.batch_size}")
     if self.shots < 1 or self.query_per_class < 1:
@@ -100,12 +105,15 @@ class TaskState(flax.struct.PyTreeNode):
     key: the task's PRNG key (batches, readout samples).
     step: inner steps taken since the last reset (int32).
     total: inner steps this task runs before it is reset (int32).
+    activation: int32 index into `InnerConfig.activations` where the config draws the
+      activation per task; None (no leaf, as in runs from before) where it does not.
   """
 
   params: base_model.BaseParams
   key: jax.Array
   step: jax.Array  # inner steps taken since the last reset
   total: jax.Array  # inner steps this task runs before it is reset
+  activation: jax.Array | None = None
 
 
 def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
@@ -187,7 +195,31 @@ def init_task(
   total = sample_total_steps(k_total, cfg)
   step = jax.random.randint(k_offset, (), 0, total) if random_offset else jnp.zeros((), jnp.int32)
   params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
-  return TaskState(params=params, key=k_state, step=step, total=total)
+  activation = None
+  if cfg.activations:
+    # A key of its own (not a fifth split), so the four streams above stay as they were.
+    activation = jax.random.randint(jax.random.fold_in(key, 5), (), 0, len(cfg.activations))
+  return TaskState(params=params, key=k_state, step=step, total=total, activation=activation)
+
+
+def task_activation(cfg: InnerConfig, state: TaskState) -> base_model.Activation:
+  """The activation of one task: its own draw (`state.activation`) where the config draws
+  per task, else `cfg.activation`.
+
+  Args:
+    cfg: the task's InnerConfig.
+    state: its TaskState (no leading task axis).
+
+  Returns:
+    A name of `base_model.ACTIVATIONS`, or an elementwise function of the task's draw.
+  """
+  if not cfg.activations:
+    return cfg.activation
+  if state.activation is None:
+    raise ValueError(
+      "a task of a per-task-activation config has no activation; make it with init_task"
+    )
+  return base_model.task_activation(cfg.activations, state.activation)
 
 
 def init_tasks(key: jax.Array, input_dim: int, cfg: InnerConfig, num_tasks: int) -> TaskState:
@@ -246,7 +278,11 @@ def reset_finished(
 
 
 def inner_step(
-  theta, cfg: InnerConfig, params: base_model.BaseParams, x_batch: jax.Array
+  theta,
+  cfg: InnerConfig,
+  params: base_model.BaseParams,
+  x_batch: jax.Array,
+  activation: base_model.Activation | None = None,
 ) -> base_model.BaseParams:
   """One step of the learned rule: forward pass on a batch, then the rule's neuron-local
   update of every layer (Metz et al., ICLR 2019, Sec. 3: no loss, no backprop).
@@ -256,11 +292,12 @@ def inner_step(
     cfg: the task's InnerConfig (its rule and activation).
     params: the base network's weights.
     x_batch: unlabeled inputs [B, D].
+    activation: the task's activation (`task_activation`); None: cfg.activation.
 
   Returns:
     The updated weights.
   """
-  acts = base_model.apply(params, x_batch, cfg.activation)
+  acts = base_model.apply(params, x_batch, cfg.activation if activation is None else activation)
   return cfg.rule.update(theta, params, acts)
 
 
@@ -308,10 +345,13 @@ def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) ->
     TaskState after k steps (step += k).
   """
 
+  activation = task_activation(cfg, state)
+
   def step(carry):
     params, key = carry
     key, k_batch = jax.random.split(key)
-    return inner_step(theta, cfg, params, sample_batch(k_batch, data, cfg.batch_size)), key
+    x_batch = sample_batch(k_batch, data, cfg.batch_size)
+    return inner_step(theta, cfg, params, x_batch, activation), key
 
   carry = (state.params, state.key)
   params, key = _remat_scan(step, carry, k) if cfg.remat else _scan_n(step, carry, k)
@@ -353,7 +393,13 @@ def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
   return picked[:, :shots].reshape(-1), picked[:, shots:].reshape(-1)
 
 
-def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, key):
+def meta_loss(
+  cfg: InnerConfig,
+  params: base_model.BaseParams,
+  data: TaskData,
+  key,
+  activation: base_model.Activation | None = None,
+):
   """(loss, accuracy) of the ridge readout on the representation, its features rescaled as
   cfg.readout_scaling says. Batch norm uses the statistics of an unlabeled reference
   batch, as `TrainedModel.features` does. With augmentations on, the labelled examples are
@@ -365,22 +411,22 @@ def meta_loss(cfg: InnerConfig, params: base_model.BaseParams, data: TaskData, k
     params: the base network's weights.
     data: labelled TaskData (x [N, D], y [N], by_class [C, M]).
     key: PRNG key of the reference batch, the split and the augmentations.
+    activation: the task's activation (`task_activation`); None: cfg.activation.
 
   Returns:
     (loss, accuracy) float32 scalars (`heads.ridge_meta_objective`).
   """
+  activation = cfg.activation if activation is None else activation
   k_ref, k_split = jax.random.split(key)
-  stats = base_model.apply(
-    params, sample_batch(k_ref, data, cfg.reference_batch), cfg.activation
-  ).stats
+  stats = base_model.apply(params, sample_batch(k_ref, data, cfg.reference_batch), activation).stats
   s_idx, q_idx = sample_support_query(k_split, data, cfg.shots, cfg.query_per_class)
   x_s, x_q, extra_s, extra_q = data.x[s_idx], data.x[q_idx], None, None
   if cfg.augment.kinds:
     k_s, k_q = jax.random.split(jax.random.fold_in(k_split, 1))
     x_s, extra_s = preprocess.augment(k_s, x_s, cfg.image_shape, cfg.augment)
     x_q, extra_q = preprocess.augment(k_q, x_q, cfg.image_shape, cfg.augment)
-  u_s = base_model.features(params, x_s, cfg.activation, stats)
-  u_q = base_model.features(params, x_q, cfg.activation, stats)
+  u_s = base_model.features(params, x_s, activation, stats)
+  u_q = base_model.features(params, x_q, activation, stats)
   return heads.ridge_meta_objective(
     u_s,
     data.y[s_idx],
@@ -411,7 +457,7 @@ def truncated_loss(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k:
   chex.assert_rank(data.x, 2)
   new_state = unroll(theta, cfg, state, data, k)
   key, k_meta = jax.random.split(new_state.key)
-  loss, acc = meta_loss(cfg, new_state.params, data, k_meta)
+  loss, acc = meta_loss(cfg, new_state.params, data, k_meta, task_activation(cfg, new_state))
   return loss, (new_state.replace(key=key), acc)
 
 
@@ -445,7 +491,11 @@ def trajectory_loss(
     raise ValueError(f"cannot score {points} points in a truncation of {k} steps")
   key, k_start = jax.random.split(state.key)
   state = state.replace(key=key)
-  previous = meta_loss(cfg, state.params, data, k_start)[0] if worsening else None
+  previous = (
+    meta_loss(cfg, state.params, data, k_start, task_activation(cfg, state))[0]
+    if worsening
+    else None
+  )
   scores = []
   penalty: jax.Array | float = 0.0
   for n in chunks:

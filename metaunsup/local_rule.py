@@ -204,6 +204,56 @@ class LayerwiseRule(LocalRuleBase, abc.ABC):
     return params.replace(W=[self.layer_step(w, x) for w, x in zip(params.W, acts.xs)])
 
 
+# The fix `check_theta_shapes` ends its message with (a rule file's reader, which has the
+# config saved with theta, says what to do instead).
+THETA_FIX = "load the rule together with the config it was trained with"
+
+
+def theta_mismatch(theta, expected, owner: str, extra_ok: bool = False) -> str:
+  """How theta differs from the shapes `expected`, entry by entry (missing entries first,
+  then entries of another shape, then extra ones), as one line.
+
+  Args:
+    theta: meta-parameters (a pytree of arrays, e.g. read from a rule file).
+    expected: a pytree of ShapeDtypeStruct with the structure theta must have (an
+      `init_theta` evaluated with `jax.eval_shape`).
+    owner: what needs the shapes, as the phrases name it ("the compact rule's config").
+    extra_ok: entries beyond `expected`'s are not differences (the learned rule's check).
+
+  Returns:
+    The first three differing entries joined by "; " (and how many more), each as e.g.
+    "theta['mix'] is missing (the compact rule's config needs shape (3, 2))", "theta['mix']
+    has shape (4, 2), the compact rule's config needs (3, 2)" or "theta['x'] (shape (2,))
+    is extra: the compact rule's config has no such entry"; "" when theta fits.
+  """
+  got = {
+    jax.tree_util.keystr(p): tuple(jnp.shape(v))
+    for p, v in jax.tree_util.tree_flatten_with_path(theta)[0]
+  }
+  want = {
+    jax.tree_util.keystr(p): tuple(v.shape)
+    for p, v in jax.tree_util.tree_flatten_with_path(expected)[0]
+  }
+  missing, reshaped, extra = [], [], []
+  for name in sorted(set(want) - set(got)):
+    # An entry that is a group where an array belongs (theta['params'] = {'a': ...}).
+    group = any(g.startswith(name + "[") for g in got)
+    missing.append(
+      f"theta{name} is {'a group of entries, not an array' if group else 'missing'} "
+      f"({owner} needs shape {want[name]})"
+    )
+  for name in sorted(set(want) & set(got)):
+    if got[name] != want[name]:
+      reshaped.append(f"theta{name} has shape {got[name]}, {owner} needs {want[name]}")
+  if not extra_ok:
+    for name in sorted(set(got) - set(want)):
+      if not any(name.startswith(w + "[") for w in want):  # named as a group above
+        extra.append(f"theta{name} (shape {got[name]}) is extra: {owner} has no such entry")
+  differ = missing + reshaped + extra
+  more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
+  return "; ".join(differ[:3]) + more
+
+
 def check_theta_shapes(theta, expected, kind: str) -> None:
   """theta against the shapes `expected` (an `init_theta` evaluated with `jax.eval_shape`).
 
@@ -213,19 +263,12 @@ def check_theta_shapes(theta, expected, kind: str) -> None:
     kind: the rule's kind, named in the message.
 
   Raises:
-    ValueError: one line naming the first entry that differs and both shapes.
+    ValueError: one line naming the entries that are missing, extra or of another shape,
+      with both shapes (`theta_mismatch`).
   """
-  got = jax.tree_util.tree_flatten_with_path(theta)[0]
-  want = jax.tree_util.tree_flatten_with_path(expected)[0]
-  got_shapes = {jax.tree_util.keystr(p): tuple(jnp.shape(v)) for p, v in got}
-  want_shapes = {jax.tree_util.keystr(p): tuple(v.shape) for p, v in want}
-  for name in sorted(set(got_shapes) | set(want_shapes)):
-    if got_shapes.get(name) != want_shapes.get(name):
-      raise ValueError(
-        f"theta{name} has shape {got_shapes.get(name)}, the {kind} rule's "
-        f"config needs {want_shapes.get(name)}; load the rule together with "
-        "the config it was trained with"
-      )
+  differ = theta_mismatch(theta, expected, f"the {kind} rule's config")
+  if differ:
+    raise ValueError(f"{differ}; {THETA_FIX}")
 
 
 R = TypeVar("R", bound=type[LocalRule])

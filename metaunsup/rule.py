@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import chex
 import jax
@@ -832,16 +832,9 @@ def check_theta(theta: dict, cfg: RuleConfig) -> None:
   expected = jax.eval_shape(lambda: init_theta(jax.random.PRNGKey(0), cfg))
   # Leaf by leaf, theta["zoo_params"]'s entries included; entries theta has beyond the
   # config's are not refused (as before the zoo terms).
-  for path, spec in jax.tree_util.tree_flatten_with_path(expected)[0]:
-    node: Any = theta
-    for entry in path:
-      node = node.get(entry.key) if isinstance(node, Mapping) else None
-    got = None if node is None or isinstance(node, Mapping) else tuple(jnp.shape(node))
-    if got != spec.shape:
-      raise ValueError(
-        f"theta{jax.tree_util.keystr(path)} has shape {got}, the rule config needs "
-        f"{spec.shape}; load the rule together with the config it was trained with"
-      )
+  differ = local_rule.theta_mismatch(theta, expected, "the learned rule's config", extra_ok=True)
+  if differ:
+    raise ValueError(f"{differ}; {local_rule.THETA_FIX}")
 
 
 def param_count(theta: dict) -> int:

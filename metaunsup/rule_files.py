@@ -67,8 +67,10 @@ def read_rule(path) -> Rule:
     FileNotFoundError: nothing loadable there (or an unknown pretrained name).
     DamagedFileError: the file (or every checkpoint) does not read back and there is nothing
       to fall back on.
-    ValueError: theta does not match the rule config saved with it, or the file's rule kind
-      is not registered (one line naming it and the registered kinds).
+    ValueError: theta does not match the rule config saved with it (naming each entry that
+      is missing, extra or of another shape, with both shapes), the file's rule kind is not
+      registered (naming the registered kinds), or a field of its config is unknown or out
+      of range; one line that starts with the file.
   """
   if not isinstance(path, (str, os.PathLike)):
     raise TypeError(
@@ -100,9 +102,34 @@ def read_rule(path) -> Rule:
       file=sys.stderr,
     )
     return _rule_from_checkpoint(p.parent)
-  cfg = local_rule.from_dict(cfg_dict)  # no "kind": written before kinds, the learned rule
-  theta = jax.tree_util.tree_map(jnp.asarray, theta)
-  cfg.check_theta(theta)
+  # Every error from here on is one line that starts with the file.
+  fix = (
+    "was the file edited or written by another version of metaunsup? Rerun the `make "
+    f"meta-train` command that wrote {p.name} to write it again"
+  )
+  if not isinstance(cfg_dict, dict):
+    raise file_faults.damaged(
+      p, TypeError(f"its rule config is not a mapping: {cfg_dict!r:.60}"), fix
+    )
+  try:  # a kind that is not registered is not damage: its line says to import the rule
+    local_rule.rule_class(cfg_dict.get("kind"))  # no "kind": from before kinds, "learned"
+  except ValueError as e:
+    raise ValueError(f"{p}: {e}") from None
+  try:
+    cfg = local_rule.from_dict(cfg_dict)
+  except (TypeError, ValueError) as e:  # an unknown field, a value out of range
+    raise ValueError(f"{p}: its rule config does not read back: {e}; {fix}") from None
+  try:
+    theta = jax.tree_util.tree_map(jnp.asarray, theta)
+  except (TypeError, ValueError) as e:
+    raise file_faults.damaged(p, e, fix) from None
+  try:
+    cfg.check_theta(theta)
+  except ValueError as e:
+    detail = str(e).removesuffix(f"; {local_rule.THETA_FIX}")
+    raise ValueError(
+      f"{p}: its theta does not fit the {cfg.kind} rule config saved with it: {detail}; {fix}"
+    ) from None
   return Rule(theta=theta, config=cfg, meta=meta)
 
 
@@ -127,7 +154,10 @@ def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
   except (KeyError, TypeError, ValueError) as e:
     raise file_faults.damaged(config_file, e, fix) from None
   # A kind that is not registered is not damage: its one line says to import the rule.
-  local_rule.rule_class(stored.get("kind"))
+  try:
+    local_rule.rule_class(stored.get("kind"))
+  except ValueError as e:
+    raise ValueError(f"{config_file}: {e}") from None
   try:
     cfg = local_rule.from_dict(stored)
   except (TypeError, ValueError) as e:

@@ -50,7 +50,7 @@ class Bucket:
     return {
       "input": list(self.cfg.image_shape) or [self.input_dim],
       "widths": list(self.cfg.widths),
-      "activation": self.cfg.activation,
+      "activation": list(self.cfg.activations) or self.cfg.activation,
       "batch_size": self.cfg.batch_size,
       "datasets": list(self.datasets),
       "num_tasks": self.num_tasks,
@@ -217,6 +217,9 @@ def sample_buckets(
   is `family.activations[i % len]`, in the listed order, so the first listed activation is in
   every family and each one is trained on once there are enough buckets (a random draw left
   relu, the evaluation's activation, out of the default family: experiments/results/default).
+  With `family.activation_per_task`, every task draws its activation from all of
+  `family.activations` at each reset instead (`inner.InnerConfig.activations`), whatever the
+  number of buckets.
 
   Args:
     config: the meta-training config (reads `seed` and the `family` section).
@@ -246,10 +249,13 @@ def sample_buckets(
     widths = tuple(int(rng.choice(fam.widths)) for _ in range(depth)) + (fam.feature_width,)
     # Shifts and rotations need a pixel grid; vector inputs get only noise.
     kinds = tuple(k for k in fam.augment if image_shape or k == "noise")
+    # Per task: every task of every bucket draws from all of them at each reset.
+    per_task = tuple(str(a) for a in fam.activations) if fam.activation_per_task else ()
     cfg = dataclasses.replace(
       base,
       widths=widths,
       activation=str(fam.activations[i % len(fam.activations)]),
+      activations=per_task,
       batch_size=int(rng.choice(fam.batch_sizes)),
       image_shape=image_shape,
       augment=preprocess.AugmentConfig(

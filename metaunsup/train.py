@@ -3,8 +3,8 @@ through unrolled inner loops by default; PES or ES) over a batch of tasks (Metz 
 2019). Reads top to bottom: config -> data -> tasks -> loop -> eval. The parts live in
 `metaunsup.training`: the family, static pieces and initial state of a run (setup), the
 jitted meta-step and optimiser (meta_step), truncation lengths (truncation_schedule; task
-resets are the inner problem's), the typed state (state), the run's folder (workdir) and the
-config's validation (config_checks).
+resets are the inner problem's), the typed state (state), the run's folder (workdir) and its
+lock (workdir_lock), and the config's validation (config_checks).
 
   python -m metaunsup.train --config=default --workdir=runs/default --config.meta.steps=500
 """
@@ -24,10 +24,16 @@ from tqdm.auto import tqdm
 
 from metaunsup import checkpointing, file_faults, local_rule, monitoring, sharding, sources
 from metaunsup.rule_files import Rule
-from metaunsup.training import truncation_schedule, validation, workdir as workdir_lib
+from metaunsup.training import (
+  truncation_schedule,
+  validation,
+  workdir as workdir_lib,
+  workdir_lock,
+)
 from metaunsup.training.config_checks import complete, validate
 from metaunsup.training.meta_step import check_skips, meta_step
 from metaunsup.training.setup import check_trainable, inner_config, rule_of, setup, with_rule
+from metaunsup.training.state import warm_start_theta
 
 __all__ = ["train_and_evaluate", "inner_config", "main"]
 
@@ -52,14 +58,18 @@ def train_and_evaluate(
     (rule, history, workdir): the learned Rule, one metrics dict per meta-step, the folder.
 
   Raises:
-    ValueError: a bad config value, a workdir that is a file or holds another run, an
-      unknown rule kind, or a rule with nothing to meta-train.
+    ValueError: a bad config value (`meta.init_rule` included), a workdir that is a file or
+      holds another run, an unknown rule kind, or a rule with nothing to meta-train; then
+      nothing is written (a workdir this call created is removed again).
     TypeError: `rule` is not an instance of a registered rule class.
-    FileNotFoundError: a data set is not prepared.
+    FileNotFoundError: a data set (or the rule `meta.init_rule` names) is not there.
+    WorkdirInUseError: another run is in progress in `workdir` (its lock is held).
     NonFiniteMetaGradientError: meta.max_consecutive_skips non-finite meta-gradients in a row.
     WriteFailedError, DamagedFileError: the disk is full, or the run's files do not read back.
     KeyboardInterrupt: Ctrl-C or SIGTERM, after saving every finished step.
   """
+  # Everything that can refuse the run is checked before any file is written, so that a
+  # refused run leaves the workdir as it found it (and the corrected command then starts).
   config = complete(config)  # fields added since the config was written, at their defaults
   # config.rule as the rule's stored form: config.json names its kind (configs written
   # before kinds: "learned") and every field.
@@ -67,19 +77,32 @@ def train_and_evaluate(
   config = with_rule(config, rule)
   validate(config)
   check_trainable(rule)  # nothing to learn: one line, before any file is written
+  if config.meta.init_rule:  # a typo in the warm start (zoo:KIND:lr=nan, a missing file)
+    warm_start_theta(config.meta.init_rule, rule)
   for name in config.eval.datasets:  # a missing one fails now, not after meta-training
     sources.get(name, "test")
   workdir = pathlib.Path(workdir)
   if workdir.exists() and not workdir.is_dir():
     raise ValueError(f"--workdir {workdir} is a file; pass a folder (new or of this run)")
-  workdir.mkdir(parents=True, exist_ok=True)
   writer = sharding.is_writer()
-  workdir_lib.check_workdir_config(workdir, config, write=writer)
+  # One run per workdir: process 0 (the one that writes) locks it before its first write; a
+  # second run there refuses at once. A folder this call creates is removed if the run is
+  # refused before writing into it.
+  with workdir_lock.claim(workdir, lock=writer):
+    return _meta_train(config, workdir, writer)
 
+
+def _meta_train(
+  config: ml_collections.ConfigDict, workdir: pathlib.Path, writer: bool
+) -> tuple[Rule, list, pathlib.Path]:
+  """`train_and_evaluate` in its claimed workdir: the set-up (which reads the data and
+  refuses a workdir of another run) before config.json, then the loop and the evaluation."""
+  workdir_lib.check_workdir_config(workdir, config, write=False)  # before the slow set-up
   # Tasks sharded over every device (and host), the rest replicated; placed before the
   # restore so that a checkpoint comes back with the same layout.
   mesh = sharding.task_mesh()
   family, static, state = setup(config, mesh=mesh)
+  workdir_lib.check_workdir_config(workdir, config, write=writer)
   mgr = checkpointing.manager(workdir)
   _, restored = checkpointing.restore_latest(mgr, state.to_checkpoint())
   if restored is not None:
@@ -186,8 +209,8 @@ def main(argv):
     argv: what absl leaves after the flags (unused).
 
   Raises:
-    SystemExit: one line on a bad config, missing data, a full disk or an interrupt
-      (rerun the same command to resume).
+    SystemExit: one line on a bad config, missing data, a workdir in use by another run,
+      a full disk or an interrupt (rerun the same command to resume).
   """
   del argv
   import signal
@@ -202,7 +225,12 @@ def main(argv):
   sharding.initialize_distributed()
   try:
     _, _, workdir = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-  except (ValueError, FileNotFoundError, file_faults.WriteFailedError) as e:
+  except (
+    ValueError,
+    FileNotFoundError,
+    file_faults.WriteFailedError,
+    workdir_lock.WorkdirInUseError,
+  ) as e:
     sys.exit(f"error: {e}")
   except KeyboardInterrupt:
     sys.exit(f"interrupted; rerun the same command to resume from {flags.FLAGS.workdir}")

@@ -6,7 +6,8 @@ imported by configs of your own (`from metaunsup.configs import eval_full`):
 
 Meta-training (`TRAIN`): default (`make meta-train`, the setting of the shipped rule; its
 fields are metaunsup/default_config.py's), smoke (every stage of meta-training in about a
-minute), compact (the compact rule by PES, warm-started at Krotov-Hopfield), learned_zoo
+minute), compact (the compact rule by PES, warm-started at Krotov-Hopfield), compact_arch
+(the same on a family of depths 1-4, widths 64-512 and every activation), learned_zoo
 (the learned rule with competition and the zoo's terms, warm-started likewise). Evaluation
 (`EVALUATION`): eval_full (`make evaluate`: the paper's protocol on
 held-out data, metaunsup/evaluation/default_config.py), eval_cpu (eval_full sized for a
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import pathlib
 
-TRAIN = ("default", "smoke", "compact", "learned_zoo")
+TRAIN = ("default", "smoke", "compact", "compact_arch", "learned_zoo")
 EVALUATION = ("eval_full", "eval_quick", "eval_cpu")
 
 

@@ -24,11 +24,14 @@ from typing import Any, Callable, TypeVar
 from metaunsup.estimators import base
 from metaunsup.estimators.base import MetaGradient, Objective, Truncation, inner_truncation, reset
 from metaunsup.estimators.es import AntitheticES
+from metaunsup.estimators.es_single import ESSingle, ESSingleState
 from metaunsup.estimators.pes import PES, PESState
 from metaunsup.estimators.truncated_bptt import TruncatedBPTT
 
 __all__ = [
   "AntitheticES",
+  "ESSingle",
+  "ESSingleState",
   "MetaGradient",
   "OBJECTIVES",
   "Objective",
@@ -81,14 +84,15 @@ def register(name: str, from_config: Callable[[Any], Any] | None = None) -> Call
 
 
 def _perturbation_fields(meta) -> dict:
-  # ES and PES share the perturbation fields; the casts keep the static argument hashable
-  # and its fields of one type whatever type the config holds.
+  # ES, PES and ES-Single share the perturbation fields; the casts keep the static argument
+  # hashable and its fields of one type whatever type the config holds.
   return dict(sigma=float(meta.es_sigma), pairs=int(meta.es_pairs), clip=float(meta.es_clip))
 
 
 register("truncated_bptt")(TruncatedBPTT)
 register("pes", from_config=lambda meta: PES(**_perturbation_fields(meta)))(PES)
 register("es", from_config=lambda meta: AntitheticES(**_perturbation_fields(meta)))(AntitheticES)
+register("es_single", from_config=lambda meta: ESSingle(**_perturbation_fields(meta)))(ESSingle)
 
 
 def names() -> tuple[str, ...]:

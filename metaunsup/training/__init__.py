@@ -6,5 +6,6 @@ clipping.py             the meta-gradient's global-norm clip, safe from float32 
 truncation_schedule.py  truncation lengths
 state.py                MetaTrainState, the typed (flax.struct) state that is checkpointed
 workdir.py              the run's folder: config check on resume, metrics log, summary
+workdir_lock.py         one run per folder: its lock, taken before the first write
 config_checks.py        validation of the meta-training config
 """

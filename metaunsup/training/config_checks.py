@@ -15,6 +15,7 @@ from metaunsup.heads import READOUT_SCALINGS
 # `from_dict`, which fills in its own defaults.
 OPTIONAL = {
   "rule": None,  # the whole section
+  "family": ("activation_per_task",),
   "inner": ("remat", "advance_steps"),
   "heads": ("readout_scaling",),
   "meta": (
@@ -27,7 +28,7 @@ OPTIONAL = {
     "worsening_penalty",
     "init_rule",
   ),
-  "validation": ("every", "inner_steps", "tasks_per_dataset", "query_per_class"),
+  "validation": ("every", "inner_steps", "tasks_per_dataset", "query_per_class", "networks"),
 }
 # Sections added whole: a config without one gets it at the default config's values but
 # for these, which reproduce the code from before it (no validation curve, and so no
@@ -126,6 +127,10 @@ def _check_family(fam, heads) -> None:
       )
   for field in ("max_shift", "max_rotation", "max_noise"):
     _positive(fam[field], f"family.{field}")
+  if not isinstance(fam.activation_per_task, bool):
+    raise ValueError(
+      f"config.family.activation_per_task must be True or False, got {fam.activation_per_task!r}"
+    )
 
 
 def _check_long_horizon(meta, inner) -> None:
@@ -191,6 +196,14 @@ def _check_validation(val) -> None:
     raise ValueError(f"config.validation.inner_steps must be increasing, got {tuple(steps)}")
   _positive_int(val.tasks_per_dataset, "validation.tasks_per_dataset")
   _positive_int(val.query_per_class, "validation.query_per_class")
+  if isinstance(val.networks, str):
+    raise ValueError(
+      f"config.validation.networks must be a list of 'ACTIVATION:W1-...-WL', got {val.networks!r}"
+    )
+  from metaunsup.training import validation  # the validation tasks import the task family
+
+  for spec in val.networks:
+    validation.parse_network(spec)
 
 
 def validate(config) -> None:

@@ -105,7 +105,10 @@ def parse_zoo_rule(spec: str):
         f"config.meta.init_rule={spec!r}: {name}={text!r} is not a number or true/false"
       ) from None
     values[name.strip()] = int(number) if number.is_integer() and "." not in text else number
-  return local_rule.from_dict(values, kind=kind)
+  try:
+    return local_rule.from_dict(values, kind=kind)
+  except (TypeError, ValueError) as e:  # an unknown kind or field, a value out of range
+    raise ValueError(f"config.meta.init_rule={spec!r}: {e}") from None
 
 
 def zoo_theta(spec: str, rule_cfg: local_rule.LocalRule, key: jax.Array) -> Any:
@@ -131,7 +134,10 @@ def zoo_theta(spec: str, rule_cfg: local_rule.LocalRule, key: jax.Array) -> Any:
       f"config.meta.init_rule={spec!r}: a rule of kind {rule_cfg.kind!r} cannot start from "
       "a zoo rule; use config.rule.kind='compact', or the learned rule with zoo_terms"
     )
-  theta = theta_from(zoo_rule, key)
+  try:
+    theta = theta_from(zoo_rule, key)
+  except ValueError as e:  # the rule lacks the zoo rule's term, or has another p or k
+    raise ValueError(f"config.meta.init_rule={spec!r}: {e}") from None
   rule_cfg.check_theta(theta)
   return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), theta)
 
@@ -165,21 +171,12 @@ def warm_start_theta(path, rule_cfg: local_rule.LocalRule, key: jax.Array | None
       "set config.rule.kind (and its fields) to the rule's own"
     )
   expected = jax.eval_shape(lambda: rule_cfg.init_theta(jax.random.PRNGKey(0)))
-  got = {
-    jax.tree_util.keystr(p): tuple(jnp.shape(v))
-    for p, v in jax.tree_util.tree_flatten_with_path(loaded.theta)[0]
-  }
-  want = {
-    jax.tree_util.keystr(p): tuple(v.shape)
-    for p, v in jax.tree_util.tree_flatten_with_path(expected)[0]
-  }
-  for name in sorted(set(got) | set(want)):
-    if got.get(name) != want.get(name):
-      theirs, ours = loaded.config.to_dict(), rule_cfg.to_dict()
-      differ = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
-      raise ValueError(
-        f"config.meta.init_rule={path}: its theta{name} has shape "
-        f"{got.get(name)}, config.rule needs {want.get(name)}; set config.rule "
-        f"to the rule's own settings {differ}"
-      )
+  differ = local_rule.theta_mismatch(loaded.theta, expected, "config.rule")
+  if differ:
+    theirs, ours = loaded.config.to_dict(), rule_cfg.to_dict()
+    settings = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
+    raise ValueError(
+      f"config.meta.init_rule={path}: {differ}; set config.rule to the rule's own "
+      f"settings {settings}"
+    )
   return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), loaded.theta)

@@ -11,7 +11,10 @@ held-out data sets and splits are not touched. One task:
 
   unlabeled inner data: pool_per_class examples of each of its classes from the rest of
     the train split (what meta-training also trains on, unlabeled);
-  network: eval's widths, activation, image size and batch size, init from the task's seed;
+  network: eval's widths, activation, image size and batch size, init from the task's seed
+    (or each of `validation.networks`, "ACTIVATION:W1-...-WL": the same tasks on networks
+    of other depths, widths and activations, so that the curve shows a rule that breaks
+    on a network meta-training is not scored on);
   readout: ridge (as the evaluation's, float64, lambda 0.1) on heads.shots support and
     validation.query_per_class query examples per class, both from the validation part.
 
@@ -112,10 +115,43 @@ def _task_features(params: base_model.BaseParams, pool_x, readout_x, activation:
   return jax.vmap(one)(params, pool_x, readout_x)
 
 
+def parse_network(spec: str) -> tuple[str, tuple[int, ...]]:
+  """A validation network "ACTIVATION:W1-W2-...-WL" (e.g. "tanh:512-512-512-512-32").
+
+  Args:
+    spec: the network's description (`validation.networks`).
+
+  Returns:
+    (activation name, widths), the last width the representation.
+
+  Raises:
+    ValueError: (one line) malformed, an unknown activation or a width below 1.
+  """
+  act, _, widths = str(spec).partition(":")
+  try:
+    out = tuple(int(w) for w in widths.split("-"))
+  except ValueError:
+    out = ()
+  if act not in base_model.ACTIVATIONS or not out or min(out) < 1:
+    raise ValueError(
+      f"config.validation.networks has {spec!r}; write ACTIVATION:W1-W2-...-WL with "
+      f"ACTIVATION one of {sorted(base_model.ACTIVATIONS)} and positive widths, e.g. "
+      "'tanh:512-512-512-512-32'"
+    )
+  return act, out
+
+
+def network_name(activation: str, widths) -> str:
+  """The inverse of `parse_network`: "relu:64-64-32"."""
+  return f"{activation}:{'-'.join(str(int(w)) for w in widths)}"
+
+
 @dataclasses.dataclass(frozen=True)
 class _Group:
-  """The tasks of one input width: one vmapped program for all of them."""
+  """The tasks of one network and input width: one vmapped program for all of them."""
 
+  network: str
+  cfg: inner.InnerConfig
   tasks: tuple
   states: inner.TaskState  # [T], at step 0
   data: inner.TaskData  # x [T, N, D], the unlabeled pools
@@ -151,13 +187,18 @@ class Validator:
     self.datasets = tuple(config.family.datasets)
     self.inner_steps = tuple(int(n) for n in val.inner_steps)
     self.shots = int(config.heads.shots)
-    self.cfg = inner.InnerConfig(
-      rule=rule,
-      widths=tuple(ev.widths),
-      activation=ev.activation,
-      batch_size=ev.batch_size,
-      permute_inputs=config.family.permute_inputs,
-    )
+    networks = [parse_network(n) for n in val.networks] or [(ev.activation, tuple(ev.widths))]
+    self.networks = tuple(network_name(a, w) for a, w in networks)
+    cfgs = [
+      inner.InnerConfig(
+        rule=rule,
+        widths=tuple(widths),
+        activation=act,
+        batch_size=ev.batch_size,
+        permute_inputs=config.family.permute_inputs,
+      )
+      for act, widths in networks
+    ]
     self.image_size = ev.image_size
     # One unroll length divides every count: one program per input width.
     self.chunk = functools.reduce(math.gcd, self.inner_steps)
@@ -170,10 +211,16 @@ class Validator:
           pools, name, seed, self.num_classes, self.shots, config.family.pool_per_class
         )
         by_dim.setdefault(pools.input_dim(name, self.image_size), []).append(task)
-    self.groups = tuple(self._group(pools, dim, tasks) for dim, tasks in by_dim.items())
+    self.groups = tuple(
+      self._group(pools, name, cfg, dim, tasks)
+      for name, cfg in zip(self.networks, cfgs)
+      for dim, tasks in by_dim.items()
+    )
     self._random_init: dict | None = None
 
-  def _group(self, pools: task_family.Pools, dim: int, tasks: list) -> _Group:
+  def _group(
+    self, pools: task_family.Pools, network: str, cfg: inner.InnerConfig, dim: int, tasks: list
+  ) -> _Group:
     pool_x = np.stack([pools.examples(t.dataset, t.pool, self.image_size) for t in tasks])
     readout_x = np.stack(
       [
@@ -187,23 +234,31 @@ class Validator:
         for t in tasks
       ]
     )
-    states = jax.vmap(lambda k: inner.init_task(k, dim, self.cfg))(keys)
+    states = jax.vmap(lambda k: inner.init_task(k, dim, cfg))(keys)
     data = inner.TaskData(
       x=jnp.asarray(pool_x),
       y=jnp.zeros(pool_x.shape[:2], jnp.int32),
       by_class=jnp.zeros((len(tasks), 1, 1), jnp.int32),
     )
-    return _Group(tasks=tuple(tasks), states=states, data=data, readout_x=jnp.asarray(readout_x))
+    return _Group(
+      network=network,
+      cfg=cfg,
+      tasks=tuple(tasks),
+      states=states,
+      data=data,
+      readout_x=jnp.asarray(readout_x),
+    )
 
   @property
   def tasks(self) -> tuple[ValidationTask, ...]:
-    """Every validation task, grouped by input width (data sets in family order within)."""
-    return tuple(t for g in self.groups for t in g.tasks)
+    """Every validation task, grouped by input width (data sets in family order within),
+    once (each network trains the same tasks)."""
+    return tuple(t for g in self.groups if g.network == self.networks[0] for t in g.tasks)
 
   def _accuracies(self, group: _Group, params) -> list[float]:
     """Each task's ridge accuracy; NaN where its features are not finite (a diverged
     network), as the evaluation scores it."""
-    u = np.asarray(_task_features(params, group.data.x, group.readout_x, self.cfg.activation))
+    u = np.asarray(_task_features(params, group.data.x, group.readout_x, group.cfg.activation))
     n_support = self.num_classes * self.shots
     y_support = np.repeat(np.arange(self.num_classes), self.shots)
     out = []
@@ -219,12 +274,20 @@ class Validator:
       )
     return out
 
-  def _by_dataset(self, per_task: dict) -> dict:
-    """{name: mean accuracy over its tasks}, from {(name, seed): accuracy}."""
+  def _by_dataset(self, per_task: dict, network: str | None = None) -> dict:
+    """{name: mean accuracy over its tasks (of `network`, or over every network)}, from
+    {(network, name, seed): accuracy}."""
     return {
-      name: float(np.mean([a for (n, _), a in per_task.items() if n == name]))
+      name: float(
+        np.mean([a for (w, n, _), a in per_task.items() if n == name and network in (None, w)])
+      )
       for name in self.datasets
     }
+
+  def _mean(self, per_task: dict, network: str | None = None) -> float:
+    """The mean over networks of the mean over data sets of the mean over tasks."""
+    nets = self.networks if network is None else (network,)
+    return float(np.mean([np.mean(list(self._by_dataset(per_task, w).values())) for w in nets]))
 
   def scores(self, theta) -> dict:
     """Train every validation task with `theta` and read it out at each inner-step count.
@@ -233,37 +296,41 @@ class Validator:
       theta: the rule's meta-parameters (host or device arrays).
 
     Returns:
-      {inner steps: {(data set, seed): accuracy}} for each of `inner_steps`.
+      {inner steps: {(network, data set, seed): accuracy}} for each of `inner_steps`.
     """
     out: dict[int, dict] = {n: {} for n in self.inner_steps}
     for group in self.groups:
       states, done = group.states, 0
       for n in self.inner_steps:
         while done < n:
-          states = _unroll_tasks(theta, self.cfg, states, group.data, self.chunk)
+          states = _unroll_tasks(theta, group.cfg, states, group.data, self.chunk)
           done += self.chunk
         for task, acc in zip(group.tasks, self._accuracies(group, states.params)):
-          out[n][(task.dataset, task.seed)] = acc
+          out[n][(group.network, task.dataset, task.seed)] = acc
     return out
 
   def random_init(self) -> dict:
     """The tasks' accuracy at step 0 (their initial networks; no theta), computed once.
 
     Returns:
-      {"val_accuracy_random_init": mean over data sets, "val_random_init_by_dataset":
-      {name: mean over its tasks}}.
+      {"val_accuracy_random_init": mean over networks and data sets,
+      "val_random_init_by_dataset": {name: mean over its tasks and the networks}}, and
+      with more than one network "val_random_init_by_network": {network: its mean}.
     """
     if self._random_init is None:
       per_task = {
-        (t.dataset, t.seed): acc
+        (g.network, t.dataset, t.seed): acc
         for g in self.groups
         for t, acc in zip(g.tasks, self._accuracies(g, g.states.params))
       }
-      by_dataset = self._by_dataset(per_task)
       self._random_init = {
-        "val_accuracy_random_init": float(np.mean(list(by_dataset.values()))),
-        "val_random_init_by_dataset": by_dataset,
+        "val_accuracy_random_init": self._mean(per_task),
+        "val_random_init_by_dataset": self._by_dataset(per_task),
       }
+      if len(self.networks) > 1:
+        self._random_init["val_random_init_by_network"] = {
+          w: self._mean(per_task, w) for w in self.networks
+        }
     return self._random_init
 
   def __call__(self, theta) -> dict:
@@ -273,20 +340,24 @@ class Validator:
       theta: the rule's meta-parameters now.
 
     Returns:
-      val_accuracy (at the last of `inner_steps`, the mean over data sets of the mean over
-      their tasks), val_accuracy_by_steps ({str(steps): the same at each count}),
-      val_accuracy_by_dataset ({name: at the last count}), `random_init`'s two fields and
-      val_seconds (this call's wall time).
+      val_accuracy (at the last of `inner_steps`, the mean over networks of the mean over
+      data sets of the mean over their tasks), val_accuracy_by_steps ({str(steps): the
+      same at each count}), val_accuracy_by_dataset ({name: at the last count, over the
+      networks}), with more than one network val_accuracy_by_network ({network:
+      {str(steps): its mean}}), `random_init`'s fields and val_seconds (this call's wall
+      time).
     """
     t0 = time.perf_counter()
-    by_steps = {n: self._by_dataset(per_task) for n, per_task in self.scores(theta).items()}
-    last = by_steps[self.inner_steps[-1]]
-    return {
-      "val_accuracy": float(np.mean(list(last.values()))),
-      "val_accuracy_by_steps": {
-        str(n): float(np.mean(list(d.values()))) for n, d in by_steps.items()
-      },
-      "val_accuracy_by_dataset": last,
-      **self.random_init(),
-      "val_seconds": round(time.perf_counter() - t0, 4),
+    scores = self.scores(theta)
+    last = scores[self.inner_steps[-1]]
+    row = {
+      "val_accuracy": self._mean(last),
+      "val_accuracy_by_steps": {str(n): self._mean(per_task) for n, per_task in scores.items()},
+      "val_accuracy_by_dataset": self._by_dataset(last),
     }
+    if len(self.networks) > 1:
+      row["val_accuracy_by_network"] = {
+        w: {str(n): self._mean(per_task, w) for n, per_task in scores.items()}
+        for w in self.networks
+      }
+    return {**row, **self.random_init(), "val_seconds": round(time.perf_counter() - t0, 4)}

@@ -74,27 +74,26 @@ def check_workdir_config(workdir: pathlib.Path, config, write: bool = True) -> N
 
   Raises:
     ValueError: the workdir holds a run with another config (one line: the fields).
-    DamagedFileError: its config.json does not read back.
+    DamagedFileError: its config.json does not read back (one line naming it).
     WriteFailedError: config.json cannot be written (full disk).
   """
   saved = workdir / "config.json"
   current = json.loads(config.to_json())
   if saved.exists():
+    fix = (
+      "if you resume with the same config, delete it (it is rewritten from --config); "
+      "else pass a new --workdir"
+    )
+    # Unreadable, not JSON, or JSON of another shape: one line naming the file.
+    previous = checkpointing.read_json(saved, fix, keep=None)
     try:
-      previous = _with_added_fields(json.loads(saved.read_text()))
       comparable = [
         dict(c, meta={k: v for k, v in c["meta"].items() if k != "steps"})
-        for c in (previous, _with_added_fields(current))
+        for c in (_with_added_fields(previous), _with_added_fields(current))
       ]
+      kinds = [c.get("rule", {}).get("kind") for c in comparable]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
-      raise file_faults.damaged(
-        saved,
-        e,
-        "if you resume with the same config, delete it "
-        "(it is rewritten from --config); else pass a new "
-        "--workdir",
-      ) from None
-    kinds = [c.get("rule", {}).get("kind") for c in comparable]
+      raise file_faults.damaged(saved, e, fix) from None
     if kinds[0] != kinds[1]:  # before the list of fields, which would be all of them
       raise ValueError(
         f"{workdir} holds a run of the {kinds[0]!r} rule, this config's "
