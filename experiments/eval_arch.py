@@ -42,16 +42,12 @@ def table(out: pathlib.Path, names: list[str]) -> str:
   the first-named rule's run, which has them), and each rule minus random init and minus the
   last-named rule (paired by seed, verdict beyond 2 SE). Cells some rule lacks are left out."""
   ref = names[-1]
-  lines = [
-    "| cell | data | network | steps | random init | Krotov-Hopfield | "
-    + " | ".join(names)
-    + " | "
-    + " | ".join(f"{n} − random init" for n in names)
-    + " | "
-    + " | ".join(f"{n} − {ref}" for n in names[:-1])
-    + " |",
-    "| " + " | ".join(["---"] * (6 + 2 * len(names) + len(names) - 1)) + " |",
-  ]
+  columns = (
+    ["cell", "data", "network", "steps", "random init", "Krotov-Hopfield", *names]
+    + [f"{n} − random init" for n in names]
+    + [f"{n} − {ref}" for n in names[:-1]]
+  )
+  lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join(["---"] * len(columns)) + " |"]
   for cell, (spec, widths, act, checkpoints) in eval_arch.CELLS.items():
     runs = {}
     for n in names:
@@ -77,15 +73,13 @@ def table(out: pathlib.Path, names: list[str]) -> str:
         return f"{d:+.3f} ± {e:.3f} {report.verdict(d, e)}"
 
       net = f"{act} {'-'.join(map(str, widths))}"
-      lines.append(
-        f"| {cell} | {spec} | {net} | {step} | {fmt(rand)} | {fmt(kh)} | "
-        + " | ".join(fmt(rules[n]) for n in names)
-        + " | "
-        + " | ".join(diff(rules[n], rand) for n in names)
-        + " | "
-        + " | ".join(diff(rules[n], rules[ref]) for n in names[:-1])
-        + " |"
+      cells = (
+        [cell, spec, net, str(step), fmt(rand), fmt(kh)]
+        + [fmt(rules[n]) for n in names]
+        + [diff(rules[n], rand) for n in names]
+        + [diff(rules[n], rules[ref]) for n in names[:-1]]
       )
+      lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"
 
 
