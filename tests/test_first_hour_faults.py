@@ -75,25 +75,29 @@ def test_refusal_after_the_folder_is_claimed_removes_the_folder_it_created(tmp_p
   assert [p.name for p in (tmp_path / "existing").iterdir()] == ["notes.txt"]
 
 
-def test_cli_refuses_a_warm_start_typed_wrong_in_one_line_and_creates_no_workdir(tmp_path):
-  """The command of the report, on the packaged config."""
+def _cli_error(cwd, *args) -> str:
+  """`python -m metaunsup.train ARGS` in cwd, which must fail without a traceback: its last
+  line of stderr."""
   out = subprocess.run(
-    [
-      sys.executable,
-      "-m",
-      "metaunsup.train",
-      "--config=compact",
-      f"--workdir={tmp_path / 'w'}",
-      "--config.meta.init_rule=zoo:krotov_hopfield:lr=nan",
-    ],
-    cwd=tmp_path,
+    [sys.executable, "-m", "metaunsup.train", *args],
+    cwd=cwd,
     capture_output=True,
     text=True,
     timeout=120,
     env=ENV,
   )
   assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
-  last = out.stderr.strip().splitlines()[-1]
+  return out.stderr.strip().splitlines()[-1]
+
+
+def test_cli_refuses_a_warm_start_typed_wrong_in_one_line_and_creates_no_workdir(tmp_path):
+  """The command of the report, on the packaged config."""
+  last = _cli_error(
+    tmp_path,
+    "--config=compact",
+    f"--workdir={tmp_path / 'w'}",
+    "--config.meta.init_rule=zoo:krotov_hopfield:lr=nan",
+  )
   assert last.startswith("error: config.meta.init_rule='zoo:krotov_hopfield:lr=nan'"), last
   assert "lr out of range" in last
   assert not (tmp_path / "w").exists()
@@ -115,16 +119,7 @@ def test_a_second_run_on_a_locked_workdir_refuses_naming_the_holder(tmp_path):
 
 def test_cli_refusal_of_a_workdir_in_use_is_one_line(tmp_path):
   with workdir_lock.claim(tmp_path / "w"):
-    out = subprocess.run(
-      [sys.executable, "-m", "metaunsup.train", "--config=smoke", "--workdir=w"],
-      cwd=tmp_path,
-      capture_output=True,
-      text=True,
-      timeout=120,
-      env=ENV,
-    )
-  assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
-  last = out.stderr.strip().splitlines()[-1]
+    last = _cli_error(tmp_path, "--config=smoke", "--workdir=w")
   assert last.startswith("error: w is in use by another run") and f"pid {os.getpid()}" in last
 
 

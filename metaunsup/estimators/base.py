@@ -174,6 +174,60 @@ def antithetic_thetas(theta, eps, sigma: float):
   return jax.tree_util.tree_map(lambda t, e: jnp.stack([t + sigma * e, t - sigma * e]), theta, eps)
 
 
+def particle_states(states, pairs: int):
+  """Copies of each task's state for the persistent estimators' particles (PES, ES-Single).
+
+  Args:
+    states: task states [T].
+    pairs: antithetic pairs P per task.
+
+  Returns:
+    task states [T, 2 (+, -), P].
+  """
+  return jax.tree_util.tree_map(
+    lambda x: jnp.broadcast_to(x[:, None, None], x.shape[:1] + (2, pairs) + x.shape[1:]), states
+  )
+
+
+def particle_thetas(theta, eps, sigma: float):
+  """theta + sigma eps and theta - sigma eps for every task's pairs.
+
+  Args:
+    theta: meta-parameters.
+    eps: directions, theta's tree with leaves [T, P, ...].
+    sigma: perturbation scale.
+
+  Returns:
+    theta's tree, leaves [T, 2 (+, -), P, ...].
+  """
+  return jax.tree_util.tree_map(lambda t, e: t + sigma * jnp.stack([e, -e], axis=1), theta, eps)
+
+
+def run_particles(truncation: Truncation, thetas, particles, data):
+  """One truncation (then its advance) of every particle, each with its own theta: tasks [T],
+  signs [2] and pairs [P] vmapped, a task's data shared by its particles.
+
+  Args:
+    truncation: the scored unroll and forward-only advance.
+    thetas: theta's tree, leaves [T, 2, P, ...] (`particle_thetas`).
+    particles: task states [T, 2, P].
+    data: each task's data [T].
+
+  Returns:
+    (losses [T, 2, P], particles [T, 2, P] after the truncation and advance, accuracies
+    [T, 2, P]).
+  """
+
+  def over_particles(fn):
+    over_pairs = jax.vmap(fn, in_axes=(0, 0, None))
+    return jax.vmap(jax.vmap(over_pairs, in_axes=(0, 0, None)), in_axes=(0, 0, 0))
+
+  losses, (particles, accs) = over_particles(truncation.loss)(thetas, particles, data)
+  if truncation.advance is not None:
+    particles = over_particles(truncation.advance)(thetas, particles, data)
+  return losses, particles, accs
+
+
 def clip_differences(delta: jax.Array, clip: float) -> jax.Array:
   """Loss differences of antithetic pairs clipped to [-clip, clip] (clip 0: unclipped), so
   one blown-up inner run cannot dominate an ES estimate.

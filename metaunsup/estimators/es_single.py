@@ -85,10 +85,7 @@ class ESSingle:
       ESSingleState: particles [T, 2, P], eps zeros [T, P, ...], fresh True [T].
     """
     num_tasks = jax.tree_util.tree_leaves(states)[0].shape[0]
-    particles = jax.tree_util.tree_map(
-      lambda x: jnp.broadcast_to(x[:, None, None], x.shape[:1] + (2, self.pairs) + x.shape[1:]),
-      states,
-    )
+    particles = base.particle_states(states, self.pairs)
     eps = jax.tree_util.tree_map(
       lambda t: jnp.zeros((num_tasks, self.pairs) + jnp.shape(t), jnp.result_type(t)), theta
     )
@@ -116,21 +113,10 @@ class ESSingle:
     num_tasks = jax.tree_util.tree_leaves(data)[0].shape[0]
     drawn = base.perturbations(key, theta, (num_tasks, self.pairs))
     eps = inner.tree_where(est_state.fresh, drawn, est_state.eps)  # [T, P, ...]
-    thetas = jax.tree_util.tree_map(  # [T, 2, P]
-      lambda t, e: t + self.sigma * jnp.stack([e, -e], axis=1), theta, eps
-    )
-
-    def particles_of_task(fn):
-      over_pairs = jax.vmap(fn, in_axes=(0, 0, None))
-      return jax.vmap(jax.vmap(over_pairs, in_axes=(0, 0, None)), in_axes=(0, 0, 0))
-
-    losses, (particles, accs) = particles_of_task(truncation.loss)(
-      thetas, est_state.particles, data
-    )  # [T, 2, P]
+    thetas = base.particle_thetas(theta, eps, self.sigma)  # [T, 2, P]
+    losses, particles, accs = base.run_particles(truncation, thetas, est_state.particles, data)
     delta = base.clip_differences(losses[:, 0] - losses[:, 1], self.clip)  # [T, P]
     grads = base.weighted_directions(delta / (2 * self.sigma), eps)
-    if truncation.advance is not None:
-      particles = particles_of_task(truncation.advance)(thetas, particles, data)
     task_losses = jnp.mean(losses, axis=(1, 2))
     return base.MetaGradient(
       loss=jnp.mean(task_losses),

@@ -68,10 +68,7 @@ class PES:
       PESState: particles [T, 2, P], accumulator zeros [T, P, ...].
     """
     num_tasks = jax.tree_util.tree_leaves(states)[0].shape[0]
-    particles = jax.tree_util.tree_map(
-      lambda x: jnp.broadcast_to(x[:, None, None], x.shape[:1] + (2, self.pairs) + x.shape[1:]),
-      states,
-    )
+    particles = base.particle_states(states, self.pairs)
     accumulator = jax.tree_util.tree_map(
       lambda t: jnp.zeros((num_tasks, self.pairs) + jnp.shape(t), jnp.result_type(t)), theta
     )
@@ -98,21 +95,10 @@ class PES:
     num_tasks = jax.tree_util.tree_leaves(data)[0].shape[0]
     eps = base.perturbations(key, theta, (num_tasks, self.pairs))
     accumulator = jax.tree_util.tree_map(jnp.add, est_state.accumulator, eps)
-    thetas = jax.tree_util.tree_map(  # [T, 2, P]
-      lambda t, e: t + self.sigma * jnp.stack([e, -e], axis=1), theta, eps
-    )
-
-    def particles_of_task(fn):
-      over_pairs = jax.vmap(fn, in_axes=(0, 0, None))
-      return jax.vmap(jax.vmap(over_pairs, in_axes=(0, 0, None)), in_axes=(0, 0, 0))
-
-    losses, (particles, accs) = particles_of_task(truncation.loss)(
-      thetas, est_state.particles, data
-    )  # [T, 2, P]
+    thetas = base.particle_thetas(theta, eps, self.sigma)  # [T, 2, P]
+    losses, particles, accs = base.run_particles(truncation, thetas, est_state.particles, data)
     delta = base.clip_differences(losses[:, 0] - losses[:, 1], self.clip)  # [T, P]
     grads = base.weighted_directions(delta / (2 * self.sigma), accumulator)
-    if truncation.advance is not None:
-      particles = particles_of_task(truncation.advance)(thetas, particles, data)
     task_losses = jnp.mean(losses, axis=(1, 2))
     return base.MetaGradient(
       loss=jnp.mean(task_losses),
