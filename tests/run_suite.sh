@@ -13,8 +13,10 @@
 # measure, and a test file on the other core doubled their time (issue 25: under 60 s on 2
 # cores together; 49 to 69 s when they shared the machine).
 # Usage: tests/run_suite.sh PYTHON JOBS CACHE_DIR [FILE...]; prints each file's output when
-# it ends, then the failed files; exit status 1 if any failed.
+# it ends, then the ten slowest files and tests, the total wall time and the failed files;
+# exit status 1 if any failed.
 set -uo pipefail
+suite_start=$EPOCHREALTIME
 py=$1 jobs=$2 cache=$3
 shift 3
 logs=$(mktemp -d)
@@ -26,9 +28,12 @@ fi
 export py cache logs
 printf '%s\n' "$@" | xargs -P "$jobs" --process-slot-var=TEST_SLOT -I{} bash -c '
   f={}; log="$logs/$(echo "$f" | tr / _).log"
-  JAX_COMPILATION_CACHE_DIR="$cache-$TEST_SLOT" "$py" -m pytest -q --durations=3 \
+  start=$EPOCHREALTIME
+  JAX_COMPILATION_CACHE_DIR="$cache-$TEST_SLOT" "$py" -m pytest -q --durations=10 --durations-min=1 \
     -m "not kill" "$f" > "$log" 2>&1
   rc=$?  # 5: every test of the file is marked kill, it runs below
+  awk -v a="$start" -v b="$EPOCHREALTIME" -v f="$f" -v s="$TEST_SLOT" \
+    "BEGIN { printf \"%7.1f s  slot %s  %s\\n\", b - a, s, f }" >> "$logs/TIMES"
   [ $rc -eq 0 ] || [ $rc -eq 5 ] || echo "$f" >> "$logs/FAILED"
   { echo "== $f"; cat "$log"; } | cat'
 kill_files=$(grep -l 'mark.kill' "$@")
@@ -40,6 +45,11 @@ if [ -n "$kill_files" ]; then
   awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "kill tests took %.1f s (target: under 60 s on 2 cores)\n", b - a }'
   [ $rc -eq 0 ] || [ $rc -eq 5 ] || echo "kill tests" >> "$logs/FAILED"
 fi
+echo "== ten slowest files (wall time, with the other slot busy):"
+sort -rn "$logs/TIMES" | head -10
+echo "== ten slowest tests (pytest --durations, each file's ten slowest):"
+grep -hE '^[0-9.]+s (call|setup|teardown) ' "$logs"/*.log | sort -rn | head -10
+awk -v a="$suite_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "suite took %.1f s (make test target, set-up included: under 15 min)\n", b - a }'
 if [ -s "$logs/FAILED" ]; then
   echo "FAILED: $(sort "$logs/FAILED" | tr '\n' ' ')"
   exit 1
