@@ -38,7 +38,7 @@ lock:
 # Python file, the formatter's check (the tree is in `make format`'s layout), then the type
 # checker (mypy) over the package, which also checks that every registered rule is a
 # `local_rule.LocalRule`. Config: pyproject.toml. Under a minute.
-LINT_PATHS := metaunsup tests experiments
+LINT_PATHS := metaunsup tests experiments bench
 lint: venv
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
@@ -93,12 +93,12 @@ evaluate: venv data
 
 # Throughput, utilisation, meta-gradient memory and data loading; writes bench/results.{json,md}.
 bench: venv data
-	$(PY) -m experiments.benchmarks.run --out bench
+	$(PY) -m bench.run --out bench
 
 # On a machine with an NVIDIA GPU: installs jax's CUDA build into .venv, runs the benchmarks,
 # the multi-task sweep T = 1..1024 and a short meta-training; writes bench/device/<device>/.
 bench-device: venv data
-	experiments/benchmarks/device.sh
+	bench/device.sh
 
 clean:
 	rm -rf $(VENV) .cache runs

@@ -2,6 +2,7 @@
 a base network with it, read features. Nothing in the core imports this module.
 
   train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainResult
+  evaluate(rule="pretrained", config="eval_full", out=None, **overrides) -> dict
   load_rule(path) -> Rule              (path "pretrained": the rule shipped in the package)
   pretrained_rule(name=DEFAULT) -> Rule
   apply_rule(rule, x_unlabeled, *, widths, steps, batch_size, seed, standardize) -> TrainedModel
@@ -14,13 +15,18 @@ import dataclasses
 import pathlib
 import tempfile
 
-from metaunsup import pretrained
+from metaunsup import compile_cache, pretrained
 from metaunsup.heads import fewshot_accuracy
 from metaunsup.rule_files import Rule, read_rule
 from metaunsup.trained_model import TrainedModel, apply_rule
 
+# The public API compiles through XLA's persistent cache unless the user chose otherwise
+# (`compile_cache`): a second run of the same call does not compile again.
+compile_cache.enable()
+
 __all__ = [
   "train_rule",
+  "evaluate",
   "TrainResult",
   "load_rule",
   "pretrained_rule",
@@ -65,7 +71,9 @@ def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainRes
   workdir resumes the run.
 
   Args:
-    config: an ml_collections.ConfigDict (default: `metaunsup.default_config.get_config()`).
+    config: an ml_collections.ConfigDict, or the name of a packaged meta-training config
+      ("default", "smoke", "compact", ...: `metaunsup.configs.TRAIN`) or a path to a config
+      file, as `--config` takes them (default: "default").
     workdir: the run's folder (default: a new temporary one).
     rule: the rule to meta-train, an instance of any registered `metaunsup.local_rule`
       class with meta-parameters (default: the one `config.rule` names, the learned rule).
@@ -79,18 +87,24 @@ def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainRes
     TrainResult with the rule, the per-step history and the workdir.
 
   Raises:
-    ValueError: an override names an unknown field or has the wrong type, or the config
-      fails validation (`training.config_checks`), or the workdir holds another run, or
+    ValueError: an unknown config name (the message lists the packaged ones), an override
+      names an unknown field or has the wrong type, or the config fails validation
+      (`training.config_checks`), or the workdir holds another run, or
       the rule has nothing to meta-train (no meta-parameters) or an unknown kind.
     TypeError: `rule` is not an instance of a registered rule class.
     FileNotFoundError: a data set of the config is not prepared.
     WorkdirInUseError: another run is in progress in the workdir
       (`metaunsup.training.workdir_lock`).
   """
-  from metaunsup import default_config, train
+  from metaunsup import configs, train
+  from metaunsup.configs import default as default_config
   from metaunsup.training import setup
 
-  config = (default_config.get_config() if config is None else config).copy_and_resolve_references()
+  if config is None:
+    config = default_config.get_config()
+  elif isinstance(config, str):
+    config = configs.load(config, configs.TRAIN)
+  config = config.copy_and_resolve_references()
   if isinstance(rule, dict):  # a section override, as rule= was before rules were objects
     overrides = {"rule": rule, **overrides}
   elif rule is not None:
@@ -106,7 +120,42 @@ def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainRes
   return TrainResult(rule=learned, history=history, workdir=workdir)
 
 
-def _set(config, dotted: str, value) -> None:
+def evaluate(rule="pretrained", config="eval_full", out=None, **overrides) -> dict:
+  """Evaluate a rule on held-out data against the baselines (`python -m
+  metaunsup.evaluation`, `make evaluate`; the paper's protocol, Metz et al., ICLR 2019,
+  Sec. 5). Re-running with the same `out` reuses the pieces already computed.
+
+  Args:
+    rule: a rule file, a meta-training workdir, "pretrained" or "pretrained:NAME".
+    config: an ml_collections.ConfigDict, or the name of a packaged evaluation config
+      ("eval_full", "eval_cpu", "eval_quick": `metaunsup.configs.EVALUATION`) or a path to
+      a config file.
+    out: the output folder for results.json, results.md and figures (default: a new
+      temporary one).
+    **overrides: config fields, plain or dotted (num_seeds=3, **{"sweeps.widths": (32,)}).
+
+  Returns:
+    The results dict, also in OUT/results.json (`evaluation.pipeline.run`).
+
+  Raises:
+    ValueError: an unknown config name (listing the packaged ones), an override naming an
+      unknown field or of the wrong type, a bad config value or rule file.
+    FileNotFoundError: no rule at `rule`.
+    data.DataNotFoundError: a data set of the config is not prepared.
+  """
+  from metaunsup import configs
+  from metaunsup.evaluation import pipeline
+
+  if isinstance(config, str):
+    config = configs.load(config, configs.EVALUATION)
+  config = config.copy_and_resolve_references()
+  for name, value in overrides.items():
+    _set(config, name, value, "metaunsup/configs/eval_full.py")
+  out = pathlib.Path(out or tempfile.mkdtemp(prefix="metaunsup-eval-"))
+  return pipeline.run(rule, config, out)
+
+
+def _set(config, dotted: str, value, see: str = "metaunsup/configs/default.py") -> None:
   *parents, leaf = dotted.split(".")
   node = config
   for p in parents:
@@ -114,13 +163,13 @@ def _set(config, dotted: str, value) -> None:
       raise ValueError(f"unknown config section {p!r} in override {dotted!r}")
     node = node[p]
   if leaf not in node:
-    raise ValueError(f"unknown config field {dotted!r}; see metaunsup/default_config.py")
+    raise ValueError(f"unknown config field {dotted!r}; see {see}")
   try:
     node[leaf] = value
   except TypeError:
     raise ValueError(
       f"config.{dotted} is a {type(node[leaf]).__name__}, got "
-      f"{type(value).__name__} {value!r}; see metaunsup/default_config.py"
+      f"{type(value).__name__} {value!r}; see {see}"
     ) from None
 
 

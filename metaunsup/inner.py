@@ -29,7 +29,7 @@ class InnerConfig:
       without image_shape, or an unknown readout_scaling (one line each).
   """
 
-  rule: local_rule.LocalRule  # rule.RuleConfig, baselines.oja.OjaConfig, any registered
+  rule: local_rule.LocalRule  # rules.LearnedRule, rules.zoo.Oja, any registered
   widths: tuple = (64, 64, 32)
   activation: str = "relu"
   # Non-empty: every task draws its activation from these (uniformly, at each reset; its

@@ -1,5 +1,8 @@
 """The interface every local update rule implements, learned or hand-designed, and the
-registry that finds a rule's class from the `kind` a rule file or a config names.
+registry that finds a rule's class from the `kind` a rule file or a config names. This
+module is the interface only: the package's rules live in `metaunsup.rules`, and reach the
+registry as any other package's do, by their `register` decorator when imported, or by the
+entry-point group "metaunsup.rules" (pyproject.toml) when a kind is looked up first.
 
 A local rule turns one forward pass of the base network on an unlabeled batch into new
 weights, each unit seeing only what is local to it (Metz et al., ICLR 2019, Sec. 3). Its
@@ -17,35 +20,57 @@ A new rule is one file and one decorator:
     lr: float = 0.01
     def init_theta(self, key): return {"gain": jnp.ones(())}
     def update(self, theta, params, acts): ...
+
+and, for a rule in a package of its own that a rule file should find by kind without an
+import, an entry point in that package's pyproject.toml:
+
+  [project.entry-points."metaunsup.rules"]
+  my_hebb = "my_package.my_hebb:MyHebb"
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from typing import Any, Callable, ClassVar, Protocol, Self, TypeVar, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
 import chex
 import jax
 import jax.numpy as jnp
 
-from metaunsup import base_model
+from metaunsup import base_model, registry
 
 # The kind of a rule file or checkpoint that names none: everything written before kinds
 # existed holds the learned rule.
 DEFAULT_KIND = "learned"
 
-_REGISTRY: dict[str, type[LocalRule]] = {}
+# The entry-point group through which an installed package adds rule kinds.
+ENTRY_POINT_GROUP = "metaunsup.rules"
+
+# A rule's meta-parameters: a pytree of float32 arrays ({} for a hand-designed rule).
+Theta: TypeAlias = Any
+
+
+def _adopt(kind: str, loaded: object) -> None:
+  # An entry point that names an undecorated rule class registers it under its name.
+  if isinstance(loaded, type):
+    register(kind)(loaded)
+
+
+RULES: registry.Registry[type[LocalRule]] = registry.Registry(
+  "rule kind", entry_point_group=ENTRY_POINT_GROUP, adopt=_adopt
+)
 
 
 @runtime_checkable
 class LocalRule(Protocol):
   """What a local rule provides (a frozen, hashable dataclass registered under `kind`).
 
-  Two methods are optional, outside the protocol: `penalty(theta) -> scalar`, which
-  meta-training adds to the meta-loss (`training.meta_step`; the compact rule's L1), and
-  `theta_from(zoo_rule, key) -> theta`, the warm start `config.meta.init_rule="zoo:NAME"`
-  calls (a rule that contains the zoo's rules as special cases).
+  Two capabilities are optional, outside the protocol, each a protocol of its own:
+  `HasPenalty` (`penalty(theta) -> scalar`, which meta-training adds to the meta-loss,
+  `training.meta_step`; the compact rule's L1) and `HasThetaFrom` (`theta_from(zoo_rule,
+  key) -> theta`, the warm start `config.meta.init_rule="zoo:NAME"` calls: a rule that
+  contains the zoo's rules as special cases).
 
   Attributes:
     kind: the registry name, stored in rule files, checkpoints and configs.
@@ -82,6 +107,37 @@ class LocalRule(Protocol):
     """Raise a one-line ValueError when theta does not fit this config (e.g. read from a
     file written with another config)."""
     ...
+
+
+@runtime_checkable
+class HasPenalty(Protocol):
+  """A rule whose meta-loss carries a penalty on theta (optional capability of `LocalRule`)."""
+
+  def penalty(self, theta: Theta) -> jax.Array:
+    """scalar added to the meta-loss (e.g. an L1 norm of a learned mix)."""
+    ...
+
+
+@runtime_checkable
+class HasThetaFrom(Protocol):
+  """A rule that can start from a hand-designed one (optional capability of `LocalRule`)."""
+
+  def theta_from(self, zoo_rule: Any, key: jax.Array) -> Theta:
+    """theta under which this rule takes `zoo_rule`'s step (raise ValueError when it cannot)."""
+    ...
+
+
+def penalty(rule: LocalRule, theta: Theta) -> jax.Array | float:
+  """The rule's penalty on theta (`HasPenalty`), 0.0 for a rule without one.
+
+  Args:
+    rule: a registered rule.
+    theta: its meta-parameters.
+
+  Returns:
+    scalar.
+  """
+  return rule.penalty(theta) if isinstance(rule, HasPenalty) else 0.0
 
 
 class LocalRuleBase:
@@ -170,7 +226,7 @@ class LayerwiseRule(LocalRuleBase, abc.ABC):
   """A hand-designed rule that updates every layer's W at once, each from that layer's own
   input alone (`layer_step`); b and V stay as they are: batch norm centres each unit, and V,
   the learned rule's feedback pathway, is read by nothing in the forward pass. Oja's rule
-  and the rules of `metaunsup.zoo` are of this form."""
+  and the rules of `metaunsup.rules.zoo` are of this form."""
 
   @abc.abstractmethod
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
@@ -288,36 +344,24 @@ def register(kind: str) -> Callable[[R], R]:
   Raises:
     ValueError: `kind` is malformed or already registered to another class.
   """
-  if not kind or not kind.replace("_", "").isalnum():
-    raise ValueError(f"a rule kind is letters, digits and underscores, got {kind!r}")
+  RULES.check_name(kind)
 
   def decorate(cls: R) -> R:
-    if kind in _REGISTRY and _REGISTRY[kind].__qualname__ != cls.__qualname__:
-      raise ValueError(f"rule kind {kind!r} is already registered to {_REGISTRY[kind]}")
+    RULES.add(kind, cls)
     cls.kind = kind
-    _REGISTRY[kind] = cls
     return cls
 
   return decorate
 
 
-def _load_builtin() -> None:
-  # The package's own rules register themselves on import; importing them here keeps a
-  # lookup by kind working for code that never imported them.
-  from metaunsup import rule  # noqa: F401
-  from metaunsup.baselines import oja  # noqa: F401
-  from metaunsup import zoo  # noqa: F401
-  from metaunsup import compact_rule  # noqa: F401
-
-
 def kinds() -> tuple[str, ...]:
-  """Every registered rule kind, sorted.
+  """Every rule kind that can be looked up: the registered ones and those of the entry-point
+  group (the package's own and installed packages'), sorted.
 
   Returns:
     tuple of kind names.
   """
-  _load_builtin()
-  return tuple(sorted(_REGISTRY))
+  return tuple(sorted(RULES.names(installed=True)))
 
 
 def rule_class(kind: str | None) -> type[LocalRule]:
@@ -333,14 +377,14 @@ def rule_class(kind: str | None) -> type[LocalRule]:
     ValueError: an unknown kind, listing the known ones.
   """
   kind = DEFAULT_KIND if kind is None else kind
-  if kind not in _REGISTRY:
-    _load_builtin()
-  if kind not in _REGISTRY:
+  cls = RULES.get(kind)
+  if cls is None:
     raise ValueError(
       f"unknown rule kind {kind!r}; registered: {', '.join(kinds())} "
-      "(a rule of your own must be imported, and so registered, first)"
+      "(a rule of your own must be imported, and so registered, first, or be declared "
+      f"in its package's entry points, group {ENTRY_POINT_GROUP!r})"
     )
-  return _REGISTRY[kind]
+  return cls
 
 
 def to_stored(rule) -> dict:
@@ -391,7 +435,12 @@ def check_rule(rule, what: str = "rule") -> None:
       which a frozen dataclass is).
   """
   kind = getattr(type(rule), "kind", "")
-  if not isinstance(rule, LocalRule) or not kind or _REGISTRY.get(kind) is not type(rule):
+  if (
+    not isinstance(rule, LocalRule)
+    or not kind
+    or kind not in RULES
+    or RULES.get(kind) is not type(rule)
+  ):
     raise TypeError(
       f"{what} must be an instance of a registered local rule (a frozen "
       "dataclass decorated with @metaunsup.local_rule.register(KIND), with "
@@ -421,3 +470,15 @@ def largest(v: jax.Array) -> jax.Array:
   """
   flat = jnp.ravel(v)
   return flat[jnp.argmax(flat)]
+
+
+def param_count(theta: Theta) -> int:
+  """Number of scalar meta-parameters in theta, for any rule kind.
+
+  Args:
+    theta: a rule's meta-parameters, a pytree of arrays.
+
+  Returns:
+    The total number of entries over all leaves.
+  """
+  return int(sum(x.size for x in jax.tree_util.tree_leaves(theta)))

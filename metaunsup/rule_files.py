@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from metaunsup import checkpointing, file_faults, local_rule, pretrained
+from metaunsup import rules as _builtin_rules  # noqa: F401  (registers the package's rules)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,8 +26,8 @@ class Rule:
   Attributes:
     theta: the rule's meta-parameters, a pytree of arrays (`config.init_theta`'s tree; {}
       for a rule with nothing learned).
-    config: the `local_rule.LocalRule` theta belongs to (`rule.RuleConfig` for the learned
-      rule, `baselines.oja.OjaConfig`, or a rule of your own).
+    config: the `local_rule.LocalRule` theta belongs to (`rules.LearnedRule` for the learned
+      rule, `rules.zoo.Oja`, or a rule of your own).
     meta: provenance written beside theta (seed, meta-steps, data sets, or the checkpoint
       step it was read from).
   """

@@ -216,7 +216,8 @@ def sample_buckets(
   shuffled list, so every data set is reachable once there are enough buckets; its activation
   is `family.activations[i % len]`, in the listed order, so the first listed activation is in
   every family and each one is trained on once there are enough buckets (a random draw left
-  relu, the evaluation's activation, out of the default family: experiments/results/default).
+  relu, the evaluation's activation, out of the default family:
+  experiments/default_rule/results/run).
   With `family.activation_per_task`, every task draws its activation from all of
   `family.activations` at each reset instead (`inner.InnerConfig.activations`), whatever the
   number of buckets.

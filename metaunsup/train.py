@@ -22,7 +22,15 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from metaunsup import checkpointing, file_faults, local_rule, monitoring, sharding, sources
+from metaunsup import (
+  checkpointing,
+  compile_cache,
+  file_faults,
+  local_rule,
+  monitoring,
+  sharding,
+  sources,
+)
 from metaunsup.rule_files import Rule
 from metaunsup.training import (
   truncation_schedule,
@@ -45,7 +53,7 @@ def train_and_evaluate(
   save the rule, and evaluate it against random initialisation on held-out data.
 
   Args:
-    config: a meta-training config (`metaunsup.default_config`).
+    config: a meta-training config (`metaunsup.configs.default`).
     workdir: the run's folder (created if missing): config.json, checkpoints/,
       metrics.jsonl (with the validation curve's val_* fields every validation.every
       steps: `training.validation`), tensorboard/, curves.png, rule.msgpack, summary.json.
@@ -222,6 +230,7 @@ def main(argv):
     raise KeyboardInterrupt
 
   signal.signal(signal.SIGTERM, interrupt)  # a killed job checkpoints like Ctrl-C
+  compile_cache.enable()  # a rerun or a resume does not compile again
   sharding.initialize_distributed()
   try:
     _, _, workdir = train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)

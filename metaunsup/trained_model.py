@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaunsup import base_model, checks, inner, preprocess
-from metaunsup.rule_files import Rule
+from metaunsup.rule_files import Rule, read_rule
 
 # apply_rule's defaults: the setting the shipped rule (`metaunsup.pretrained`, its
 # provenance.json) was meta-trained and evaluated in. Its meta-training unrolled tasks of
@@ -114,7 +114,8 @@ def apply_rule(
   `DEFAULT_BATCH_SIZE`).
 
   Args:
-    rule_: the Rule (from `load_rule`).
+    rule_: the Rule (from `load_rule`), or a str `load_rule` takes ("pretrained",
+      "pretrained:NAME", a rule file or a workdir).
     x_unlabeled: unlabeled examples [N, D], N >= 2, D >= 1, real.
     widths: layer widths of the base network, positive integers; the last is the
       representation.
@@ -136,16 +137,20 @@ def apply_rule(
     TrainedModel whose batch norm uses the statistics of up to 1024 examples of x_unlabeled.
 
   Raises:
-    TypeError: rule_ is not a Rule.
+    TypeError: rule_ is not a Rule or a str.
+    FileNotFoundError: no rule where the str `rule_` points.
     ValueError: x_unlabeled is not a real 2-D array with at least one feature, not finite,
       too large for float32 (to standardise, or with standardize=False for the base
       network's batch norm: `checks.network_range`), or has fewer than 2 examples; widths
       are not a sequence of positive integers; a count (steps, chunk, batch_size) is not an
       integer in range; the seed is outside [0, 2**32 - 1].
   """
+  if isinstance(rule_, str):
+    rule_ = read_rule(rule_)
   if not isinstance(rule_, Rule):
     raise TypeError(
-      f"apply_rule takes a metaunsup.Rule (from metaunsup.load_rule), got {type(rule_).__name__}"
+      "apply_rule takes a metaunsup.Rule (from metaunsup.load_rule) or what load_rule takes "
+      f"(e.g. 'pretrained', 'pretrained:NAME', a rule file), got {type(rule_).__name__}"
     )
   x = checks.matrix(x_unlabeled, "x_unlabeled")
   widths = checks.widths(widths)

@@ -8,11 +8,13 @@ import struct
 import jax
 import numpy as np
 
-from metaunsup import default_config, inner, rule
+from metaunsup import inner
+from metaunsup.configs import default as default_config
+from metaunsup.rules import learned
 
 
-def tiny_rule_config(**kw) -> rule.RuleConfig:
-  return rule.RuleConfig(**{"channels": 3, "hidden": 4, "readout_rank": 2, **kw})
+def tiny_rule_config(**kw) -> learned.LearnedRule:
+  return learned.LearnedRule(**{"channels": 3, "hidden": 4, "readout_rank": 2, **kw})
 
 
 def tiny_inner_config(**kw) -> inner.InnerConfig:

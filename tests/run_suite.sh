@@ -7,7 +7,10 @@
 # Two at a time: most of a file's time is single-threaded XLA compilation, so two files share
 # 2 cores well. Each slot has its own compilation cache folder (JAX writes cache entries
 # without a lock unless eviction is configured), shared by the files that run in that slot.
-# Files with slow tests start first so the two slots finish close together. Tests marked
+# Files start longest first (their wall times in tests/durations.txt, from an earlier full
+# run; a file not listed yet starts first if it has slow tests, last if not), so that the two
+# slots finish close together; RECORD_DURATIONS=1 rewrites that file after a full run that
+# passed (commit it when files were added, split or became slower). Tests marked
 # `kill` (hard kills of real processes, two processes preparing data at once) run last, in
 # one process alone on the machine, timed: how fast a killed run comes back is what they
 # measure, and a test file on the other core doubled their time (issue 25: under 60 s on 2
@@ -21,9 +24,14 @@ py=$1 jobs=$2 cache=$3
 shift 3
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+durations=tests/durations.txt
+full_run=$([ $# -eq 0 ] && echo 1)
 if [ $# -eq 0 ]; then
-  all=$(find tests -name 'test_*.py' | sort)
-  set -- $(grep -l 'mark.slow' $all) $(grep -L 'mark.slow' $all)
+  set -- $(find tests -name 'test_*.py' | sort | while read -r f; do
+    t=$(awk -v f="$f" '$2 == f { print $1 }' "$durations" 2>/dev/null)
+    [ -n "$t" ] || { grep -q 'mark.slow' "$f" && t=100000 || t=0; }
+    echo "$t $f"
+  done | sort -k1,1gr -k2,2 | awk '{ print $2 }')
 fi
 export py cache logs
 printf '%s\n' "$@" | xargs -P "$jobs" --process-slot-var=TEST_SLOT -I{} bash -c '
@@ -53,4 +61,8 @@ awk -v a="$suite_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "suite took %.1f s
 if [ -s "$logs/FAILED" ]; then
   echo "FAILED: $(sort "$logs/FAILED" | tr '\n' ' ')"
   exit 1
+fi
+if [ "${RECORD_DURATIONS:-0}" = 1 ] && [ -n "$full_run" ]; then
+  awk '{ print $1, $5 }' "$logs/TIMES" | sort -k2,2 > "$durations"
+  echo "wrote $durations"
 fi

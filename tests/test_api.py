@@ -7,13 +7,14 @@ import pytest
 
 import metaunsup
 from helpers import assert_close_at_scale, tiny_rule_config
-from metaunsup import base_model, data, preprocess, rule
+from metaunsup import base_model, data, preprocess
+from metaunsup.rules import learned
 
 
 @pytest.fixture(scope="module")
 def tiny_rule():
   cfg = tiny_rule_config()
-  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+  return metaunsup.Rule(theta=learned.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def test_train_rule_overrides_and_cli_errors(tmp_path):
       sys.executable,
       "-m",
       "metaunsup.train",
-      "--config=experiments/configs/smoke.py",
+      "--config=metaunsup/configs/smoke.py",
       f"--workdir={tmp_path / 'cli'}",
       "--config.meta.learning_rate=-1",
     ],

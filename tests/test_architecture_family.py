@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from helpers import assert_close_at_scale, synthetic_task_data, tiny_config, tiny_inner_config
-from metaunsup import base_model, default_config, inner, task_family
-from metaunsup.baselines import oja
+from metaunsup import base_model, inner, task_family
+from metaunsup.configs import default as default_config
+from metaunsup.rules.zoo import oja
 from metaunsup.configs import compact_arch
 from metaunsup.training import config_checks, setup, validation
 
@@ -54,7 +55,7 @@ def test_a_drawn_activation_trains_as_that_activation_fixed():
   against the fixed-activation program of each: the same values up to float32 rounding of
   the fusions. Oja's rule: the learned rule's compile would be most of this test's time."""
   data = synthetic_task_data()
-  rule = oja.OjaConfig()
+  rule = oja.Oja()
   theta = rule.init_theta(jax.random.PRNGKey(3))
   state = inner.init_task(jax.random.PRNGKey(4), 10, tiny_inner_config(rule=rule))
 

@@ -8,18 +8,19 @@ import subprocess
 import jax
 import pytest
 
-from experiments.benchmarks import meta_gradient_cost, multitask
+from bench import meta_gradient_cost, multitask
 from helpers import assert_close_at_scale, synthetic_task_data, tiny_inner_config
-from metaunsup import inner, rule
+from metaunsup import inner
+from metaunsup.rules import learned
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DEVICE_SH = REPO / "experiments" / "benchmarks" / "device.sh"
+DEVICE_SH = REPO / "bench" / "device.sh"
 
 
 @pytest.mark.slow
 def test_meta_gradient_programs_agree_on_the_loss():
   cfg = tiny_inner_config()
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = learned.init_theta(jax.random.PRNGKey(0), cfg.rule)
   data = jax.tree_util.tree_map(lambda a: a[None].repeat(2, 0), synthetic_task_data())
   states = jax.vmap(lambda k: inner.init_task(k, 10, cfg))(
     jax.random.split(jax.random.PRNGKey(1), 2)

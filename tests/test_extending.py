@@ -13,7 +13,8 @@ import pytest
 import metaunsup
 from helpers import tiny_config
 from metaunsup import base_model, estimators, local_rule
-from metaunsup.evaluation import config_checks, default_config, methods, pipeline
+from metaunsup.configs import eval_full
+from metaunsup.evaluation import config_checks, methods, pipeline
 
 
 @methods.register("random_projection", display="random projection")
@@ -61,7 +62,7 @@ class SignOfBPTT:
 
 
 def tiny_eval_config():
-  c = default_config.get_config()
+  c = eval_full.get_config()
   c.datasets = ("digits@8",)
   c.methods = ("rule", "random_init", "random_projection", "local:toy_hebb")
   c.local_rules = {"toy_hebb": {"rate": 0.05}}
@@ -87,9 +88,7 @@ def test_a_baseline_and_a_local_rule_of_this_file_run_in_the_evaluation(tmp_path
   for s in seeds:
     for k in (1, 5):
       assert by_method["local:toy_hebb"][(0, s, k)] == by_method["random_init"][(0, s, k)]
-  assert methods.local_rule_config(default_config.complete(config), "toy_hebb") == ToyHebb(
-    rate=0.05
-  )
+  assert methods.local_rule_config(config_checks.complete(config), "toy_hebb") == ToyHebb(rate=0.05)
   md = (tmp_path / "results.md").read_text()
   assert "random projection" in md and "toy Hebb" in md
   # The rule's registered display name heads its curve column; the baseline has no curve.

@@ -18,8 +18,9 @@ import pytest
 
 import metaunsup
 from helpers import tiny_config, tiny_rule_config
-from metaunsup import checkpointing, local_rule, rule, train
-from metaunsup.compact_rule import CompactRule
+from metaunsup import checkpointing, local_rule, train
+from metaunsup.rules import learned
+from metaunsup.rules.compact import CompactRule
 from metaunsup.training import workdir as workdir_lib, workdir_lock
 from metaunsup.training.state import warm_start_theta
 
@@ -267,7 +268,7 @@ def test_learned_rule_file_missing_an_entry_names_it_not_shape_none(tmp_path):
     metaunsup.load_rule(path)
   assert str(e.value).startswith(f"{path}: ") and "None" not in str(e.value)
   with pytest.raises(ValueError, match=r"theta\['mix'\] is missing"):
-    rule.check_theta(theta, cfg)
+    learned.check_theta(theta, cfg)
 
 
 def test_warm_start_from_a_rule_of_other_shapes_names_the_entry_and_both_shapes(tmp_path):
@@ -283,7 +284,7 @@ def test_warm_start_from_a_rule_of_other_shapes_names_the_entry_and_both_shapes(
 def test_workdir_config_json_of_an_unknown_kind_or_shape_names_the_file(tmp_path):
   """load_rule of a run without its rule file reads config.json; resuming compares it."""
   cfg = tiny_rule_config()
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  theta = learned.init_theta(jax.random.PRNGKey(0), cfg)
   checkpointing.atomic_write_json(tmp_path / "config.json", {"rule": {"kind": "no_such_rule"}})
   checkpointing.save_state(checkpointing.manager(tmp_path), 1, {"theta": theta})
   with pytest.raises(ValueError, match="unknown rule kind 'no_such_rule'") as e:

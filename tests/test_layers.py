@@ -1,8 +1,9 @@
-"""The package is a one-way stack: core (base model, rules, heads, files) -> the inner problem
-(tasks and their lifecycle, apply_rule's network) -> estimators -> training and evaluation
--> the loop, the public API and the command lines. No module imports from a layer above its
-own, at module level or inside a function, so that each layer can be used (and read) without
-the ones above it."""
+"""The package is a one-way stack: core (base model, heads, files, the rule interface) -> the
+rules -> what reads rule files -> the inner problem (tasks and their lifecycle, apply_rule's
+network) -> estimators -> training and evaluation -> the loop, the public API and the command
+lines. No module imports from a layer above its own, at module level or inside a function,
+so that each layer can be used (and read) without the ones above it. Within the rules, a rule
+imports no other rule except through the zoo's term records."""
 
 import ast
 import pathlib
@@ -21,12 +22,11 @@ LAYERS = [
     "metaunsup.preprocess",
     "metaunsup.base_model",
     "metaunsup.heads",
-    "metaunsup.rule",
-    "metaunsup.rule_files",
+    "metaunsup.registry",
+    "metaunsup.deprecation",
+    "metaunsup.submodules",
+    "metaunsup.compile_cache",
     "metaunsup.local_rule",
-    "metaunsup.compact_rule",
-    "metaunsup.zoo",
-    "metaunsup.baselines.oja",
     "metaunsup.pretrained",
     "metaunsup.sharding",
     "metaunsup.monitoring",
@@ -34,13 +34,22 @@ LAYERS = [
     "metaunsup.data",
     "metaunsup.checks",
   ),
+  ("metaunsup.rules",),
+  (
+    "metaunsup.rule_files",
+    # The deprecated names of the rules' modules (issue 36), which re-export them.
+    "metaunsup.rule",
+    "metaunsup.compact_rule",
+    "metaunsup.zoo",
+    "metaunsup.baselines.oja",
+  ),
   ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family"),
   ("metaunsup.estimators",),
   (
     "metaunsup.training",
     "metaunsup.evaluation",
     "metaunsup.baselines",
-    "metaunsup.default_config",
+    "metaunsup.default_config",  # deprecated: metaunsup.configs.default
     "metaunsup.configs",
   ),
   ("metaunsup.train", "metaunsup.api", "metaunsup.evaluation.__main__", "metaunsup.flags"),
@@ -101,12 +110,47 @@ def test_no_module_imports_from_a_higher_layer():
   assert not wrong, "\n".join(wrong)
 
 
+# Within metaunsup.rules, a rule (a module, or the package of the learned rule) may import
+# from another rule only the zoo's term records; the packages' __init__ files, which register
+# every rule, and the records' collection `zoo.terms` import them all.
+RULE_SHARED = ("metaunsup.rules.zoo.terms", "metaunsup.rules.zoo.record")
+RULE_COLLECTIONS = ("metaunsup.rules", "metaunsup.rules.zoo", "metaunsup.rules.zoo.terms")
+
+
+def _rule_of(module: str) -> str:
+  """The rule a module of metaunsup.rules belongs to: metaunsup.rules.learned for every
+  module of that package, else the module itself."""
+  learned = "metaunsup.rules.learned"
+  return learned if module == learned or module.startswith(learned + ".") else module
+
+
+def test_a_rule_imports_no_other_rule_except_the_term_records():
+  wrong = []
+  for path in sorted((PACKAGE / "rules").rglob("*.py")):
+    module = _module_name(path)
+    if module in RULE_COLLECTIONS:
+      continue
+    for imported in _imports(path, module):
+      if not imported.startswith("metaunsup.rules") or imported in RULE_SHARED:
+        continue
+      if _rule_of(imported) != _rule_of(module):
+        wrong.append(f"{module} imports {imported}")
+  assert not wrong, "\n".join(wrong)
+
+
+def test_the_rule_interface_imports_no_rule():
+  imported = set(_imports(PACKAGE / "local_rule.py", "metaunsup.local_rule"))
+  assert imported <= {"metaunsup.base_model", "metaunsup.registry"}, imported
+
+
 @pytest.mark.parametrize(
   "module, not_loaded",
   [
+    ("metaunsup.local_rule", ("metaunsup.rules", "metaunsup.rule_files", "metaunsup.inner")),
     (
-      "metaunsup.rule",
+      "metaunsup.rules",
       (
+        "metaunsup.rule_files",
         "metaunsup.inner",
         "metaunsup.estimators",
         "metaunsup.training",

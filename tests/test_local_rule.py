@@ -16,14 +16,15 @@ import pytest
 
 import metaunsup
 from helpers import assert_close_at_scale, per_task, tiny_config
-from metaunsup import checkpointing, data, estimators, inner, local_rule, preprocess, rule
-from metaunsup.baselines.oja import OjaConfig
+from metaunsup import checkpointing, data, estimators, inner, local_rule, preprocess
+from metaunsup.rules import learned
+from metaunsup.rules.zoo.oja import Oja
 from metaunsup.training import config_checks, setup, workdir as workdir_lib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Every rule file and workdir the repository holds: all written before rules had kinds.
 ALL_COMMITTED_RULE_FILES = sorted(ROOT.glob("metaunsup/pretrained/*.msgpack")) + sorted(
-  ROOT.glob("experiments/results/**/rule.msgpack")
+  ROOT.glob("experiments/*/results/**/rule.msgpack")
 )
 # Files written before rule kinds existed (every learned-rule run committed before issue 27);
 # later ones name their kind.
@@ -32,7 +33,7 @@ COMMITTED_RULE_FILES = [
 ]
 COMMITTED_CONFIGS = [
   p
-  for p in sorted(ROOT.glob("experiments/results/**/config.json"))
+  for p in sorted(ROOT.glob("experiments/*/results/**/config.json"))
   if "kind" not in json.loads(p.read_text())["rule"]
 ]
 
@@ -64,10 +65,10 @@ class ToyRule(local_rule.LocalRuleBase):
 
 def test_registry_finds_the_package_rules_and_refuses_bad_kinds():
   assert {"learned", "oja", "lr_test_toy"} <= set(local_rule.kinds())
-  assert local_rule.rule_class("learned") is rule.RuleConfig
-  assert local_rule.rule_class(None) is rule.RuleConfig  # files without a kind
-  assert local_rule.rule_class("oja") is OjaConfig
-  for r in (rule.RuleConfig(), OjaConfig(), ToyRule()):
+  assert local_rule.rule_class("learned") is learned.LearnedRule
+  assert local_rule.rule_class(None) is learned.LearnedRule  # files without a kind
+  assert local_rule.rule_class("oja") is Oja
+  for r in (learned.LearnedRule(), Oja(), ToyRule()):
     assert isinstance(r, local_rule.LocalRule)
     assert local_rule.from_dict(local_rule.to_stored(r)) == r
   with pytest.raises(ValueError, match="letters, digits"):
@@ -76,14 +77,14 @@ def test_registry_finds_the_package_rules_and_refuses_bad_kinds():
     local_rule.register("oja")(type("Other", (local_rule.LocalRuleBase,), {}))
   with pytest.raises(TypeError, match="registered local rule"):
     local_rule.check_rule(object())
-  assert OjaConfig().init_theta(jax.random.PRNGKey(0)) == {}
+  assert Oja().init_theta(jax.random.PRNGKey(0)) == {}
 
 
 def test_rules_of_every_kind_round_trip_through_rule_files(tmp_path):
-  learned_cfg = rule.RuleConfig(channels=3, hidden=4, readout_rank=2)
+  learned_cfg = learned.LearnedRule(channels=3, hidden=4, readout_rank=2)
   rules = [
     metaunsup.Rule(theta=learned_cfg.init_theta(jax.random.PRNGKey(0)), config=learned_cfg),
-    metaunsup.Rule(theta={}, config=OjaConfig(lr=0.3)),
+    metaunsup.Rule(theta={}, config=Oja(lr=0.3)),
     metaunsup.Rule(
       theta={"gain": jnp.asarray(0.5)},
       config=ToyRule(layers=(1, 2)),
@@ -105,7 +106,7 @@ def test_rules_of_every_kind_round_trip_through_rule_files(tmp_path):
 def test_apply_rule_trains_with_a_rule_of_any_kind():
   x = np.random.default_rng(0).normal(size=(64, 10)).astype(np.float32)
   for r in (
-    metaunsup.Rule(theta={}, config=OjaConfig()),
+    metaunsup.Rule(theta={}, config=Oja()),
     metaunsup.Rule(theta={"gain": jnp.asarray(1.0)}, config=ToyRule()),
   ):
     before = metaunsup.apply_rule(r, x, widths=(8, 4), steps=0, batch_size=16)
@@ -137,7 +138,7 @@ def test_unregistered_rules_are_refused_before_anything_is_written(tmp_path):
 
 def test_a_rule_without_theta_cannot_be_meta_trained(tmp_path):
   with pytest.raises(ValueError, match="nothing to meta-train") as e:
-    metaunsup.train_rule(tiny_config(), tmp_path / "run", rule=OjaConfig())
+    metaunsup.train_rule(tiny_config(), tmp_path / "run", rule=Oja())
   assert "\n" not in str(e.value)
   assert not (tmp_path / "run").exists()
 
@@ -147,7 +148,7 @@ def test_committed_rule_files_have_no_kind_and_load_as_the_learned_rule(path):
   _, stored, _ = checkpointing.load_rule_file(path)
   assert "kind" not in stored
   loaded = metaunsup.load_rule(path)
-  assert type(loaded.config) is rule.RuleConfig and loaded.config.kind == "learned"
+  assert type(loaded.config) is learned.LearnedRule and loaded.config.kind == "learned"
 
 
 @pytest.mark.parametrize("path", ALL_COMMITTED_RULE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
@@ -161,10 +162,10 @@ def test_every_committed_rule_file_loads_as_the_kind_it_names(path):
 def test_committed_workdir_checkpoint_loads_as_the_learned_rule():
   # A run stopped before its rule file: load_rule reads its newest checkpoint, with the rule
   # config of its config.json (no kind there either).
-  workdir = ROOT / "experiments" / "results" / "horizon_long_partial"
+  workdir = ROOT / "tests" / "data" / "workdir_before_kinds"
   assert "kind" not in json.loads((workdir / "config.json").read_text())["rule"]
   loaded = metaunsup.load_rule(workdir)
-  assert type(loaded.config) is rule.RuleConfig and loaded.meta == {"checkpoint_step": 250}
+  assert type(loaded.config) is learned.LearnedRule and loaded.meta == {"checkpoint_step": 250}
 
 
 @pytest.mark.parametrize("path", COMMITTED_CONFIGS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -184,15 +185,15 @@ def test_committed_workdirs_resume_with_a_config_that_names_the_kind(path, tmp_p
 
 
 def test_learned_rule_summary_is_what_summary_json_held():
-  cfg = rule.RuleConfig(channels=3, hidden=4, readout_rank=2)
+  cfg = learned.LearnedRule(channels=3, hidden=4, readout_rank=2)
   theta = cfg.init_theta(jax.random.PRNGKey(0))
   s = cfg.summary(theta)
   assert set(s) == {"rule_mix", "rule_inner_lr"}
-  assert list(s["rule_mix"]) == list(rule.rule_terms_names(cfg))
+  assert list(s["rule_mix"]) == list(learned.rule_terms_names(cfg))
   np.testing.assert_array_equal(
     list(s["rule_mix"].values()), np.asarray(theta["mix"]).round(4).tolist()
   )
-  assert s["rule_inner_lr"] == float(rule.inner_lrs(theta, cfg)[0])
+  assert s["rule_inner_lr"] == float(learned.inner_lrs(theta, cfg)[0])
   json.dumps(s)
 
 

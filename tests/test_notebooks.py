@@ -1,4 +1,4 @@
-"""The notebooks of experiments/notebooks: each runs top to bottom on CPU with small
+"""The notebooks of experiments/shared/notebooks: each runs top to bottom on CPU with small
 parameters (injected after its `parameters` cell, as papermill does) in a kernel of this
 test's own Python; each has a Colab badge in the README; each .ipynb matches its jupytext
 text twin (.py, percent format), which is what reviews read.
@@ -18,7 +18,7 @@ import time
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NB_DIR = ROOT / "experiments" / "notebooks"
+NB_DIR = ROOT / "experiments" / "shared" / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 
 # Small values for CI, by notebook; every name must exist in the notebook's parameters cell.
@@ -100,7 +100,8 @@ def test_twins_in_sync():
       return [(c.cell_type, c.source.strip()) for c in nb.cells]
 
     assert cells(a) == cells(b), (
-      f"{path.name} and {twin.name} differ; run `jupytext --sync experiments/notebooks/{twin.name}`"
+      f"{path.name} and {twin.name} differ; "
+      f"run `jupytext --sync experiments/shared/notebooks/{twin.name}`"
     )
 
 

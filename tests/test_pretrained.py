@@ -12,19 +12,20 @@ import numpy as np
 import pytest
 
 import metaunsup
-from metaunsup import configs, pretrained, rule
+from metaunsup import configs, local_rule, pretrained
+from metaunsup.rules import learned
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_load_rule_pretrained_is_the_shipped_file():
-  learned = metaunsup.load_rule("pretrained")
+  shipped = metaunsup.load_rule("pretrained")
   same = metaunsup.pretrained_rule()
   by_name = metaunsup.load_rule(f"pretrained:{pretrained.DEFAULT}")
-  rule.check_theta(learned.theta, learned.config)
+  learned.check_theta(shipped.theta, shipped.config)
   for other in (same, by_name):
-    np.testing.assert_array_equal(learned.theta["mix"], other.theta["mix"])
-  assert learned.meta["meta_steps"] == pretrained.provenance()["meta_steps"]
+    np.testing.assert_array_equal(shipped.theta["mix"], other.theta["mix"])
+  assert shipped.meta["meta_steps"] == pretrained.provenance()["meta_steps"]
 
 
 def test_every_shipped_rule_loads_by_name_and_matches_its_provenance():
@@ -32,7 +33,7 @@ def test_every_shipped_rule_loads_by_name_and_matches_its_provenance():
   assert {pretrained.DEFAULT, "fmnist_relu"} <= set(pretrained.names())
   for name in pretrained.names():
     r = metaunsup.load_rule(f"pretrained:{name}")
-    rule.check_theta(r.theta, r.config)
+    learned.check_theta(r.theta, r.config)
     assert r.meta["meta_steps"] == pretrained.provenance(name)["meta_steps"], name
     assert _sha(ROOT / pretrained.provenance(name)["source"]) == _sha(pretrained.path(name))
   assert not np.array_equal(
@@ -138,6 +139,17 @@ def test_non_editable_install_contains_the_rule(tmp_path):
   assert len(paths) == len(configs.TRAIN + configs.EVALUATION) and all(
     p.startswith(str(target / "metaunsup" / "configs")) for p in paths
   ), paths
+  # The rule kinds' entry points and the zoo's swept step sizes (package data) are in the
+  # install: a kind looked up with the interface alone loads its rule.
+  code = (
+    "import sys; from metaunsup import local_rule; "
+    "assert 'metaunsup.rules' not in sys.modules; "
+    "print(local_rule.rule_class('compact')().term_scales[0], len(local_rule.kinds()))"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+  ).stdout.split()
+  assert out == ["0.5", str(len(local_rule.kinds()))]
 
 
 def _sha(path) -> str:

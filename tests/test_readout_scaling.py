@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from helpers import assert_close_at_scale, synthetic_task_data, tiny_inner_config
-from metaunsup import default_config, heads, inner
+from metaunsup import heads, inner
+from metaunsup.configs import default as default_config
 from metaunsup.training import config_checks, setup, workdir
 
 K, SHOTS, QUERIES, D = 5, 10, 10, 32

@@ -80,7 +80,7 @@ def test_cli_prints_one_line_for_damaged_data(digits_copy, tmp_path):
       sys.executable,
       "-m",
       "metaunsup.train",
-      "--config=experiments/configs/smoke.py",
+      "--config=metaunsup/configs/smoke.py",
       f"--workdir={tmp_path / 'run'}",
     ],
     capture_output=True,

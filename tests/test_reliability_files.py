@@ -15,7 +15,8 @@ import pytest
 
 import metaunsup
 from helpers import tiny_rule_config
-from metaunsup import checkpointing, file_faults, rule
+from metaunsup import checkpointing, file_faults
+from metaunsup.rules import learned
 from metaunsup.evaluation.store import PartialResults
 
 
@@ -70,7 +71,7 @@ def test_evaluation_piece_with_a_diverged_cell_round_trips(tmp_path):
 
 
 def test_report_reads_a_summary_with_a_diverged_accuracy(tmp_path):
-  from experiments import report
+  from metaunsup.evaluation import report
   from metaunsup.training import workdir as workdir_lib
 
   acc = {
@@ -107,31 +108,31 @@ def test_report_reads_a_summary_with_a_diverged_accuracy(tmp_path):
   checkpointing.atomic_write_json(tmp_path / "summary.json", summary)
   _strict(tmp_path / "summary.json")
   assert math.isnan(workdir_lib.read_summary(tmp_path)["eval"]["digits"]["fewshot_acc_rule"])
-  assert "| ridge | nan ± nan | 0.400 ± 0.010 |" in report.table(tmp_path)
+  assert "| ridge | nan ± nan | 0.400 ± 0.010 |" in report.run_summary(tmp_path)
 
 
 def _workdir_with_checkpoint(workdir: pathlib.Path) -> metaunsup.Rule:
   """A workdir as meta-training leaves it: config.json, a checkpoint, rule.msgpack."""
   cfg = tiny_rule_config()
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg)
+  theta = learned.init_theta(jax.random.PRNGKey(0), cfg)
   checkpointing.atomic_write_json(workdir / "config.json", {"rule": dataclasses.asdict(cfg)})
   checkpointing.save_state(checkpointing.manager(workdir), 3, {"theta": theta})
-  learned = metaunsup.Rule(theta=theta, config=cfg, meta={"seed": 0})
-  learned.save(workdir / checkpointing.RULE_FILE)
-  return learned
+  saved = metaunsup.Rule(theta=theta, config=cfg, meta={"seed": 0})
+  saved.save(workdir / checkpointing.RULE_FILE)
+  return saved
 
 
 def test_damaged_rule_file_in_a_workdir_falls_back_to_the_checkpoint(tmp_path, capsys):
   """On main, a truncated WORKDIR/rule.msgpack was an error although the run's checkpoint
   holds the same theta."""
-  learned = _workdir_with_checkpoint(tmp_path)
+  saved = _workdir_with_checkpoint(tmp_path)
   path = tmp_path / checkpointing.RULE_FILE
   path.write_bytes(path.read_bytes()[:40])
   back = metaunsup.load_rule(tmp_path)
   warning = capsys.readouterr().err.strip()
   assert "\n" not in warning and str(path) in warning and "checkpoint" in warning
-  assert back.meta == {"checkpoint_step": 3} and back.config == learned.config
-  for a, b in zip(jax.tree_util.tree_leaves(learned.theta), jax.tree_util.tree_leaves(back.theta)):
+  assert back.meta == {"checkpoint_step": 3} and back.config == saved.config
+  for a, b in zip(jax.tree_util.tree_leaves(saved.theta), jax.tree_util.tree_leaves(back.theta)):
     np.testing.assert_array_equal(a, b)
   assert metaunsup.load_rule(path).meta == {"checkpoint_step": 3}  # the file, named directly
   # Without a checkpoint beside it, a damaged rule file stays a one-line error.
@@ -174,7 +175,7 @@ def test_report_on_a_missing_or_damaged_summary_is_one_line(tmp_path, content):
     (tmp_path / "summary.json").write_text(content)
   root = pathlib.Path(__file__).parents[1]
   out = subprocess.run(
-    [sys.executable, "experiments/report.py", str(tmp_path)],
+    [sys.executable, "-m", "experiments.shared.run_summary", str(tmp_path)],
     cwd=root,
     capture_output=True,
     text=True,

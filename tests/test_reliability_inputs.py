@@ -8,7 +8,8 @@ import pytest
 
 import metaunsup
 from helpers import tiny_rule_config
-from metaunsup import data, evaluation, rule
+from metaunsup import data, evaluation
+from metaunsup.rules import learned
 
 
 def _one_line(e, *words):
@@ -19,7 +20,7 @@ def _one_line(e, *words):
 @pytest.fixture(scope="module")
 def tiny_rule():
   cfg = tiny_rule_config()
-  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+  return metaunsup.Rule(theta=learned.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
 
 
 X = np.random.default_rng(0).normal(size=(20, 6)).astype(np.float32)
@@ -212,7 +213,7 @@ def test_train_rule_override_of_the_wrong_type_names_the_field(tmp_path):
 )
 def test_infinite_config_values_are_refused(field):
   """inf passed `value > 0`: --config.meta.learning_rate=inf started meta-training."""
-  from metaunsup import default_config
+  from metaunsup.configs import default as default_config
   from metaunsup.training import config_checks
 
   c = default_config.get_config()
@@ -228,17 +229,17 @@ def test_infinite_config_values_are_refused(field):
   [
     (
       "train",
-      ["--config=experiments/configs/smoke.py", "--config.meta.stepz=3"],
+      ["--config=metaunsup/configs/smoke.py", "--config.meta.stepz=3"],
       ["'stepz'", "steps"],
     ),  # AttributeError traceback
     (
       "evaluation",
-      ["--config=experiments/configs/nope.py"],
-      ["experiments/configs/nope.py", "No such file"],
+      ["--config=metaunsup/configs/nope.py"],
+      ["metaunsup/configs/nope.py", "No such file"],
     ),  # OSError traceback from main
     (
       "train",
-      ["--config=experiments/configs/smoke.py", "--workdir=README.md"],
+      ["--config=metaunsup/configs/smoke.py", "--workdir=README.md"],
       ["README.md is a file"],
     ),  # FileExistsError traceback
     # A stray positional argument was ignored: a full default run started in runs/default.
@@ -281,7 +282,7 @@ def test_cli_bad_config_flags_are_one_line(module, flags, words):
 def test_evaluation_config_counts_are_checked_up_front(field, value):
   """reference_batch=0 was a traceback from inside jax after data loading; query_size=0 an
   error only once the first readout ran."""
-  from experiments.configs import eval_quick
+  from metaunsup.configs import eval_quick
   from metaunsup.evaluation.config_checks import check_config
 
   c = eval_quick.get_config()

@@ -1,7 +1,7 @@
 """Hard kills (SIGKILL: no handler runs) of a real meta-training process during a checkpoint
 save and at a random moment, and of a real evaluation process: the next run resumes and ends
 with the same theta (the same results) as an uninterrupted run, losing at most one checkpoint
-interval. Real processes, tiny configs (experiments/configs/smoke.py shrunk further), a
+interval. Real processes, tiny configs (metaunsup/configs/smoke.py shrunk further), a
 bounded number of kills.
 
 The uninterrupted reference runs in this process: the CLI's own entry point
@@ -27,7 +27,8 @@ from ml_collections import config_flags
 
 import metaunsup
 from helpers import tiny_rule_config
-from metaunsup import checkpointing, rule, train
+from metaunsup import checkpointing, train
+from metaunsup.rules import learned
 from metaunsup.evaluation import pipeline
 
 ROOT = pathlib.Path(__file__).parents[1]
@@ -35,7 +36,7 @@ STEPS, EVERY = 8, 2
 # One rule term and a one-layer evaluation network: the programs compile in about 2/3 of
 # the time; what is under test (saves, kills, resumes) does not depend on the rule.
 FLAGS = [
-  f"--config={ROOT / 'experiments/configs/smoke.py'}",
+  f"--config={ROOT / 'metaunsup/configs/smoke.py'}",
   f"--config.meta.steps={STEPS}",
   f"--config.meta.checkpoint_every={EVERY}",
   "--config.family.datasets=('digits',)",
@@ -157,7 +158,7 @@ def test_kill_9_during_training_and_saves_resumes_to_the_same_theta(tmp_path, ca
 
 
 EVAL_FLAGS = [
-  f"--config={ROOT / 'experiments/configs/eval_quick.py'}",
+  f"--config={ROOT / 'metaunsup/configs/eval_quick.py'}",
   "--config.datasets=('digits@8',)",
   "--config.methods=('rule', 'random_init', 'raw')",
   "--config.checkpoints=(0, 5)",
@@ -194,7 +195,7 @@ def _start_eval(rule_path, out: pathlib.Path, env: dict) -> subprocess.Popen:
 def test_kill_9_during_evaluation_resumes_to_the_same_results(tmp_path, cache_every_program):
   cfg = tiny_rule_config()
   path = tmp_path / "rule.msgpack"
-  metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg).save(path)
+  metaunsup.Rule(theta=learned.init_theta(jax.random.PRNGKey(0), cfg), config=cfg).save(path)
   config = _cli_config(EVAL_FLAGS)
   pipeline.run(path, config, tmp_path / "reference", log=lambda *_: None)
   out = tmp_path / "killed"

@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from metaunsup import default_config, inner, preprocess, task_family, train
+from metaunsup import inner, preprocess, task_family, train
+from metaunsup.configs import default as default_config
 
 
 def family_config(**family):

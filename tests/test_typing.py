@@ -76,4 +76,4 @@ def test_check_rule_refuses_a_registered_rule_without_update():
     with pytest.raises(TypeError, match="with init_theta and update"):
       local_rule.check_rule(NoUpdate())
   finally:
-    local_rule._REGISTRY.pop("typing_runtime_no_update")
+    local_rule.RULES.remove("typing_runtime_no_update")

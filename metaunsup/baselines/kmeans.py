@@ -1,7 +1,7 @@
 """k-means with K centroids and the "triangle" code of Coates & Ng (AISTATS 2011), "An
 Analysis of Single-Layer Networks in Unsupervised Feature Learning": a reference point
 without a network, fitted by scikit-learn on the unlabeled training data. Online k-means is
-itself a competitive local rule (`metaunsup.zoo.competitive`); this is its batch optimum."""
+itself a competitive local rule (`metaunsup.rules.zoo.competitive`); this is its batch optimum."""
 
 from __future__ import annotations
 

@@ -1,11 +1,11 @@
-"""The compact rule (`metaunsup.compact_rule`: a learned mix of the zoo's updates, tens of
+"""The compact rule (`metaunsup.rules.compact`: a learned mix of the zoo's updates, tens of
 meta-parameters) meta-trained by PES (antithetic, forward-only) on the default task family,
 warm-started at Krotov-Hopfield (the strongest hand-designed rule held out,
-experiments/results/zoo/) at the lr the zoo sweep chose on meta-training data. PES is
+experiments/zoo/results/) at the lr the zoo sweep chose on meta-training data. PES is
 forward-only, so tasks can live 10x longer than the learned rule's (100-3000 inner steps,
 against 30-300): the rule is scored where the evaluation reads it (10^2 to 10^4 steps)."""
 
-from metaunsup import default_config as default
+from metaunsup.configs import default
 
 
 def get_config():

@@ -1,12 +1,12 @@
 """The learned rule with competition and the zoo's updates as terms (issue 29's first
-design: `rule.RuleConfig(competition=True, zoo_terms=...)`), warm-started at Krotov-Hopfield
+design: `rules.LearnedRule(competition=True, zoo_terms=...)`), warm-started at Krotov-Hopfield
 (at the lr the zoo sweep chose on meta-training data: theta_from gates the learned update
 off, so meta-training starts at the strongest hand-designed rule and only has to improve
 on it), by truncated BPTT on the default task family. Validated at 300 and 3000 inner
 steps like `--config=compact`, so the two designs' curves compare."""
 
-from metaunsup import default_config as default
-from metaunsup.zoo import terms
+from metaunsup.configs import default
+from metaunsup.rules.zoo import terms
 
 
 def get_config():

@@ -1,7 +1,7 @@
 """A run that exercises every stage of meta-training in about a minute: two buckets over
 scikit-learn's digits and MNIST-1D, tiny networks, a few steps."""
 
-from metaunsup import default_config as default
+from metaunsup.configs import default
 
 
 def get_config():

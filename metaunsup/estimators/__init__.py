@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, TypeVar
 
+from metaunsup import registry, submodules
 from metaunsup.estimators import base
 from metaunsup.estimators.base import MetaGradient, Objective, Truncation, inner_truncation, reset
 from metaunsup.estimators.es import AntitheticES
@@ -30,6 +31,7 @@ from metaunsup.estimators.truncated_bptt import TruncatedBPTT
 
 __all__ = [
   "AntitheticES",
+  "ESTIMATORS",
   "ESSingle",
   "ESSingleState",
   "MetaGradient",
@@ -52,7 +54,9 @@ __all__ = [
 T = TypeVar("T", bound=type)
 
 # meta.estimator -> (the class, a builder from `config.meta` to an instance of it).
-_REGISTRY: dict[str, tuple[type, Callable[[Any], Any]]] = {}
+ESTIMATORS: registry.Registry[tuple[type, Callable[[Any], Any]]] = registry.Registry(
+  "estimator name", identity=lambda entry: entry[0].__qualname__
+)
 
 
 def register(name: str, from_config: Callable[[Any], Any] | None = None) -> Callable[[T], T]:
@@ -69,15 +73,11 @@ def register(name: str, from_config: Callable[[Any], Any] | None = None) -> Call
   Raises:
     ValueError: `name` is malformed or already registered to another class.
   """
-  if not name or not name.replace("_", "").isalnum():
-    raise ValueError(f"an estimator name is letters, digits and underscores, got {name!r}")
+  ESTIMATORS.check_name(name)
 
   def decorate(cls: T) -> T:
-    # Re-registering the same class (a reloaded module) is fine; another class is not.
-    if name in _REGISTRY and _REGISTRY[name][0].__qualname__ != cls.__qualname__:
-      raise ValueError(f"estimator {name!r} is already registered to {_REGISTRY[name][0]}")
     builder = from_config or getattr(cls, "from_config", None) or (lambda meta: cls())
-    _REGISTRY[name] = (cls, builder)
+    ESTIMATORS.add(name, (cls, builder))
     return cls
 
   return decorate
@@ -101,7 +101,7 @@ def names() -> tuple[str, ...]:
   Returns:
     tuple of names.
   """
-  return tuple(_REGISTRY)
+  return ESTIMATORS.names()
 
 
 def from_config(meta):
@@ -117,13 +117,14 @@ def from_config(meta):
   Raises:
     ValueError: an unknown estimator name.
   """
-  if meta.estimator not in _REGISTRY:
+  entry = ESTIMATORS.get(meta.estimator)
+  if entry is None:
     raise ValueError(
       f"config.meta.estimator={meta.estimator!r} is unknown; choose one of "
       f"{names()} (an estimator of your own must be imported, and so "
       "registered, first)"
     )
-  return _REGISTRY[meta.estimator][1](meta)
+  return entry[1](meta)
 
 
 def truncated_bptt_gradient(theta, cfg, states, data, k: int) -> MetaGradient:
@@ -165,3 +166,6 @@ def objective_from_config(meta) -> Objective:
     )
   points = int(meta.objective_points) if meta.objective == "mean_over_truncation" else 1
   return Objective(points=points, worsening=float(meta.worsening_penalty))
+
+
+__getattr__ = submodules.loader(__name__)

@@ -16,12 +16,15 @@ store.py          finished pieces on disk: resume, and two processes sharing the
 pipeline.py       `run`: the whole evaluation, written to OUT
 report.py         results.md from results.json
 figures.py        PNG figures from results.json
-default_config.py the full protocol's settings (`make evaluate`), `complete` for a partial
-                  config; config_checks.py checks them
+config_checks.py  checks a config (its defaults: metaunsup/configs/eval_full.py), and
+                  `complete`s a partial one
 cli.py            `python -m metaunsup.evaluation --rule=... --config=... --out=...`
 """
 
+from metaunsup import submodules
 from metaunsup.evaluation.fewshot import fewshot_eval, support_query_split
 from metaunsup.evaluation.stats import mean_sem
 
 __all__ = ["fewshot_eval", "mean_sem", "support_query_split"]
+
+__getattr__ = submodules.loader(__name__)

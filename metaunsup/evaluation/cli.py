@@ -16,7 +16,7 @@ import sys
 from absl import flags, logging
 from ml_collections import config_flags
 
-from metaunsup import configs, data, file_faults
+from metaunsup import compile_cache, configs, data, file_faults
 from metaunsup.evaluation import pipeline
 
 CONFIG = config_flags.DEFINE_config_file(
@@ -52,6 +52,7 @@ def main(argv) -> None:
   """
   del argv
   logging.set_verbosity(logging.WARNING)
+  compile_cache.enable()  # a rerun does not compile again
   try:
     pipeline.run(RULE.value, CONFIG.value, OUT.value, reverse=REVERSE.value)
   except (ValueError, FileNotFoundError, data.DataNotFoundError, file_faults.WriteFailedError) as e:

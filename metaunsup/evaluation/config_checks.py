@@ -1,11 +1,13 @@
-"""Validation of an evaluation config (`default_config.py` and the metaunsup/configs/
+"""Validation of an evaluation config (`metaunsup/configs/eval_full.py` and the other
 eval_*.py built on it): one-line errors naming the field and the fix, before any data is
 loaded or any program compiled."""
 
 from __future__ import annotations
 
+import ml_collections
+
 from metaunsup import base_model, checks
-from metaunsup.evaluation import default_config
+from metaunsup.configs import eval_full
 from metaunsup.evaluation import methods as methods_lib
 from metaunsup.evaluation.data_specs import DataSpec
 from metaunsup.evaluation.protocol import HEADS
@@ -28,8 +30,8 @@ def check_config(config) -> None:
 
   Args:
     config: the evaluation config (`ml_collections.ConfigDict`, the fields of
-      `metaunsup.evaluation.default_config.get_config()`; those it lacks are checked at
-      their defaults, `default_config.complete`).
+      `metaunsup.configs.eval_full.get_config()`; those it lacks are checked at
+      their defaults, `complete`).
 
   Raises:
     ValueError: (one line) for an empty or string-valued list, an unknown method (not in
@@ -38,7 +40,7 @@ def check_config(config) -> None:
       non-integer or too-small count, an unknown activation, a malformed data set spec, or
       a step cap for a data set the config does not evaluate.
   """
-  config = default_config.complete(config)
+  config = complete(config)
   for field in ("datasets", "methods", "checkpoints", "shots", "heads", "widths"):
     if isinstance(config[field], str) or not config[field]:
       raise ValueError(f"config.{field} must be a non-empty list, got {config[field]!r}")
@@ -84,3 +86,30 @@ def check_config(config) -> None:
     DataSpec.parse(config.sweep.dataset)
     for a in config.sweep.activations:
       base_model.get_activation(a)
+
+
+def complete(config) -> ml_collections.ConfigDict:
+  """The config with every field it lacks at its value in `get_config()` (sections field
+  by field), so code reads fields, never `get(field, default)`.
+
+  Args:
+    config: an evaluation config (`ml_collections.ConfigDict`), possibly partial.
+
+  Returns:
+    A completed copy; the argument is not changed. A field of the defaults' own maps of
+    user entries (local_rules, step_caps) is never added to.
+  """
+  out = config.copy_and_resolve_references()
+  with out.unlocked():
+    _fill(out, eval_full.get_config())
+  return out
+
+
+def _fill(node, defaults) -> None:
+  for field in defaults:
+    if field not in node:
+      node[field] = defaults[field]
+    elif isinstance(defaults[field], ml_collections.ConfigDict) and isinstance(
+      node[field], ml_collections.ConfigDict
+    ):
+      _fill(node[field], defaults[field])

@@ -13,7 +13,7 @@ import numpy as np
 from metaunsup import checks, heads, trained_model
 from metaunsup.rule_files import Rule
 from metaunsup.data import Dataset
-from metaunsup.evaluation import default_config
+from metaunsup.configs import eval_full
 from metaunsup.evaluation import readout as readout_lib
 
 # How `fewshot_eval` draws its labelled examples, by `support_split`; summary.json records
@@ -160,7 +160,7 @@ def fewshot_eval(
       shots=(shots,),
       heads=tuple(heads_),
       query_size=query_size,
-      reference_batch=default_config.get_config().reference_batch,
+      reference_batch=eval_full.get_config().reference_batch,
     )
     for seed in seeds:
       readout = readout_lib.make_readout(ds, labels, seed)

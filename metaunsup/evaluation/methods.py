@@ -13,7 +13,7 @@ the config that names it is checked):
     ctx.add(0, ctx.readout.score(ctx.support_x() @ w, ctx.query_x() @ w))
 
 Any registered local rule (`metaunsup.local_rule`, e.g. the hand-designed rules of
-`metaunsup.zoo`) is a method without registering anything here: "local:KIND" runs the rule
+`metaunsup.rules.zoo`) is a method without registering anything here: "local:KIND" runs the rule
 registered as KIND exactly as the learned rule is run (same init, same checkpoints), with
 its config fields from `config.local_rules[KIND]` (the rule's own defaults where absent).
 """
@@ -27,9 +27,10 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from metaunsup import base_model, data, inner, local_rule
-from metaunsup.baselines import ica, kmeans, linear, oja, supervised, vae
+from metaunsup import base_model, data, inner, local_rule, registry
+from metaunsup.baselines import ica, kmeans, linear, supervised, vae
 from metaunsup.evaluation import readout as readout_lib
+from metaunsup.rules import zoo
 from metaunsup.rule_files import Rule
 
 LOCAL_PREFIX = "local:"
@@ -58,7 +59,9 @@ class Method:
   extras: tuple[str, ...] = ()
 
 
-_REGISTRY: dict[str, Method] = {}
+METHODS: registry.Registry[Method] = registry.Registry(
+  "method name", identity=lambda m: m.run.__qualname__
+)
 
 
 def register(
@@ -84,17 +87,11 @@ def register(
   Raises:
     ValueError: a malformed name, or one already registered to another function.
   """
-  if not name or name.startswith(LOCAL_PREFIX) or not name.replace("_", "").isalnum():
-    raise ValueError(
-      f"a method name is letters, digits and underscores (and does not start "
-      f"{LOCAL_PREFIX!r}), got {name!r}"
-    )
+  # "local:KIND" names are not registered: a local rule's kind is one (module docstring).
+  METHODS.check_name(name)
 
   def decorate(fn: Callable[["SeedContext"], None]):
-    # Re-registering the same function (a reloaded module) is fine; another one is not.
-    if name in _REGISTRY and _REGISTRY[name].run.__qualname__ != fn.__qualname__:
-      raise ValueError(f"evaluation method {name!r} is already registered to {_REGISTRY[name].run}")
-    _REGISTRY[name] = Method(name, display, fn, curve, color, tuple(extras))
+    METHODS.add(name, Method(name, display, fn, curve, color, tuple(extras)))
     return fn
 
   return decorate
@@ -107,7 +104,7 @@ def names() -> tuple[str, ...]:
   Returns:
     tuple of method names.
   """
-  return tuple(_REGISTRY)
+  return METHODS.names()
 
 
 def extras_fields() -> tuple[str, ...]:
@@ -116,7 +113,7 @@ def extras_fields() -> tuple[str, ...]:
   Returns:
     tuple of field names (e.g. 'vae_elbo', 'supervised_train_accuracy').
   """
-  return tuple(f for m in _REGISTRY.values() for f in m.extras)
+  return tuple(f for m in METHODS.values() for f in m.extras)
 
 
 def local_kind(name: str) -> str | None:
@@ -144,8 +141,9 @@ def get(name: str) -> Method:
     ValueError: (one line) an unknown name, or "local:KIND" for an unregistered kind
       (listing the known ones).
   """
-  if name in _REGISTRY:
-    return _REGISTRY[name]
+  method = METHODS.get(name)
+  if method is not None:
+    return method
   kind = local_kind(name)
   if kind is None:
     raise ValueError(
@@ -186,7 +184,8 @@ def is_curve(name: str) -> bool:
   Returns:
     True for a curve method.
   """
-  return (name in _REGISTRY and _REGISTRY[name].curve) or local_kind(name) is not None
+  method = METHODS.get(name)
+  return (method is not None and method.curve) or local_kind(name) is not None
 
 
 def local_rule_config(config, kind: str):
@@ -216,7 +215,7 @@ def network_inner_config(
   protocol in.
 
   Args:
-    rule_config: the rule's config (`rule.RuleConfig`, `oja.OjaConfig`, any local rule).
+    rule_config: the rule's config (`rules.LearnedRule`, `rules.zoo.Oja`, any local rule).
     widths: the network's layer widths; the last is the representation.
     activation: the network's activation name.
     batch_size: unlabeled examples per inner step.
@@ -453,7 +452,7 @@ def _supervised(ctx: SeedContext) -> None:
 
 @register("oja", display="Oja", curve=True, color="C1")
 def _oja(ctx: SeedContext) -> None:
-  ctx.run_local_rule({}, oja.OjaConfig(**ctx.config.oja.to_dict()))
+  ctx.run_local_rule({}, zoo.Oja(**ctx.config.oja.to_dict()))
 
 
 @register("pca", display="PCA-32", color="C4")

@@ -26,7 +26,7 @@ import numpy as np
 
 from metaunsup import checkpointing, rule_files
 from metaunsup.rule_files import Rule
-from metaunsup.evaluation import default_config, protocol, sweeps
+from metaunsup.evaluation import config_checks, protocol, sweeps
 from metaunsup.evaluation import store as store_lib
 from metaunsup.evaluation.config_checks import check_config, seeds as config_seeds
 from metaunsup.evaluation.data_specs import DataSpec, image_side
@@ -119,8 +119,8 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
 
   Args:
     rule_path: a rule file, a meta-training workdir, or 'pretrained' (`rule_files.read_rule`).
-    config: the evaluation config (`metaunsup.evaluation.default_config`); fields it lacks
-      take their default values (`default_config.complete`), and results.json records
+    config: the evaluation config (`metaunsup.configs.eval_full`); fields it lacks
+      take their default values (`config_checks.complete`), and results.json records
       the completed config.
     out: the output folder (created; pieces of an earlier run of the same config and rule
       in it are reused).
@@ -142,7 +142,7 @@ def run(rule_path, config: ml_collections.ConfigDict, out, log=print, reverse=Fa
   """
   from metaunsup.evaluation import figures, report
 
-  config = default_config.complete(config)
+  config = config_checks.complete(config)
   check_config(config)
   learned = rule_files.read_rule(rule_path)
   out = pathlib.Path(out)

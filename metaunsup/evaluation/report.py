@@ -1,8 +1,14 @@
 """results.md of an evaluation: the headline table (every method at one inner step, one
 number of labels per class), paired differences of the rule against each baseline, and the
-curves, shots, sweep, ELBO and supervised-fit tables behind it. Pure text from results.json."""
+curves, shots, sweep, ELBO and supervised-fit tables behind it. Pure text from results.json.
+Also the pieces of paired tables across evaluations (`mean_text`, `paired_text`,
+`read_results`, `merge`, `cell`; the tool: `python -m experiments.shared.paired_table`) and
+the tables of a meta-training run's summary.json (`run_summary`)."""
 
 from __future__ import annotations
+
+import json
+import pathlib
 
 import numpy as np
 
@@ -416,3 +422,246 @@ def markdown(results: dict) -> str:
       "",
     ]
   return "\n".join(lines)
+
+
+# Paired tables across evaluations (`python -m experiments.shared.paired_table`): several
+# results.json of the same protocol, or an unfinished run's stored pieces, read, checked to be
+# paired by seed, merged, and printed as mean ± SE cells and paired differences.
+
+
+def mean_text(values) -> str:
+  """One cell: 'mean ± SE' over seeds, '—' if empty, 'diverged' if any value is not finite.
+
+  Args:
+    values: accuracies, one per seed (an iterable, e.g. `per_seed(...).values()`).
+
+  Returns:
+    The cell's text.
+  """
+  return _cell(list(values))
+
+
+def paired_text(a: dict, b: dict, bold: bool = True) -> str:
+  """A paired difference with its verdict, e.g. '+0.012 ± 0.004 **wins**'.
+
+  Args:
+    a: {seed: accuracy} of one method.
+    b: {seed: accuracy} of the method it is compared with.
+    bold: keep the verdict's bold (beyond 2 SE); False prints it plain.
+
+  Returns:
+    The cell's text.
+  """
+  d, s = paired(a, b)
+  word = verdict(d, s)
+  return f"{d:+.3f} ± {s:.3f} {word if bold else word.strip('*')}"
+
+
+def read_results(spec: str) -> dict:
+  """An evaluation's results: "PATH" or "PATH@NAME", its method "rule" renamed NAME.
+
+  Args:
+    spec: PATH is a results.json or an evaluation's --out folder: its results.json, or, for
+      an unfinished run, the records of its stored pieces (`partial_records`; no config).
+
+  Returns:
+    The results dict; renamed records carry "renamed": True (`cell` reads them as curves).
+
+  Raises:
+    SystemExit: nothing to read at PATH (one line naming it).
+  """
+  path, _, new_name = spec.partition("@")
+  p = pathlib.Path(path)
+  if p.is_dir() and not (p / "results.json").is_file():
+    if not (p / "partial").is_dir():
+      raise SystemExit(f"{p / 'results.json'} not found: run `make evaluate OUT={p}` first")
+    results = {"records": partial_records(p)}
+  else:
+    p = p / "results.json" if p.is_dir() else p
+    if not p.is_file():
+      raise SystemExit(f"{p} not found: run `make evaluate OUT={p.parent}` first")
+    results = json.loads(p.read_text())
+  if new_name:
+    for rec in results["records"]:
+      if rec["method"] == "rule":
+        rec["method"], rec["renamed"] = new_name, True
+  return results
+
+
+def partial_records(out: pathlib.Path) -> list[dict]:
+  """The records of an unfinished evaluation's stored pieces (OUT/partial/<fingerprint>/).
+
+  Args:
+    out: the evaluation's --out folder; its partial/ must hold one evaluation's pieces.
+
+  Returns:
+    The protocol network's records (the sweep networks' are left out: read with the rest,
+    they would replace the protocol network's cells on the same data set and seeds).
+
+  Raises:
+    SystemExit: partial/ is missing or holds pieces of several evaluations.
+  """
+  folders = sorted((out / "partial").iterdir()) if (out / "partial").is_dir() else []
+  if len(folders) != 1:
+    raise SystemExit(f"{out / 'partial'} should hold one evaluation's pieces, found {len(folders)}")
+  records = []
+  for piece in sorted(folders[0].glob("*.json")):
+    records += [r for r in json.loads(piece.read_text()).get("records", []) if "sweep" not in r]
+  return records
+
+
+def merge(results: list[dict]) -> dict:
+  """One results dict with the records of all, after checking that they are paired (the same
+  seeds give the same network init, labelled examples and query in each).
+
+  Args:
+    results: evaluations' results (`read_results`), each with its config.
+
+  Returns:
+    {"config": the first's config with every checkpoint of all, "records": each (data set,
+    method, step, seed, shots, head) once, first come first kept, "seeds": the seeds,
+    "seconds": {(data set, method): [wall seconds per seed]}}.
+
+  Raises:
+    ValueError: the seeds, the network settings or the shared random-init accuracies differ
+      (ridge: exactly; the logistic probe, an iterative fit whose last bits follow the
+      machine's summation order: within one query example).
+  """
+  seeds = {tuple(r["seeds"]) for r in results}
+  if len(seeds) != 1:
+    raise ValueError(f"the evaluations used different seeds {sorted(seeds)}; not paired")
+  base = results[0]
+  keys = ("widths", "activation", "batch_size", "query_size", "reference_batch", "seed")
+  for r in results[1:]:
+    differ = [k for k in keys if r["config"][k] != base["config"][k]]
+    if differ:
+      raise ValueError(f"the evaluations' configs differ in {differ}; not paired")
+  init: dict = {}
+  for r in results:
+    for rec in r["records"]:
+      if rec["method"] == "random_init":
+        key = (rec["dataset"], rec["seed"], rec["shots"], rec["head"])
+        tol = 0.0 if rec["head"] == "ridge" else 1.0 / base["config"]["query_size"] + 1e-9
+        if key in init and abs(init[key] - rec["accuracy"]) > tol:
+          raise ValueError(
+            f"random init differs at {key}: {init[key]} vs {rec['accuracy']}; "
+            "the evaluations are not paired"
+          )
+        init[key] = rec["accuracy"]
+  seen: set[tuple] = set()
+  records = []
+  for r in results:
+    for rec in r["records"]:
+      record_key = (
+        rec["dataset"],
+        rec["method"],
+        rec["step"],
+        rec["seed"],
+        rec["shots"],
+        rec["head"],
+      )
+      if record_key not in seen:
+        seen.add(record_key)
+        records.append(rec)
+  config = dict(
+    base["config"], checkpoints=sorted({c for r in results for c in r["config"]["checkpoints"]})
+  )
+  seconds: dict = {}
+  for r in results:
+    for spec, extras in r.get("extras", {}).items():
+      for per_method in extras.get("seconds", {}).values():
+        for m, t in per_method.items():
+          seconds.setdefault((spec, m), []).append(t)
+  return {"config": config, "records": records, "seeds": list(base["seeds"]), "seconds": seconds}
+
+
+def cell(
+  results: dict, dataset: str, method: str, shots: int, head: str, step: int | None = None
+) -> dict:
+  """`per_seed`, also for a learned rule renamed on input (`read_results`): a curve method
+  the registry does not know by its new name, read at `step`.
+
+  Args:
+    results: an evaluation's or a merged results dict.
+    dataset, method, shots, head, step: as `per_seed`.
+
+  Returns:
+    {seed: accuracy}, empty if the cell was not evaluated.
+  """
+  if not any(r.get("renamed") and r["method"] == method for r in results["records"]):
+    return per_seed(results, dataset, method, shots, head, step)
+  return {
+    r["seed"]: r["accuracy"]
+    for r in results["records"]
+    if (r["dataset"], r["method"], r["shots"], r["head"], r["step"])
+    == (dataset, method, shots, head, step)
+  }
+
+
+def run_summary(workdir: pathlib.Path) -> str:
+  """Markdown tables of a meta-training run's summary.json: its held-out check, the rule
+  against random init per data set and head, paired over seeds, and the run's meta-loss,
+  skipped meta-gradients and data-loading time.
+
+  Args:
+    workdir: the run's --workdir.
+
+  Returns:
+    The Markdown text.
+
+  Raises:
+    ValueError, FileNotFoundError: summary.json is missing or damaged (one line naming it).
+  """
+  from metaunsup.training.workdir import read_summary  # imports evaluation: no cycle at load
+
+  s = read_summary(workdir)
+  ev, fam = s["config"]["eval"], s["config"]["family"]
+  lines = [
+    f"Meta-trained (seed {s['seed']}, {s['meta_steps']} meta-steps) on the train splits of "
+    f"{', '.join(fam['datasets'])}; held out: {', '.join(fam['held_out'])}.",
+    f"Evaluation: network {'-'.join(map(str, ev['widths']))} {ev['activation']} trained "
+    f"{ev['inner_steps']} inner steps on the unlabeled train split, readout on the test "
+    f"split ({ev['image_size']}x{ev['image_size']} images), "
+    f"{s['config']['heads']['shots']} labels per class, query {ev['query_size']}, "
+    f"{len(s['eval_seeds'])} seeds {s['eval_seeds']}. Mean ± standard error over seeds.",
+  ]
+  for data_name, acc in s["eval"].items():
+    lines += [
+      "",
+      f"**{data_name}**",
+      "",
+      "| head | learned rule | random init | paired difference (same seed, same labels) |",
+      "| --- | --- | --- | --- |",
+    ] + _summary_rows(acc)
+  lines += [
+    "",
+    f"Meta-loss: first 10% of steps {s['meta_loss_first']:.3f}, "
+    f"last 10% {s['meta_loss_last']:.3f}; skipped meta-gradients: "
+    f"{s['skipped_meta_gradients']}. Data loading per meta-step: "
+    f"{s['data_seconds_median']:.3f} s against {s['step_seconds_median']:.3f} s for "
+    f"the step (median ratio {s['data_to_step_ratio']:.3f}).",
+  ]
+  return "\n".join(lines)
+
+
+def _summary_rows(acc: dict) -> list[str]:
+  lines = []
+  for head, suffix in (("ridge", ""), ("logistic", "_logistic")):
+    if f"fewshot_acc_rule{suffix}" not in acc:
+      continue
+    r, rs = acc[f"fewshot_acc_rule{suffix}"], acc[f"fewshot_acc_rule{suffix}_sem"]
+    b, bs = acc[f"fewshot_acc_random_init{suffix}"], acc[f"fewshot_acc_random_init{suffix}_sem"]
+    d, ds = mean_sem(
+      [
+        x - y
+        for x, y in zip(
+          acc[f"fewshot_acc_rule{suffix}_per_seed"],
+          acc[f"fewshot_acc_random_init{suffix}_per_seed"],
+        )
+      ]
+    )
+    lines.append(
+      f"| {head} | {r:.3f} ± {rs:.3f} | {b:.3f} ± {bs:.3f} | "
+      f"{d:+.3f} ± {ds:.3f} ({d / ds:+.1f} SE) |"
+    )
+  return lines

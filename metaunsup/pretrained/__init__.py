@@ -5,13 +5,14 @@
 any other, e.g. "fmnist_relu" (the earlier single-data-set rule, kept to reproduce the
 numbers quoted for it).
 Each rule NAME is NAME.msgpack here, described in provenance.json (config, commit, meta-steps,
-hardware, hours and its held-out evaluation), written by experiments/make_pretrained.py.
+hardware, hours and its held-out evaluation), written by experiments/shared/make_pretrained.py.
 """
 
 from __future__ import annotations
 
 import json
 import pathlib
+
 
 DEFAULT = "family"
 

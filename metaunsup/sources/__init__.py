@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from metaunsup import submodules
 from metaunsup.sources._common import (
   CorruptDataError,
   DataNotFoundError,
@@ -387,3 +388,6 @@ def get(name: str, split: str) -> Source:
       raise ValueError(f"{name}: split must be one of {SPLITS}, got {split!r}")
     return _source_from_builder(name, prepare(name), split, _make_data_fix(_folder(name)))
   return _tfds_passthrough(name, split)
+
+
+__getattr__ = submodules.loader(__name__)

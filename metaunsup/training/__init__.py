@@ -9,3 +9,8 @@ workdir.py              the run's folder: config check on resume, metrics log, s
 workdir_lock.py         one run per folder: its lock, taken before the first write
 config_checks.py        validation of the meta-training config
 """
+
+from metaunsup import submodules
+
+
+__getattr__ = submodules.loader(__name__)

@@ -1,4 +1,4 @@
-"""Up-front validation of a meta-training config (`metaunsup.default_config`'s fields):
+"""Up-front validation of a meta-training config (`metaunsup.configs.default`'s fields):
 one-line errors that name the field and the fix, raised before anything is compiled."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import math
 
-from metaunsup import base_model, checks, default_config, preprocess
+from metaunsup import base_model, checks, preprocess
+from metaunsup.configs import default as default_config
 from metaunsup.heads import READOUT_SCALINGS
 
 # Fields added to the default config after configs were first written: `complete` fills
@@ -57,7 +58,7 @@ def complete(config):
   (`training.workdir._with_added_fields`).
 
   Args:
-    config: an ml_collections.ConfigDict shaped as `metaunsup.default_config.get_config()`,
+    config: an ml_collections.ConfigDict shaped as `metaunsup.configs.default.get_config()`,
       possibly written before some OPTIONAL fields existed.
 
   Returns:
@@ -210,7 +211,7 @@ def validate(config) -> None:
   """Check a meta-training config before anything runs.
 
   Args:
-    config: an ml_collections.ConfigDict shaped as `metaunsup.default_config.get_config()`;
+    config: an ml_collections.ConfigDict shaped as `metaunsup.configs.default.get_config()`;
       OPTIONAL fields it lacks are checked at their defaults (`complete`).
 
   Raises:
@@ -222,12 +223,12 @@ def validate(config) -> None:
   checks.seed(config.seed, "config.seed")
   for section, fields in required_fields().items():
     if section not in config:
-      raise ValueError(f"config.{section} is missing; start from metaunsup/default_config.py")
+      raise ValueError(f"config.{section} is missing; start from metaunsup/configs/default.py")
     for field in fields:
       if field not in config[section]:
         raise ValueError(
           f"config.{section}.{field} is missing; see "
-          "metaunsup/default_config.py for its meaning and default"
+          "metaunsup/configs/default.py for its meaning and default"
         )
   _check_family(config.family, config.heads)
   for name in ("min_total_steps", "max_total_steps", "reference_batch"):

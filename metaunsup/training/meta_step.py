@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from metaunsup import estimators, inner
+from metaunsup import estimators, inner, local_rule
 from metaunsup.training import clipping
 from metaunsup.training.state import MetaTrainState
 
@@ -149,9 +149,8 @@ def meta_step(
   grads = jax.tree_util.tree_map(lambda *g: sum(g) / total, *grads)
   # A rule may penalise its own theta (the compact rule's L1 on its mix): the penalty is
   # exact and cheap, so its gradient is added as is, whatever the estimator.
-  penalty = getattr(cfgs[0].rule, "penalty", None)
-  if penalty is not None:
-    grads = jax.tree_util.tree_map(jnp.add, grads, jax.grad(penalty)(theta))
+  if isinstance(cfgs[0].rule, local_rule.HasPenalty):
+    grads = jax.tree_util.tree_map(jnp.add, grads, jax.grad(cfgs[0].rule.penalty)(theta))
   updates, opt_state = static.opt.update(grads, state.opt_state, theta)
   theta = optax.apply_updates(theta, updates)
   metrics = {

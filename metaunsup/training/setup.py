@@ -23,7 +23,7 @@ def rule_of(config: ml_collections.ConfigDict) -> local_rule.LocalRule:
   before kinds) and its fields.
 
   Args:
-    config: a meta-training config (`metaunsup.default_config`).
+    config: a meta-training config (`metaunsup.configs.default`).
 
   Returns:
     The rule config (a registered `local_rule.LocalRule`).
@@ -61,7 +61,7 @@ def inner_config(config: ml_collections.ConfigDict) -> inner.InnerConfig:
   per bucket.
 
   Args:
-    config: a meta-training config (`metaunsup.default_config`), complete
+    config: a meta-training config (`metaunsup.configs.default`), complete
       (`config_checks.complete`).
 
   Returns:

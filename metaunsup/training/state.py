@@ -73,7 +73,7 @@ ZOO_PREFIX = "zoo:"
 def parse_zoo_rule(spec: str):
   """The zoo rule `spec` names: "zoo:KIND" (the rule's defaults) or
   "zoo:KIND:FIELD=VALUE,FIELD=VALUE" (e.g. "zoo:krotov_hopfield:lr=0.0067", the lr
-  experiments/zoo_sweep.py chose on meta-training data).
+  experiments/zoo/sweep.py chose on meta-training data).
 
   Args:
     spec: the string, with the "zoo:" prefix.
@@ -128,14 +128,13 @@ def zoo_theta(spec: str, rule_cfg: local_rule.LocalRule, key: jax.Array) -> Any:
       lacks that rule's term (one line).
   """
   zoo_rule = parse_zoo_rule(spec)
-  theta_from = getattr(rule_cfg, "theta_from", None)
-  if theta_from is None:
+  if not isinstance(rule_cfg, local_rule.HasThetaFrom):
     raise ValueError(
       f"config.meta.init_rule={spec!r}: a rule of kind {rule_cfg.kind!r} cannot start from "
       "a zoo rule; use config.rule.kind='compact', or the learned rule with zoo_terms"
     )
   try:
-    theta = theta_from(zoo_rule, key)
+    theta = rule_cfg.theta_from(zoo_rule, key)
   except ValueError as e:  # the rule lacks the zoo rule's term, or has another p or k
     raise ValueError(f"config.meta.init_rule={spec!r}: {e}") from None
   rule_cfg.check_theta(theta)

@@ -19,13 +19,12 @@ import numpy as np
 from metaunsup import (
   checkpointing,
   data,
-  default_config,
   evaluation,
   file_faults,
   local_rule,
-  rule,
   task_family,
 )
+from metaunsup.configs import default as default_config
 from metaunsup.evaluation import fewshot
 from metaunsup.rule_files import Rule
 from metaunsup.training import config_checks
@@ -254,7 +253,7 @@ def summarize_run(
     "data_seconds_median": float(data_s),
     "step_seconds_median": float(step_s),
     "data_to_step_ratio": float(data_s / step_s),
-    "theta_size": rule.param_count(theta),
+    "theta_size": local_rule.param_count(theta),
     # What the rule learned (the learned rule: the weights of its update terms and its
     # step size), as the rule itself reports it.
     **rule_cfg.summary(theta),

@@ -1,7 +1,22 @@
-"""Hand-designed local rules (`local_rule.LocalRule`s), one per file; importing this package
-registers them all: "sanger" (Sanger 1989; Oja's subspace rule as its option),
-"competitive" (online k-means, hard or soft) and "soft_competitive" (the soft one),
-"krotov_hopfield" (Krotov & Hopfield 2019), "softhebb" (Moraitis et al. 2022) and "bcm"
-(Bienenstock, Cooper & Munro 1982)."""
+"""Deprecated: the zoo moved to `metaunsup.rules.zoo` (issue 36); `metaunsup.zoo` and its
+modules are those of `metaunsup.rules.zoo`, kept for code written before (the same module
+objects, so each rule class exists once)."""
 
-from metaunsup.zoo import bcm, competitive, krotov_hopfield, sanger, softhebb  # noqa: F401
+import sys
+
+from metaunsup import deprecation
+from metaunsup.rules import zoo
+
+deprecation.moved(__name__, "metaunsup.rules.zoo")
+for _name in (
+  "bcm",
+  "competitive",
+  "krotov_hopfield",
+  "oja",
+  "record",
+  "sanger",
+  "softhebb",
+  "terms",
+):
+  sys.modules[f"{__name__}.{_name}"] = sys.modules[f"metaunsup.rules.zoo.{_name}"]
+sys.modules[__name__] = zoo

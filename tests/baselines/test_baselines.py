@@ -10,7 +10,8 @@ from sklearn.decomposition import PCA as SkPCA
 
 from helpers import assert_close_at_scale
 from metaunsup import base_model, data, inner
-from metaunsup.baselines import linear, oja, supervised, vae
+from metaunsup.baselines import linear, supervised, vae
+from metaunsup.rules.zoo import oja
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_oja_converges_to_principal_subspace():
   x = ((rng.normal(size=(4000, 20)) * np.sqrt(spectrum)) @ basis.T).astype(np.float32)
   top = np.linalg.svd(x - x.mean(0), full_matrices=False)[2][:3].T
   cfg = inner.InnerConfig(
-    rule=oja.OjaConfig(lr=0.3), widths=(3,), activation="tanh", batch_size=64, permute_inputs=False
+    rule=oja.Oja(lr=0.3), widths=(3,), activation="tanh", batch_size=64, permute_inputs=False
   )
   start = inner.init_task(jax.random.PRNGKey(0), 20, cfg).params.W[0]
   w = np.asarray(_run_oja(cfg, x, 600).params.W[0])
@@ -67,7 +68,7 @@ def test_oja_step_is_stable_from_the_init_scale_in_784_dims():
   x = rng.normal(size=(1024, 5)) @ rng.normal(size=(5, 784)) + rng.normal(size=(1024, 784))
   x = jnp.asarray((x - x.mean(0)) / x.std(0), jnp.float32)
   w0 = base_model.init(jax.random.PRNGKey(0), 784, (64,)).W[0]
-  lr = oja.OjaConfig().lr
+  lr = oja.Oja().lr
 
   @jax.jit
   def run(w, x):  # 100 steps through 16 batches of 64
@@ -88,7 +89,7 @@ def test_oja_step_is_stable_from_the_init_scale_in_784_dims():
 
 
 def test_oja_two_layers_on_digits_stay_finite(digits):
-  cfg = inner.InnerConfig(rule=oja.OjaConfig(), widths=(32, 16), activation="relu", batch_size=64)
+  cfg = inner.InnerConfig(rule=oja.Oja(), widths=(32, 16), activation="relu", batch_size=64)
   start = inner.init_task(jax.random.PRNGKey(0), digits.input_dim, cfg).params
   end = _run_oja(cfg, digits.train_x, 500).params
   assert all(np.all(np.isfinite(w)) for w in jax.tree_util.tree_leaves(end))
@@ -165,8 +166,8 @@ def test_pca_matches_sklearn(digits):
 @pytest.mark.parametrize(
   "make, field",
   [
-    (lambda: oja.OjaConfig(lr=0.0), "OjaConfig.lr"),
-    (lambda: oja.OjaConfig(lr=1.5), "OjaConfig.lr"),
+    (lambda: oja.Oja(lr=0.0), "Oja.lr"),
+    (lambda: oja.Oja(lr=1.5), "Oja.lr"),
     (lambda: vae.VAEConfig(latent=0), "VAEConfig.latent"),
     (lambda: vae.VAEConfig(learning_rate=-1e-3), "VAEConfig.learning_rate"),
     (lambda: vae.VAEConfig(batch_size=1), "VAEConfig.batch_size"),

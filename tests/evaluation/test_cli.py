@@ -12,7 +12,7 @@ def test_cli_errors_are_one_line(tmp_path):
       "-m",
       "metaunsup.evaluation",
       f"--rule={tmp_path / 'missing'}",
-      "--config=experiments/configs/eval_quick.py",
+      "--config=metaunsup/configs/eval_quick.py",
       f"--out={tmp_path / 'out'}",
     ],
     capture_output=True,

@@ -1,8 +1,8 @@
 import ml_collections
 import pytest
 
-from experiments.configs import eval_quick
-from metaunsup.evaluation import config_checks, default_config
+from metaunsup.configs import eval_quick
+from metaunsup.evaluation import config_checks
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_a_partial_config_is_completed_from_the_default_once():
   del c["local_rules"], c["report_step"], c["sweep"]["head"]
   partial = ml_collections.ConfigDict(c)
   config_checks.check_config(partial)
-  done = default_config.complete(partial)
+  done = config_checks.complete(partial)
   assert done.local_rules.to_dict() == {} and done.report_step is None
   assert done.sweep.head == "ridge" and done.sweep.steps == 20  # its own value kept
   assert "local_rules" not in partial and "head" not in partial.sweep

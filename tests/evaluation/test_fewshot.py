@@ -6,7 +6,8 @@ import pytest
 
 import metaunsup
 from helpers import tiny_rule_config
-from metaunsup import data, rule
+from metaunsup import data
+from metaunsup.rules import learned
 from metaunsup.evaluation import fewshot, readout
 
 
@@ -51,7 +52,7 @@ def _blobs(n_train: int, test_per_class: tuple, seed: int = 0) -> data.Dataset:
 @pytest.fixture(scope="module")
 def tiny_rule():
   cfg = tiny_rule_config()
-  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+  return metaunsup.Rule(theta=learned.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
 
 
 def test_fewshot_eval_is_make_evaluates_readout(tiny_rule):

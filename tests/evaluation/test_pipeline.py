@@ -6,15 +6,15 @@ import pytest
 
 import metaunsup
 from helpers import tiny_rule_config
-from experiments.configs import eval_quick
-from metaunsup import rule
+from metaunsup.configs import eval_quick
+from metaunsup.rules import learned
 from metaunsup.evaluation import pipeline, report, sweeps
 
 
 @pytest.fixture(scope="module")
 def tiny_rule():
   cfg = tiny_rule_config()
-  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+  return metaunsup.Rule(theta=learned.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
 
 
 @pytest.mark.slow

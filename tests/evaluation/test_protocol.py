@@ -4,14 +4,15 @@ import pytest
 
 import metaunsup
 from helpers import assert_close_at_scale, tiny_rule_config
-from metaunsup import inner, rule
+from metaunsup import inner
+from metaunsup.rules import learned
 from metaunsup.evaluation import protocol
 
 
 @pytest.fixture(scope="module")
 def tiny_rule():
   cfg = tiny_rule_config()
-  return metaunsup.Rule(theta=rule.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
+  return metaunsup.Rule(theta=learned.init_theta(jax.random.PRNGKey(0), cfg), config=cfg)
 
 
 def test_unroll_checkpoints_match_one_unroll(tiny_rule):

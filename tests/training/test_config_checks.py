@@ -4,7 +4,8 @@ naming the field, before anything runs."""
 import ml_collections
 import pytest
 
-from metaunsup import default_config, train
+from metaunsup import train
+from metaunsup.configs import default as default_config
 from metaunsup.training import config_checks
 from helpers import tiny_config
 

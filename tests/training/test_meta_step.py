@@ -9,7 +9,8 @@ import optax
 import pytest
 
 from helpers import per_task, tiny_config
-from metaunsup import data, estimators, inner, preprocess, rule, train
+from metaunsup import data, estimators, inner, preprocess, train
+from metaunsup.rules import learned
 from metaunsup.training import meta_step, setup
 
 
@@ -24,7 +25,7 @@ def test_meta_loss_decreases_on_a_small_fixed_task():
   )
   task_data = per_task(inner.make_task_data(ds.train_x, ds.train_y, ds.num_classes), 4)
   opt = meta_step.make_optimizer(c.meta)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = learned.init_theta(jax.random.PRNGKey(0), cfg.rule)
   states = inner.init_tasks(jax.random.PRNGKey(1), ds.input_dim, cfg, 4)
   # Advance the tasks first so the rule has changed the networks it is judged on.
   loss_fn = jax.jit(lambda th: estimators.truncated_bptt_gradient(th, cfg, states, task_data, 5))
@@ -69,7 +70,9 @@ def test_setup_builds_the_state_train_py_starts_from():
   family, static, state = setup.setup(c)
   assert static.cfgs == tuple(b.cfg for b in family.buckets)
   assert (
-    static.cfgs[0].rule == setup.rule_of(c) == rule.RuleConfig(channels=4, hidden=8, readout_rank=2)
+    static.cfgs[0].rule
+    == setup.rule_of(c)
+    == learned.LearnedRule(channels=4, hidden=8, readout_rank=2)
   )  # tiny_config's, kind "learned"
   hash(static)  # a static argument of the jitted meta-step
   _, k_theta, _ = jax.random.split(jax.random.PRNGKey(c.seed), 3)

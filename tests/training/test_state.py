@@ -9,14 +9,15 @@ import orbax.checkpoint as ocp
 import pytest
 
 from helpers import tiny_inner_config
-from metaunsup import checkpointing, estimators, inner, rule
+from metaunsup import checkpointing, estimators, inner
+from metaunsup.rules import learned
 from metaunsup.training import meta_step
 from metaunsup.training.state import MetaTrainState
 
 
 def _state(estimator) -> MetaTrainState:
   cfg = tiny_inner_config(min_total_steps=4, max_total_steps=10)
-  theta = rule.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = learned.init_theta(jax.random.PRNGKey(0), cfg.rule)
   opt = meta_step.make_optimizer(
     ml_collections.ConfigDict({"clip_norm": 1.0, "learning_rate": 1e-3})
   )

@@ -11,7 +11,8 @@ import pytest
 
 import metaunsup
 from helpers import read_scalars, tiny_config
-from metaunsup import default_config, monitoring, sources, task_family, train
+from metaunsup import monitoring, sources, task_family, train
+from metaunsup.configs import default as default_config
 from metaunsup.training import config_checks, setup, validation
 from metaunsup.training import workdir as workdir_lib
 

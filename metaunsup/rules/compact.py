@@ -1,0 +1,228 @@
+"""The compact learned rule: a learned mix of the zoo's hand-designed updates (issue 29's
+second design; Shervani-Tabar & Rosenbaum 2023 meta-learn such a mix of a few plasticity
+terms). Tens of meta-parameters instead of the learned rule's thousands: one step size per
+term and layer group, the terms' own hyperparameters (soft competition's temperature,
+SoftHebb's inverse temperature, Krotov-Hopfield's anti-Hebbian strength) and a global
+log step size, small enough for a forward-only estimator (antithetic ES, PES).
+
+Every layer learns from its own input, as the zoo's rules do (`local_rule.LayerwiseRule`):
+    W_l <- W_l + sum_t zoo_increment_t(W_l, x_l, exp(log_lr) * mix[t, g(l)] * scale_t)
+with g(l) = 0 for the first layer (which sees the input) and 1 for the others, scale_t the
+term's own step size (`term_scales`: the zoo sweep's, which differ by 400x between terms,
+so that an isotropic ES perturbation of the mix means the same for every term), and b and
+V left as they are. A mix that is one-hot on a term at that rule's lr is that rule: the warm
+start `theta_from` (`config.meta.init_rule="zoo:NAME"`) begins meta-training at the
+hand-designed rule's quality.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metaunsup import base_model, local_rule
+from metaunsup.rules.zoo import terms as term_records
+
+LAYER_GROUPS = ("first", "rest")
+
+
+@local_rule.register("compact")
+@dataclasses.dataclass(frozen=True)
+class CompactRule(local_rule.LocalRuleBase):
+  """A learned, sparse mix of the zoo's updates (module docstring).
+
+  Attributes:
+    terms: the zoo terms mixed, a non-empty subset of `zoo.terms.TERMS`.
+    term_scales: each term's unit of step size, aligned with `terms`; () (the default)
+      takes `zoo.terms.SWEEP_LR`'s, and the instance (so a rule file) holds the values.
+    krotov_hopfield_p: Krotov-Hopfield's Lebesgue norm (static; >= 2).
+    krotov_hopfield_k: its anti-Hebbian rank (static; >= 2).
+    init_lr: the global step-size factor of a random theta (exp(theta["log_lr"])).
+    l1: weight of the L1 penalty on the mix that meta-training adds to the meta-loss
+      (`penalty`), which drives unhelpful terms to 0; 0: none.
+
+  Raises:
+    ValueError: an unknown or empty `terms`, term_scales not one positive number per term,
+      p or k below 2, init_lr not positive, or a negative l1 (one line, at construction).
+  """
+
+  terms: tuple[str, ...] = term_records.TERMS
+  term_scales: tuple[float, ...] = ()
+  krotov_hopfield_p: float = 3.0
+  krotov_hopfield_k: int = 7
+  init_lr: float = 1.0
+  l1: float = 0.0
+
+  def __post_init__(self) -> None:
+    unknown = set(self.terms) - set(term_records.TERMS)
+    if unknown or not self.terms or len(set(self.terms)) != len(self.terms):
+      raise ValueError(
+        f"compact rule: terms must be distinct names of {term_records.TERMS}, got {self.terms}"
+      )
+    if not self.krotov_hopfield_p >= 2 or not (
+      isinstance(self.krotov_hopfield_k, int) and self.krotov_hopfield_k >= 2
+    ):
+      raise ValueError(
+        "compact rule: krotov_hopfield_p must be >= 2 and krotov_hopfield_k an integer "
+        f">= 2, got {self.krotov_hopfield_p!r}, {self.krotov_hopfield_k!r}"
+      )
+    if not self.term_scales:
+      object.__setattr__(self, "term_scales", tuple(term_records.SWEEP_LR[t] for t in self.terms))
+    scales = tuple(self.term_scales)
+    if len(scales) != len(self.terms) or not all(
+      isinstance(v, (int, float)) and v > 0 for v in scales
+    ):
+      raise ValueError(
+        f"compact rule: term_scales must be {len(self.terms)} positive numbers, one per "
+        f"term, or () for the zoo sweep's; got {self.term_scales!r}"
+      )
+    object.__setattr__(self, "term_scales", tuple(float(v) for v in scales))
+    if not self.init_lr > 0 or not self.l1 >= 0:
+      raise ValueError(
+        f"compact rule: init_lr must be > 0 and l1 >= 0, got {self.init_lr!r}, {self.l1!r}"
+      )
+
+  def init_theta(self, key: jax.Array) -> dict[str, Any]:
+    """A random theta: mix entries 1/num_terms +- 20% (every term on at first, at a
+    fraction of its own step size, none dominating), the terms' hyperparameters at the
+    zoo's defaults.
+
+    Args:
+      key: PRNG key.
+
+    Returns:
+      {"log_lr": [] float32, "mix": [num_terms, 2] (first layer, the others),
+      "params": the hyperparameters of the rule's own terms (`zoo.terms.init_params`)}.
+    """
+    n = len(self.terms)
+    mix = (1.0 + 0.2 * jax.random.normal(key, (n, len(LAYER_GROUPS)))) / n
+    return {
+      "log_lr": jnp.asarray(math.log(self.init_lr), jnp.float32),
+      "mix": mix.astype(jnp.float32),
+      "params": term_records.init_params(self.terms),
+    }
+
+  def theta_from(self, zoo_rule: Any, key: jax.Array) -> dict[str, Any]:
+    """theta that makes this rule `zoo_rule` (a warm start: `meta.init_rule="zoo:NAME"`).
+
+    Args:
+      zoo_rule: a zoo rule instance (`zoo.terms.from_rule`).
+      key: PRNG key (unused: the warm start is deterministic).
+
+    Returns:
+      theta with the mix one-hot at the rule's term (both layer groups), log_lr the log
+      of its lr over the term's scale and its own hyperparameters.
+
+    Raises:
+      ValueError: the rule is no zoo term or not one of `terms`, or has another p or k.
+    """
+    del key
+    term, lr, params = term_records.from_rule(
+      zoo_rule, p=self.krotov_hopfield_p, k=self.krotov_hopfield_k
+    )
+    if term not in self.terms:
+      raise ValueError(f"the compact rule's terms {self.terms} lack {term!r}; add it to rule.terms")
+    mix = np.zeros((len(self.terms), len(LAYER_GROUPS)), np.float32)
+    mix[self.terms.index(term)] = 1.0
+    return {
+      "log_lr": jnp.asarray(math.log(lr / self.term_scales[self.terms.index(term)]), jnp.float32),
+      "mix": jnp.asarray(mix),
+      "params": {h.key: params[h.key] for h in term_records.hyperparameters(self.terms)},
+    }
+
+  def update(
+    self, theta: local_rule.Theta, params: base_model.BaseParams, acts: base_model.Activations
+  ) -> base_model.BaseParams:
+    """One step on every layer (module docstring).
+
+    Args:
+      theta: the meta-parameters (`init_theta`).
+      params: the network, W[l] [n_l, n_{l+1}].
+      acts: its forward pass on a batch, acts.xs[l] [B, n_l] (one more entry than layers).
+
+    Returns:
+      params with every W updated (b and V as they were).
+    """
+    chex.assert_equal(len(acts.xs), len(params.W) + 1)
+    lr = jnp.exp(theta["log_lr"])
+    new_W = []
+    for l, (w, x) in enumerate(zip(params.W, acts.xs)):
+      group = min(l, len(LAYER_GROUPS) - 1)
+      increments = [
+        term_records.increment(
+          t,
+          w,
+          x,
+          lr * theta["mix"][i, group] * scale,
+          theta["params"],
+          p=self.krotov_hopfield_p,
+          k=self.krotov_hopfield_k,
+        )
+        for i, (t, scale) in enumerate(zip(self.terms, self.term_scales))
+      ]
+      new_W.append(w + sum(increments[1:], increments[0]))
+    return params.replace(W=new_W)
+
+  def penalty(self, theta: local_rule.Theta) -> jax.Array:
+    """The L1 penalty meta-training adds to the meta-loss (`training.meta_step`).
+
+    Args:
+      theta: the meta-parameters.
+
+    Returns:
+      scalar: l1 * sum |mix|.
+    """
+    return self.l1 * jnp.sum(jnp.abs(theta["mix"]))
+
+  def summary(self, theta: local_rule.Theta) -> dict[str, Any]:
+    """What the rule learned, for a run's summary.json.
+
+    Args:
+      theta: the learned meta-parameters.
+
+    Returns:
+      {"compact_lr": exp(log_lr), "compact_mix": {term: [first layer, others]} (each
+      term's step size in units of its zoo-sweep step size, exp(log_lr) * mix, 5
+      significant digits), "compact_params": the terms' hyperparameters (temperatures,
+      not their logs)}.
+    """
+    lr = float(np.exp(theta["log_lr"]))
+    mix = np.asarray(theta["mix"]) * lr
+    params = {}
+    for t in self.terms:
+      for h in term_records.RECORDS[t].hyperparameters:
+        stored = float(theta["params"][h.key])
+        params[f"{t}_{h.field}"] = math.exp(stored) if h.log else stored
+    return {
+      "compact_lr": lr,
+      "compact_mix": {t: [float(f"{v:.5g}") for v in mix[i]] for i, t in enumerate(self.terms)},
+      "compact_params": params,
+    }
+
+  def check_theta(self, theta: local_rule.Theta) -> None:
+    """A one-line error when theta does not fit this config. Hyperparameters of terms the
+    rule does not mix are allowed (rule files written before theta["params"] held only the
+    rule's own terms carry every term's), and ignored.
+
+    Args:
+      theta: meta-parameters, e.g. read from a rule file.
+
+    Raises:
+      ValueError: a missing, extra or differently shaped entry, naming it.
+    """
+    expected = jax.eval_shape(lambda: self.init_theta(jax.random.PRNGKey(0)))
+    known = set(term_records.init_params())
+    if isinstance(theta, dict) and isinstance(theta.get("params"), dict):
+      theta = {
+        **theta,
+        "params": {
+          k: v for k, v in theta["params"].items() if k not in known or k in expected["params"]
+        },
+      }
+    local_rule.check_theta_shapes(theta, expected, self.kind)
