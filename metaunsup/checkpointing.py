@@ -18,6 +18,13 @@ from flax import serialization
 
 from metaunsup import file_faults
 
+# How an error names the fix "run the meta-training again": the command line (python -m or
+# make, in a checkout) or the Python call, whichever wrote the workdir.
+RERUN = (
+  "rerun the meta-training that wrote it on the same workdir (the same `python -m "
+  "metaunsup.train` or `make meta-train` command, or `metaunsup.train_rule` call)"
+)
+
 RULE_FILE = "rule.msgpack"
 
 
@@ -309,6 +316,6 @@ def load_rule_file(path) -> tuple[dict, dict, dict]:
     raise file_faults.damaged(
       path,
       e,
-      "not a metaunsup rule file that reads back; rerun the `make meta-train` "
-      "command that wrote it (it rewrites the file from the run's last checkpoint)",
+      f"not a metaunsup rule file that reads back; {RERUN} (it rewrites the file from "
+      "the run's last checkpoint)",
     ) from None

@@ -40,7 +40,7 @@ def enable() -> str | None:
   Returns:
     The cache folder in use (the user's own, if set), or None when there is none.
   """
-  current = jax.config.jax_compilation_cache_dir
+  current = getattr(jax.config, "jax_compilation_cache_dir")  # not in jax's type stubs
   if current:
     return str(current)
   folder = default_dir()

@@ -87,8 +87,9 @@ def read_rule(path) -> Rule:
     p = p / checkpointing.RULE_FILE
   if not p.exists():
     raise FileNotFoundError(
-      f"no rule at {path}: pass a workdir of a finished `make meta-train` "
-      f"run or a {checkpointing.RULE_FILE} file"
+      f"no rule at {path}: pass a workdir of a finished meta-training run (`python -m "
+      f"metaunsup.train`, `make meta-train`, `metaunsup.train_rule`) or a "
+      f"{checkpointing.RULE_FILE} file"
     )
   try:
     theta, cfg_dict, meta = checkpointing.load_rule_file(p)
@@ -99,7 +100,7 @@ def read_rule(path) -> Rule:
       raise
     print(
       f"warning: {p}: damaged or truncated, not read; using the run's newest checkpoint "
-      f"instead (rerun the `make meta-train` command to rewrite {p.name})",
+      f"instead ({checkpointing.RERUN} to rewrite {p.name})",
       file=sys.stderr,
     )
     return _rule_from_checkpoint(p.parent)
@@ -141,14 +142,12 @@ def _has_checkpoints(workdir: pathlib.Path) -> bool:
 def _rule_from_checkpoint(workdir: pathlib.Path) -> Rule:
   if not _has_checkpoints(workdir):
     raise FileNotFoundError(
-      f"no rule at {workdir}: pass a workdir of a `make meta-train` "
-      f"run or a {checkpointing.RULE_FILE} file"
+      f"no rule at {workdir}: pass a workdir of a meta-training run (`python -m "
+      f"metaunsup.train`, `make meta-train`, `metaunsup.train_rule`) or a "
+      f"{checkpointing.RULE_FILE} file"
     )
   config_file = workdir / "config.json"
-  fix = (
-    "it is the run's config; rerun the `make meta-train` command that wrote it (same "
-    "--config and flags) to rewrite it"
-  )
+  fix = f"it is the run's config; {checkpointing.RERUN} (same config and overrides) to rewrite it"
   saved = checkpointing.read_json(config_file, fix, keep=None)
   try:
     stored = dict(saved["rule"])

@@ -474,12 +474,18 @@ def read_results(spec: str) -> dict:
   p = pathlib.Path(path)
   if p.is_dir() and not (p / "results.json").is_file():
     if not (p / "partial").is_dir():
-      raise SystemExit(f"{p / 'results.json'} not found: run `make evaluate OUT={p}` first")
+      raise SystemExit(
+        f"{p / 'results.json'} not found: run the evaluation with out={p} first "
+        "(`python -m metaunsup.evaluation`, `make evaluate` or `metaunsup.evaluate`)"
+      )
     results = {"records": partial_records(p)}
   else:
     p = p / "results.json" if p.is_dir() else p
     if not p.is_file():
-      raise SystemExit(f"{p} not found: run `make evaluate OUT={p.parent}` first")
+      raise SystemExit(
+        f"{p} not found: run the evaluation with out={p.parent} first "
+        "(`python -m metaunsup.evaluation`, `make evaluate` or `metaunsup.evaluate`)"
+      )
     results = json.loads(p.read_text())
   if new_name:
     for rec in results["records"]:

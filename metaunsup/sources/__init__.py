@@ -29,6 +29,7 @@ import numpy as np
 
 from metaunsup import submodules
 from metaunsup.sources._common import (
+  SETUP,
   CorruptDataError,
   DataNotFoundError,
   corrupt,
@@ -186,7 +187,7 @@ def _folder(name: str) -> pathlib.Path:
 
 
 def _make_data_fix(folder) -> str:
-  return f"delete {folder} and rerun `make data`"
+  return f"delete {folder} and rerun {SETUP}"
 
 
 def _open_builder(name: str, alphabet_spec=None):

@@ -35,7 +35,11 @@ def tfds_dir() -> pathlib.Path:
   return data_dir() / "tfds"
 
 
-def corrupt(path, err, fix: str = "delete it and rerun `make data`") -> CorruptDataError:
+# The data command for pip users and, in a checkout, its make target.
+SETUP = "`python -m metaunsup.sources.setup` (`make data` in a checkout)"
+
+
+def corrupt(path, err, fix: str = f"delete it and rerun {SETUP}") -> CorruptDataError:
   """A one-line `CorruptDataError` for `path` (what reading it raised, then `fix`).
 
   Args:
@@ -60,7 +64,5 @@ def missing(name: str, what: str) -> DataNotFoundError:
     DataNotFoundError telling the user to run `make data` (not raised here).
   """
   return DataNotFoundError(
-    f"{name}: raw files not found ({what}); run `make data` "
-    f"(python -m metaunsup.sources.setup) to fetch and prepare them "
-    f"into {data_dir()}"
+    f"{name}: raw files not found ({what}); run {SETUP} to fetch and prepare them into {data_dir()}"
   )

@@ -305,6 +305,6 @@ def read_summary(workdir) -> dict:
   """
   return checkpointing.read_json(
     pathlib.Path(workdir) / "summary.json",
-    "rerun the `make meta-train` command that wrote "
-    "it: it resumes from the run's last checkpoint and writes summary.json again",
+    f"{checkpointing.RERUN}: it resumes from the run's last checkpoint and writes "
+    "summary.json again",
   )
