@@ -170,8 +170,15 @@ def _meta_train(
         state = stepped.replace(datasets=datasets)
         shown = {"loss": f"{row['meta_loss']:.3f}", "acc": f"{row['query_accuracy']:.3f}"}
         if validator is not None:
+          # The latest validation with the step it scored: it runs every validation.every
+          # steps, so a value alone would read as this step's.
           shown["val"] = next(
-            (f"{r['val_accuracy']:.3f}" for r in reversed(history) if "val_accuracy" in r), "-"
+            (
+              f"{r['val_accuracy']:.3f}@{r['step']}"
+              for r in reversed(history)
+              if "val_accuracy" in r
+            ),
+            "-",
           )
         bar.set_postfix(shown)
         bar.update(1)

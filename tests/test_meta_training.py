@@ -2,9 +2,9 @@
 faults: non-finite meta-gradients, damaged or unwritable files.
 
 One file (the faults were tests/test_reliability_training.py), so that every run of
-tiny_config shares one process: the first run compiles its programs (about 40 s on 2 cores),
-the later ones load the meta-step from the compilation cache and reuse the rest, and the
-finished 4-step run (`full_run`) is the reference or the starting workdir of four tests."""
+tiny_config shares one process: the first run compiles its programs (most of a minute on 2
+cores), the later ones load the meta-step from the compilation cache and reuse the rest, and
+the finished 4-step run (`full_run`) is the reference or the starting workdir of three tests."""
 
 import errno
 import json

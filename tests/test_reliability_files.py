@@ -233,7 +233,7 @@ def test_clis_run_anywhere_with_packaged_configs_and_write_files_of_the_umask_mo
   files under experiments/ that the evaluation's imported `experiments.*` from. Under umask
   022 every file they write is 0644 and every folder 0755: results.json, results.md,
   rule.msgpack, config.json, metrics.jsonl, summary.json and first_layer.npz were 0600
-  (mkstemp's mode) while the figures beside them were 0644. About 2 min on 2 cores."""
+  (mkstemp's mode) while the figures beside them were 0644."""
   import subprocess
   import sys
 
@@ -250,6 +250,13 @@ def test_clis_run_anywhere_with_packaged_configs_and_write_files_of_the_umask_mo
       "--config.family.num_buckets=1",
       "--config.eval.num_seeds=1",
       "--config.eval.inner_steps=2",
+      # Shrunk further, as in test_reliability_kill.py (fewer and smaller programs to
+      # compile): where the CLIs run and which files they write do not depend on the sizes.
+      "--config.family.datasets=('digits',)",
+      "--config.validation.every=0",
+      "--config.rule.terms=('hebbian',)",
+      "--config.eval.query_size=50",
+      "--config.eval.widths=(16,)",
     ],
     [
       "metaunsup.evaluation",
@@ -262,6 +269,9 @@ def test_clis_run_anywhere_with_packaged_configs_and_write_files_of_the_umask_mo
       "--config.shots=(1,)",
       "--config.heads=('ridge',)",
       "--config.num_seeds=1",
+      "--config.widths=(16, 8)",
+      "--config.query_size=100",
+      "--config.reference_batch=64",
       "--config.sweep.enabled=False",
     ],
   ]

@@ -147,9 +147,10 @@ def test_train_rule_widths_are_checked_before_anything_runs(tmp_path, overrides,
 
 
 def test_apply_rule_and_load_rule_name_a_wrong_type():
-  with pytest.raises(TypeError) as e:  # AttributeError: 'str' object has no attribute 'config'
-    metaunsup.apply_rule("pretrained", X)
-  _one_line(e, "metaunsup.Rule", "load_rule", "str")
+  # A str is a rule's name or path (apply_rule("pretrained", ...)); another type is refused.
+  with pytest.raises(TypeError) as e:  # AttributeError: 'int' object has no attribute 'config'
+    metaunsup.apply_rule(42, X)
+  _one_line(e, "metaunsup.Rule", "load_rule", "int")
   with pytest.raises(TypeError) as e:  # TypeError from pathlib
     metaunsup.load_rule(None)
   _one_line(e, "load_rule takes a path", "NoneType")
