@@ -43,7 +43,7 @@ ZOO_RULES = [
 
 
 def _net(widths, activation="relu", batch=32, dim=20, seed=0):
-  """Random params and their forward pass on a random batch (as tests/zoo/ build them)."""
+  """Random params and their forward pass on a random batch (as tests/rules/zoo/ build them)."""
   k_init, k_x = jax.random.split(jax.random.PRNGKey(seed))
   params = base_model.init(k_init, dim, widths)
   x = jax.random.normal(k_x, (batch, dim))
@@ -235,8 +235,8 @@ def test_competition_and_zoo_terms_keep_the_rule_permutation_equivariant():
     return _jit_update(cfg, theta, params, base_model.apply(params, x, "relu"))
 
   # Permuted units sum the layer's statistics in another order: float32 rounding carried
-  # through the rule (tests/test_rule.py's REL_RULE); a rule that saw the order differs by
-  # O(1).
+  # through the rule (tests/rules/test_learned_rule.py's REL_RULE); a rule that saw the order
+  # differs by O(1).
   assert_close_at_scale(update(permute(params)), permute(update(params)), rel=1e-4)
 
 

@@ -22,7 +22,7 @@ in which a unit that wins nothing moves toward the input it came closest to winn
 (`unit_weights`); no unit stays dead, and a 32-unit layer reaches scikit-learn's k-means
 inertia within 1.5% on 14x14 and 28x28 MNIST, 14x14 Fashion-MNIST and digits (3000
 examples or all of digits, 6000 steps, the last 2000 at lr 0.01; measured over two init
-seeds, and tested on digits in tests/zoo/test_competitive.py).
+seeds, and tested on digits in tests/rules/zoo/test_competitive.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers for the tests of the hand-designed rules (tests/zoo/ is on sys.path for them:
+"""Helpers for the tests of the hand-designed rules (tests/rules/zoo/ is on sys.path for them:
 pytest puts a test file's folder there when the folder has no __init__.py)."""
 
 import jax
