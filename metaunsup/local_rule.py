@@ -127,19 +127,6 @@ class HasThetaFrom(Protocol):
     ...
 
 
-def penalty(rule: LocalRule, theta: Theta) -> jax.Array | float:
-  """The rule's penalty on theta (`HasPenalty`), 0.0 for a rule without one.
-
-  Args:
-    rule: a registered rule.
-    theta: its meta-parameters.
-
-  Returns:
-    scalar.
-  """
-  return rule.penalty(theta) if isinstance(rule, HasPenalty) else 0.0
-
-
 class LocalRuleBase:
   """Defaults for a dataclass rule: the dict form of its fields, a summary with nothing in
   it, and a check of theta's shapes against `init_theta`. Subclasses are frozen dataclasses

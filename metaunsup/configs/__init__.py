@@ -79,7 +79,7 @@ def load(value: str, names: tuple[str, ...] = TRAIN + EVALUATION) -> Any:
       exist or has no get_config.
   """
   base, _, arg = value.partition(":")
-  file = pathlib.Path(path(base, names).partition(":")[0])
+  file = pathlib.Path(path(base, names))
   if base in names:
     module = importlib.import_module(f"metaunsup.configs.{base}")
   else:

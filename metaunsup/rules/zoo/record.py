@@ -25,6 +25,12 @@ SWEEP_LR_FILE = pathlib.Path(__file__).with_name("sweep_lr.json")
 
 
 @functools.cache
+def _swept_lrs() -> dict[str, float]:
+  """`SWEEP_LR_FILE`'s step sizes by term, read once."""
+  lrs: dict[str, float] = json.loads(SWEEP_LR_FILE.read_text())["lr"]
+  return lrs
+
+
 def swept_lr(term: str) -> float:
   """A term's step size from the committed sweep (`SWEEP_LR_FILE`).
 
@@ -37,7 +43,7 @@ def swept_lr(term: str) -> float:
   Raises:
     ValueError: the file has no step size for the term (one line naming the file).
   """
-  lrs = json.loads(SWEEP_LR_FILE.read_text())["lr"]
+  lrs = _swept_lrs()
   if term not in lrs:
     raise ValueError(
       f"{SWEEP_LR_FILE} has no step size for the zoo term {term!r}: sweep it "
