@@ -83,7 +83,7 @@ def inner_steps(rules: dict) -> dict:
     cfg = common.inner_config(rule=r)
     theta = r.init_theta(jax.random.PRNGKey(0))
     params = inner.init_task(jax.random.PRNGKey(1), common.INPUT_DIM, cfg).params
-    step = jax.jit(lambda th, p, xb, cfg=cfg: inner.inner_step(th, cfg, p, xb))
+    step = jax.jit(lambda th, p, xb, cfg=cfg: inner.inner_step(th, cfg, p, xb)[0])
     batch = x[: cfg.batch_size]
     calls[name] = lambda step=step, th=theta, p=params, xb=batch: step(th, p, xb)
     shapes[name] = common.describe(cfg, theta_size=sum(a.size for a in jax.tree.leaves(theta)))

@@ -101,10 +101,10 @@ def run() -> tuple[dict, dict]:
     theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
     params = inner.init_task(jax.random.PRNGKey(1), common.INPUT_DIM, cfg).params
     x = data.x[:BATCH]
-    step = _measure(lambda p, x: inner.inner_step(theta, cfg, p, x), params, x)
+    step = _measure(lambda p, x: inner.inner_step(theta, cfg, p, x)[0], params, x)
     forward = _measure(lambda p, x: base_model.apply(p, x, cfg.activation).xs, params, x)
     mix = jaxpr_op_mix(
-      jax.make_jaxpr(lambda p, x: inner.inner_step(theta, cfg, p, x))(params, x).jaxpr
+      jax.make_jaxpr(lambda p, x: inner.inner_step(theta, cfg, p, x)[0])(params, x).jaxpr
     )
     counted = mix["flops/matmul"] + mix["flops/other"]
     top_ops = dict(

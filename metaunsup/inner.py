@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from typing import Any
 
 import chex
 import flax.struct
@@ -107,6 +108,9 @@ class TaskState(flax.struct.PyTreeNode):
     total: inner steps this task runs before it is reset (int32).
     activation: int32 index into `InnerConfig.activations` where the config draws the
       activation per task; None (no leaf, as in runs from before) where it does not.
+    rule_state: the rule's per-run state (`local_rule.HasState`: e.g. a count per unit),
+      started and reset with the task; None (no leaf, as in runs from before) for a rule
+      that keeps none.
   """
 
   params: base_model.BaseParams
@@ -114,6 +118,7 @@ class TaskState(flax.struct.PyTreeNode):
   step: jax.Array  # inner steps taken since the last reset
   total: jax.Array  # inner steps this task runs before it is reset
   activation: jax.Array | None = None
+  rule_state: Any = None
 
 
 def make_task_data(x: np.ndarray, y: np.ndarray, num_classes: int) -> TaskData:
@@ -179,27 +184,54 @@ def sample_total_steps(key: jax.Array, cfg: InnerConfig) -> jax.Array:
 def init_task(
   key: jax.Array, input_dim: int, cfg: InnerConfig, random_offset: bool = False
 ) -> TaskState:
-  """A fresh base network. With `random_offset` the task starts part-way through its
-  length so that a batch of tasks does not reset in lock-step.
+  """A fresh base network. With `random_offset` the task is cut short by a random part of
+  its length so that a batch of tasks does not reset in lock-step.
 
   Args:
     key: PRNG key.
     input_dim: D.
     cfg: the task's InnerConfig.
-    random_offset: start at a uniform step in [0, total).
+    random_offset: shorten the task by a uniform number of steps in [0, total).
 
   Returns:
-    TaskState; its total length from `sample_total_steps`.
+    TaskState at step 0; its total length from `sample_total_steps` (less the offset).
   """
   k_params, k_total, k_offset, k_state = jax.random.split(key, 4)
   total = sample_total_steps(k_total, cfg)
-  step = jax.random.randint(k_offset, (), 0, total) if random_offset else jnp.zeros((), jnp.int32)
+  if random_offset:
+    # The fresh network starts at step 0 of a shorter life, not part-way through a long one:
+    # a rule that knows the time (`local_rule.StepInfo`) must not read steps never taken.
+    # Resets come at the same inner steps as with the offset as a starting step.
+    total = total - jax.random.randint(k_offset, (), 0, total)
+  step = jnp.zeros((), jnp.int32)
   params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
   activation = None
   if cfg.activations:
     # A key of its own (not a fifth split), so the four streams above stay as they were.
     activation = jax.random.randint(jax.random.fold_in(key, 5), (), 0, len(cfg.activations))
-  return TaskState(params=params, key=k_state, step=step, total=total, activation=activation)
+  return TaskState(
+    params=params,
+    key=k_state,
+    step=step,
+    total=total,
+    activation=activation,
+    rule_state=local_rule.init_state(cfg.rule, params),
+  )
+
+
+def with_total(state: TaskState, total: int) -> TaskState:
+  """The task told another length: what a rule that knows the time reads as
+  `StepInfo.total` (the evaluation and `apply_rule` know theirs; 0: unknown, an anytime run
+  read at several horizons).
+
+  Args:
+    state: a TaskState (no leading task axis).
+    total: inner steps, >= 0.
+
+  Returns:
+    The state with `total` replaced.
+  """
+  return state.replace(total=jnp.asarray(total, jnp.int32))
 
 
 def task_activation(cfg: InnerConfig, state: TaskState) -> base_model.Activation:
@@ -283,9 +315,11 @@ def inner_step(
   params: base_model.BaseParams,
   x_batch: jax.Array,
   activation: base_model.Activation | None = None,
-) -> base_model.BaseParams:
-  """One step of the learned rule: forward pass on a batch, then the rule's neuron-local
-  update of every layer (Metz et al., ICLR 2019, Sec. 3: no loss, no backprop).
+  rule_state: Any = None,
+  info: local_rule.StepInfo | None = None,
+) -> tuple[base_model.BaseParams, Any]:
+  """One step of the rule: forward pass on a batch, then the rule's neuron-local update of
+  every layer (Metz et al., ICLR 2019, Sec. 3: no loss, no backprop).
 
   Args:
     theta: the rule's meta-parameters.
@@ -293,12 +327,16 @@ def inner_step(
     params: the base network's weights.
     x_batch: unlabeled inputs [B, D].
     activation: the task's activation (`task_activation`); None: cfg.activation.
+    rule_state: the rule's state (`TaskState.rule_state`; None for a rule without).
+    info: the step's time (`local_rule.StepInfo`); None: step 0 of a task of unknown length.
 
   Returns:
-    The updated weights.
+    (the updated weights, the rule's new state).
   """
   acts = base_model.apply(params, x_batch, cfg.activation if activation is None else activation)
-  return cfg.rule.update(theta, params, acts)
+  if info is None:
+    info = local_rule.StepInfo(step=jnp.zeros((), jnp.int32), total=jnp.zeros((), jnp.int32))
+  return local_rule.apply_update(cfg.rule, theta, params, acts, rule_state, info)
 
 
 def sample_batch(key, data: TaskData, batch_size: int) -> jax.Array:
@@ -348,14 +386,17 @@ def unroll(theta, cfg: InnerConfig, state: TaskState, data: TaskData, k: int) ->
   activation = task_activation(cfg, state)
 
   def step(carry):
-    params, key = carry
+    params, key, rule_state, i = carry
     key, k_batch = jax.random.split(key)
     x_batch = sample_batch(k_batch, data, cfg.batch_size)
-    return inner_step(theta, cfg, params, x_batch, activation), key
+    info = local_rule.StepInfo(step=i, total=state.total)
+    params, rule_state = inner_step(theta, cfg, params, x_batch, activation, rule_state, info)
+    return params, key, rule_state, i + 1
 
-  carry = (state.params, state.key)
-  params, key = _remat_scan(step, carry, k) if cfg.remat else _scan_n(step, carry, k)
-  return state.replace(params=params, key=key, step=state.step + k)
+  carry = (state.params, state.key, state.rule_state, state.step)
+  scan = _remat_scan if cfg.remat else _scan_n
+  params, key, rule_state, step_count = scan(step, carry, k)
+  return state.replace(params=params, key=key, rule_state=rule_state, step=step_count)
 
 
 @functools.partial(jax.jit, static_argnames=("cfg", "k"))

@@ -21,8 +21,11 @@ A new rule is one file and one decorator:
     def init_theta(self, key): return {"gain": jnp.ones(())}
     def update(self, theta, params, acts): ...
 
-and, for a rule in a package of its own that a rule file should find by kind without an
-import, an entry point in that package's pyproject.toml:
+A rule that knows the time or keeps per-run state (a schedule, a count per unit) adds
+`init_state(params)`, `update_with_state(theta, params, acts, state, info)` and
+`reads_total()` (`HasState`); the inner loop then passes each step's `StepInfo` and carries
+the state with the task. And, for a rule in a package of its own that a rule file should
+find by kind without an import, an entry point in that package's pyproject.toml:
 
   [project.entry-points."metaunsup.rules"]
   my_hebb = "my_package.my_hebb:MyHebb"
@@ -35,6 +38,7 @@ import dataclasses
 from typing import Any, Callable, ClassVar, Protocol, Self, TypeAlias, TypeVar, runtime_checkable
 
 import chex
+import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -66,11 +70,13 @@ RULES: registry.Registry[type[LocalRule]] = registry.Registry(
 class LocalRule(Protocol):
   """What a local rule provides (a frozen, hashable dataclass registered under `kind`).
 
-  Two capabilities are optional, outside the protocol, each a protocol of its own:
+  Four capabilities are optional, outside the protocol, each a protocol of its own:
   `HasPenalty` (`penalty(theta) -> scalar`, which meta-training adds to the meta-loss,
-  `training.meta_step`; the compact rule's L1) and `HasThetaFrom` (`theta_from(zoo_rule,
+  `training.meta_step`; the compact rule's L1), `HasThetaFrom` (`theta_from(zoo_rule,
   key) -> theta`, the warm start `config.meta.init_rule="zoo:NAME"` calls: a rule that
-  contains the zoo's rules as special cases).
+  contains the zoo's rules as special cases), `HasState` (the inner step's time and a
+  per-run state: `init_state`, `update_with_state`, `reads_total`) and `ExtendsTheta`
+  (`extend_theta`: an older, smaller theta completed at neutral values).
 
   Attributes:
     kind: the registry name, stored in rule files, checkpoints and configs.
@@ -125,6 +131,123 @@ class HasThetaFrom(Protocol):
   def theta_from(self, zoo_rule: Any, key: jax.Array) -> Theta:
     """theta under which this rule takes `zoo_rule`'s step (raise ValueError when it cannot)."""
     ...
+
+
+@runtime_checkable
+class ExtendsTheta(Protocol):
+  """A rule whose config can add meta-parameters to an older theta at values that change
+  nothing (optional capability of `LocalRule`): a warm start from a rule file of the
+  smaller config (`meta.init_rule`) then begins at that rule exactly."""
+
+  def extend_theta(self, theta: Theta) -> Theta:
+    """theta with the entries this config adds, at their neutral values, where it lacks
+    them (unchanged otherwise)."""
+    ...
+
+
+class StepInfo(flax.struct.PyTreeNode):
+  """Where an inner step falls in its task: what a rule that knows the time reads
+  (`HasState`). Leaves are int32 scalars (a leading [T] task axis when batched).
+
+  Attributes:
+    step: inner steps the task took before this one (0 at its first step).
+    total: the task's length in inner steps where the caller knows it (meta-training's
+      tasks, `apply_rule(steps=...)`, the evaluation of a rule that `reads_total`); 0 where
+      it does not: an anytime run, read at several horizons.
+  """
+
+  step: jax.Array
+  total: jax.Array
+
+
+@runtime_checkable
+class HasState(Protocol):
+  """A rule that knows the time and may keep per-run state (optional capability of
+  `LocalRule`): the inner loop passes it a `StepInfo` at every step and carries its state,
+  which starts with the task (`init_state`), is reset with it and is checkpointed with it.
+  A rule without this capability gets `update(theta, params, acts)` alone, as before.
+
+  Learned optimizers see time the same way: learned_optimization's MLP optimizers take
+  tanh(step / tau - 1) features, VeLO the fraction of training done.
+  """
+
+  def init_state(self, params: base_model.BaseParams) -> Any:
+    """The rule's state at a task's start: a pytree of arrays whose shapes may depend on
+    the network's (e.g. a count per unit, [n_{l+1}] per layer), or None for none."""
+    ...
+
+  def update_with_state(
+    self,
+    theta: Any,
+    params: base_model.BaseParams,
+    acts: base_model.Activations,
+    state: Any,
+    info: StepInfo,
+  ) -> tuple[base_model.BaseParams, Any]:
+    """One inner step, as `LocalRule.update`, at the time `info` says, from and to the
+    rule's state: returns (new params, new state) of the same shapes."""
+    ...
+
+  def reads_total(self) -> bool:
+    """Whether the step depends on `StepInfo.total` (e.g. a learning rate that decays to 0
+    at the task's end): such a rule is evaluated by one run per horizon, each told its
+    length, instead of one run read at every horizon."""
+    ...
+
+
+def init_state(rule: LocalRule, params: base_model.BaseParams) -> Any:
+  """A rule's state at a task's start: `rule.init_state(params)` for a rule that
+  `HasState`, None (no leaves) for any other.
+
+  Args:
+    rule: a registered rule.
+    params: the fresh network.
+
+  Returns:
+    The state pytree, or None.
+  """
+  return rule.init_state(params) if isinstance(rule, HasState) else None
+
+
+def reads_total(rule: LocalRule) -> bool:
+  """Whether the rule reads its task's length (`HasState.reads_total`); False for a rule
+  without state or time.
+
+  Args:
+    rule: a registered rule.
+
+  Returns:
+    bool.
+  """
+  return isinstance(rule, HasState) and bool(rule.reads_total())
+
+
+def apply_update(
+  rule: LocalRule,
+  theta: Any,
+  params: base_model.BaseParams,
+  acts: base_model.Activations,
+  state: Any,
+  info: StepInfo,
+) -> tuple[base_model.BaseParams, Any]:
+  """One inner step of any rule: `update_with_state` for a rule that `HasState`, else
+  `update` with the state passed through untouched (the same computation as before time
+  and state existed, so a time-blind rule's numbers are unchanged).
+
+  Args:
+    rule: a registered rule.
+    theta: its meta-parameters.
+    params: the network.
+    acts: the forward pass on a batch ([B, n_l] per layer, L + 1 entries).
+    state: the rule's state (`init_state`).
+    info: the step's `StepInfo`.
+
+  Returns:
+    (new params, new state).
+  """
+  if isinstance(rule, HasState):
+    return rule.update_with_state(theta, params, acts, state, info)
+  return rule.update(theta, params, acts), state
 
 
 class LocalRuleBase:

@@ -180,7 +180,8 @@ def apply_rule(
     permute_inputs=permute_inputs,
   )
   key_init, key_ref = jax.random.split(jax.random.PRNGKey(seed))
-  state = inner.init_task(key_init, x.shape[1], cfg)
+  # A rule that knows the time is told the run's length (`local_rule.StepInfo.total`).
+  state = inner.with_total(inner.init_task(key_init, x.shape[1], cfg), steps)
   data = inner.unlabeled_data(x)
   done = 0
   while done < steps:

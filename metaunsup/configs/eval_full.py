@@ -56,6 +56,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Fields of the local rules that "local:KIND" methods run: {KIND: {field: value}}; a kind
   # not listed runs with its own defaults.
   c.local_rules = {}
+  # A local rule at its best per horizon: {KIND: {"STEPS": {field: value}}}. Each checkpoint
+  # named is a run of its own from the shared init with that horizon's fields (e.g. the lr
+  # a sweep on meta-training data chose for that many inner steps, with or without the
+  # rule's published schedule); a checkpoint not named uses config.local_rules[KIND].
+  c.local_rules_by_steps = {}
   # The paper's Fig. 5: rule against random init over widths, depths and activations.
   c.sweep = dict(
     enabled=True,

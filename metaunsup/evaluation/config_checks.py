@@ -54,6 +54,11 @@ def check_config(config) -> None:
       methods_lib.local_rule_config(config, kind)
     except (ValueError, TypeError) as e:
       raise ValueError(f"config.local_rules[{kind!r}]: {e}") from None
+  for kind in sorted(config.local_rules_by_steps):
+    try:
+      methods_lib.local_rule_configs_by_steps(config, kind)
+    except (ValueError, TypeError) as e:
+      raise ValueError(f"config.local_rules_by_steps[{kind!r}]: {e}") from None
   if set(config.heads) - set(HEADS):
     raise ValueError(f"config.heads must be a subset of {HEADS}, got {tuple(config.heads)}")
   for field, low in (("checkpoints", 0), ("shots", 1)):

@@ -15,7 +15,9 @@ the config that names it is checked):
 Any registered local rule (`metaunsup.local_rule`, e.g. the hand-designed rules of
 `metaunsup.rules.zoo`) is a method without registering anything here: "local:KIND" runs the rule
 registered as KIND exactly as the learned rule is run (same init, same checkpoints), with
-its config fields from `config.local_rules[KIND]` (the rule's own defaults where absent).
+its config fields from `config.local_rules[KIND]` (the rule's own defaults where absent),
+or, for a rule at its best per horizon, from `config.local_rules_by_steps[KIND][STEPS]`:
+then each checkpoint named is a run of its own from the shared init.
 """
 
 from __future__ import annotations
@@ -208,6 +210,34 @@ def local_rule_config(config, kind: str):
   return local_rule.from_dict(dict(fields), kind)
 
 
+def local_rule_configs_by_steps(config, kind: str) -> dict[int, Any]:
+  """The configs of the local rule KIND at the checkpoints where it is run at its best per
+  horizon (`config.local_rules_by_steps[KIND]`).
+
+  Args:
+    config: the evaluation config (reads config.local_rules_by_steps).
+    kind: a registered rule kind.
+
+  Returns:
+    {inner steps: rule config}; {} where KIND has no entry.
+
+  Raises:
+    ValueError: a key that is not a whole number of steps, an unknown field or a bad
+      value (one line).
+  """
+  by_steps = config.local_rules_by_steps
+  if kind not in by_steps:
+    return {}
+  out = {}
+  for steps, fields in dict(by_steps[kind]).items():
+    if not str(steps).isdigit():
+      raise ValueError(f"[{kind!r}] keys must be inner-step counts such as '100', got {steps!r}")
+    if hasattr(fields, "to_dict"):
+      fields = fields.to_dict()
+    out[int(steps)] = local_rule.from_dict(dict(fields), kind)
+  return out
+
+
 def network_inner_config(
   rule_config, widths, activation: str, batch_size: int
 ) -> inner.InnerConfig:
@@ -236,6 +266,9 @@ def unroll_checkpoints(
 ):
   """Runs a local rule and yields the network at every checkpoint. Steps advance in scans
   of 1000, 100, 10 and 1, so a log-spaced curve compiles at most four programs per shape.
+  One run, read at every checkpoint, of unknown length (`StepInfo.total` 0); a rule that
+  reads its task's length (`local_rule.reads_total`: a rate decaying to 0 at the end) gets
+  one run per checkpoint instead, from the same initial state, each told its length.
 
   Args:
     theta: the rule's parameters ({} for Oja's rule).
@@ -247,8 +280,11 @@ def unroll_checkpoints(
   Yields:
     (step, `base_model.BaseParams`) at every checkpoint; step 0 is the initial network.
   """
-  done = 0
+  start, done = state, 0
+  state = inner.with_total(start, 0)
   for target in checkpoints:
+    if local_rule.reads_total(cfg.rule):
+      state, done = inner.with_total(start, target), 0
     while done < target:
       k = next(c for c in (1000, 100, 10, 1) if c <= target - done)
       state = inner.jitted_unroll(theta, cfg, state, task_data, k)
@@ -372,19 +408,20 @@ class SeedContext:
     """The query inputs, [Q, D]."""
     return self.ds.test_x[self.readout.query]
 
-  def run_local_rule(self, theta, rule_config) -> None:
+  def run_local_rule(self, theta, rule_config, checkpoints: tuple[int, ...] = ()) -> None:
     """Trains the shared init with a local rule, scoring it at every checkpoint and keeping
     its first layer after the last one.
 
     Args:
       theta: the rule's meta-parameters.
       rule_config: the rule's config (hashable, with `update`).
+      checkpoints: the inner-step counts to score at; () for all of `self.checkpoints`.
     """
     cfg = network_inner_config(
       rule_config, self.config.widths, self.activation, self.config.batch_size
     )
     for step, params in unroll_checkpoints(
-      theta, cfg, self.state, self.task_data, self.checkpoints
+      theta, cfg, self.state, self.task_data, checkpoints or self.checkpoints
     ):
       self.add(step, self.readout.score_network(params, self.activation))
       if step == self.checkpoints[-1]:
@@ -394,7 +431,14 @@ class SeedContext:
 def _local_rule_method(kind: str) -> Callable[[SeedContext], None]:
   def run(ctx: SeedContext) -> None:
     rule_config = local_rule_config(ctx.config, kind)
-    ctx.run_local_rule(rule_config.init_theta(ctx.key), rule_config)
+    by_steps = local_rule_configs_by_steps(ctx.config, kind)
+    if not by_steps:
+      ctx.run_local_rule(rule_config.init_theta(ctx.key), rule_config)
+      return
+    # At its best per horizon: a run of its own to each checkpoint, from the shared init.
+    for step in ctx.checkpoints:
+      config_at = by_steps.get(step, rule_config)
+      ctx.run_local_rule(config_at.init_theta(ctx.key), config_at, checkpoints=(step,))
 
   return run
 

@@ -13,6 +13,14 @@ so that an isotropic ES perturbation of the mix means the same for every term), 
 V left as they are. A mix that is one-hot on a term at that rule's lr is that rule: the warm
 start `theta_from` (`config.meta.init_rule="zoo:NAME"`) begins meta-training at the
 hand-designed rule's quality.
+
+Learned schedules (issue 37): with `time_scales` (tau_1..tau_F), each term's step size in each
+layer group is modulated by a learned function of the inner step t,
+    mix[t, g] -> mix[t, g] * exp(sum_f schedule[f, t, g] * tanh(t / tau_f - 1)),
+the time features of learned_optimization's MLP optimizers. schedule starts at 0, where the
+factor is exactly 1: the rule is then its time-blind version, bit for bit, so a warm start
+from a time-blind rule file (`extend_theta`) begins meta-training at that rule. The features
+read the step only, never the task's length: one run serves every horizon (an anytime rule).
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from metaunsup import base_model, local_rule
 from metaunsup.rules.zoo import terms as term_records
 
 LAYER_GROUPS = ("first", "rest")
+# The inner steps at which a run's summary reports the learned schedule's factors.
+SUMMARY_STEPS = (0, 10, 100, 1000, 10000)
 
 
 @local_rule.register("compact")
@@ -46,10 +56,13 @@ class CompactRule(local_rule.LocalRuleBase):
     init_lr: the global step-size factor of a random theta (exp(theta["log_lr"])).
     l1: weight of the L1 penalty on the mix that meta-training adds to the meta-loss
       (`penalty`), which drives unhelpful terms to 0; 0: none.
+    time_scales: tau of the learned schedule's features tanh(t / tau - 1), in inner steps
+      (module docstring); () (the default): a time-blind rule, as before.
 
   Raises:
     ValueError: an unknown or empty `terms`, term_scales not one positive number per term,
-      p or k below 2, init_lr not positive, or a negative l1 (one line, at construction).
+      p or k below 2, init_lr not positive, a negative l1, or time_scales not distinct
+      positive numbers (one line, at construction).
   """
 
   terms: tuple[str, ...] = term_records.TERMS
@@ -58,6 +71,7 @@ class CompactRule(local_rule.LocalRuleBase):
   krotov_hopfield_k: int = 7
   init_lr: float = 1.0
   l1: float = 0.0
+  time_scales: tuple[float, ...] = ()
 
   def __post_init__(self) -> None:
     unknown = set(self.terms) - set(term_records.TERMS)
@@ -87,6 +101,15 @@ class CompactRule(local_rule.LocalRuleBase):
       raise ValueError(
         f"compact rule: init_lr must be > 0 and l1 >= 0, got {self.init_lr!r}, {self.l1!r}"
       )
+    taus = tuple(self.time_scales)
+    if len(set(taus)) != len(taus) or not all(
+      isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in taus
+    ):
+      raise ValueError(
+        "compact rule: time_scales must be distinct positive numbers of inner steps "
+        f"(e.g. (10, 100, 1000, 10000)), or () for a time-blind rule; got {self.time_scales!r}"
+      )
+    object.__setattr__(self, "time_scales", tuple(float(v) for v in taus))
 
   def init_theta(self, key: jax.Array) -> dict[str, Any]:
     """A random theta: mix entries 1/num_terms +- 20% (every term on at first, at a
@@ -98,15 +121,60 @@ class CompactRule(local_rule.LocalRuleBase):
 
     Returns:
       {"log_lr": [] float32, "mix": [num_terms, 2] (first layer, the others),
-      "params": the hyperparameters of the rule's own terms (`zoo.terms.init_params`)}.
+      "params": the hyperparameters of the rule's own terms (`zoo.terms.init_params`)},
+      and with time_scales "schedule": [F, num_terms, 2] zeros (`extend_theta`).
     """
     n = len(self.terms)
     mix = (1.0 + 0.2 * jax.random.normal(key, (n, len(LAYER_GROUPS)))) / n
-    return {
-      "log_lr": jnp.asarray(math.log(self.init_lr), jnp.float32),
-      "mix": mix.astype(jnp.float32),
-      "params": term_records.init_params(self.terms),
-    }
+    return self.extend_theta(
+      {
+        "log_lr": jnp.asarray(math.log(self.init_lr), jnp.float32),
+        "mix": mix.astype(jnp.float32),
+        "params": term_records.init_params(self.terms),
+      }
+    )
+
+  def extend_theta(self, theta: dict[str, Any]) -> dict[str, Any]:
+    """theta with the learned schedule this config adds at 0 (a factor of exactly 1 at
+    every step), where it has none: a time-blind rule's theta (a warm start from an older
+    rule file, `training.state.warm_start_theta`) becomes this rule's without changing a
+    step.
+
+    Args:
+      theta: a compact rule's meta-parameters, with or without "schedule".
+
+    Returns:
+      theta, with "schedule" [F, num_terms, 2] zeros added when time_scales is set and it
+      has none; unchanged otherwise.
+    """
+    if not self.time_scales or "schedule" in theta:
+      return theta
+    shape = (len(self.time_scales), len(self.terms), len(LAYER_GROUPS))
+    return {**theta, "schedule": jnp.zeros(shape, jnp.float32)}
+
+  def time_features(self, step: jax.Array | int) -> jax.Array:
+    """The schedule's inputs at inner step `step`.
+
+    Args:
+      step: int or float scalar, inner steps taken.
+
+    Returns:
+      [F] float32, tanh(step / tau_f - 1).
+    """
+    t = jnp.asarray(step, jnp.float32)
+    return jnp.tanh(t / jnp.asarray(self.time_scales, jnp.float32) - 1.0)
+
+  def step_factors(self, theta: local_rule.Theta, step: jax.Array | int) -> jax.Array:
+    """The learned schedule's factor on every term's step size at inner step `step`.
+
+    Args:
+      theta: the meta-parameters (with "schedule"; time_scales set).
+      step: scalar, inner steps taken.
+
+    Returns:
+      [num_terms, 2] float32: exp(sum_f schedule[f] * tanh(step / tau_f - 1)).
+    """
+    return jnp.exp(jnp.einsum("f,ftg->tg", self.time_features(step), theta["schedule"]))
 
   def theta_from(self, zoo_rule: Any, key: jax.Array) -> dict[str, Any]:
     """theta that makes this rule `zoo_rule` (a warm start: `meta.init_rule="zoo:NAME"`).
@@ -130,11 +198,13 @@ class CompactRule(local_rule.LocalRuleBase):
       raise ValueError(f"the compact rule's terms {self.terms} lack {term!r}; add it to rule.terms")
     mix = np.zeros((len(self.terms), len(LAYER_GROUPS)), np.float32)
     mix[self.terms.index(term)] = 1.0
-    return {
-      "log_lr": jnp.asarray(math.log(lr / self.term_scales[self.terms.index(term)]), jnp.float32),
-      "mix": jnp.asarray(mix),
-      "params": {h.key: params[h.key] for h in term_records.hyperparameters(self.terms)},
-    }
+    return self.extend_theta(
+      {
+        "log_lr": jnp.asarray(math.log(lr / self.term_scales[self.terms.index(term)]), jnp.float32),
+        "mix": jnp.asarray(mix),
+        "params": {h.key: params[h.key] for h in term_records.hyperparameters(self.terms)},
+      }
+    )
 
   def update(
     self, theta: local_rule.Theta, params: base_model.BaseParams, acts: base_model.Activations
@@ -148,7 +218,64 @@ class CompactRule(local_rule.LocalRuleBase):
 
     Returns:
       params with every W updated (b and V as they were).
+
+    Raises:
+      ValueError: the rule has a learned schedule (time_scales), which needs the step:
+        the inner loop calls `update_with_state`.
     """
+    if self.time_scales:
+      raise ValueError(
+        "a compact rule with time_scales needs the inner step: call update_with_state "
+        "(the inner loop, apply_rule and the evaluation do)"
+      )
+    return self._update(theta, params, acts, None)
+
+  def init_state(self, params: base_model.BaseParams) -> None:
+    """No state: the schedule reads the step alone (`local_rule.HasState`).
+
+    Args:
+      params: the fresh network (unused).
+
+    Returns:
+      None.
+    """
+    del params
+
+  def reads_total(self) -> bool:
+    """False: the schedule reads the step, never the task's length (an anytime rule)."""
+    return False
+
+  def update_with_state(
+    self,
+    theta: local_rule.Theta,
+    params: base_model.BaseParams,
+    acts: base_model.Activations,
+    state: None,
+    info: local_rule.StepInfo,
+  ) -> tuple[base_model.BaseParams, None]:
+    """One step at inner step `info.step` (`update`, each term's step size times the
+    learned schedule's factor where time_scales is set).
+
+    Args:
+      theta: the meta-parameters (`init_theta`).
+      params: the network, W[l] [n_l, n_{l+1}].
+      acts: its forward pass on a batch, acts.xs[l] [B, n_l] (one more entry than layers).
+      state: None (the rule keeps none).
+      info: the step (`info.step`; `info.total` is not read).
+
+    Returns:
+      (params with every W updated, None).
+    """
+    factors = self.step_factors(theta, info.step) if self.time_scales else None
+    return self._update(theta, params, acts, factors), state
+
+  def _update(
+    self,
+    theta: local_rule.Theta,
+    params: base_model.BaseParams,
+    acts: base_model.Activations,
+    factors: jax.Array | None,
+  ) -> base_model.BaseParams:
     chex.assert_equal(len(acts.xs), len(params.W) + 1)
     lr = jnp.exp(theta["log_lr"])
     new_W = []
@@ -159,7 +286,7 @@ class CompactRule(local_rule.LocalRuleBase):
           t,
           w,
           x,
-          lr * theta["mix"][i, group] * scale,
+          _scaled(lr * theta["mix"][i, group] * scale, factors, i, group),
           theta["params"],
           p=self.krotov_hopfield_p,
           k=self.krotov_hopfield_k,
@@ -190,7 +317,8 @@ class CompactRule(local_rule.LocalRuleBase):
       {"compact_lr": exp(log_lr), "compact_mix": {term: [first layer, others]} (each
       term's step size in units of its zoo-sweep step size, exp(log_lr) * mix, 5
       significant digits), "compact_params": the terms' hyperparameters (temperatures,
-      not their logs)}.
+      not their logs)}, and with time_scales "compact_schedule": {inner step: {term:
+      [first layer, others]}}, the schedule's factor on the mix at `SUMMARY_STEPS`.
     """
     lr = float(np.exp(theta["log_lr"]))
     mix = np.asarray(theta["mix"]) * lr
@@ -199,11 +327,20 @@ class CompactRule(local_rule.LocalRuleBase):
       for h in term_records.RECORDS[t].hyperparameters:
         stored = float(theta["params"][h.key])
         params[f"{t}_{h.field}"] = math.exp(stored) if h.log else stored
-    return {
+    out = {
       "compact_lr": lr,
       "compact_mix": {t: [float(f"{v:.5g}") for v in mix[i]] for i, t in enumerate(self.terms)},
       "compact_params": params,
     }
+    if self.time_scales:
+      out["compact_schedule"] = {
+        str(step): {
+          t: [float(f"{v:.5g}") for v in np.asarray(self.step_factors(theta, step))[i]]
+          for i, t in enumerate(self.terms)
+        }
+        for step in SUMMARY_STEPS
+      }
+    return out
 
   def check_theta(self, theta: local_rule.Theta) -> None:
     """A one-line error when theta does not fit this config. Hyperparameters of terms the
@@ -226,3 +363,8 @@ class CompactRule(local_rule.LocalRuleBase):
         },
       }
     local_rule.check_theta_shapes(theta, expected, self.kind)
+
+
+def _scaled(step: jax.Array, factors: jax.Array | None, term: int, group: int) -> jax.Array:
+  # No multiplication at all without a schedule: the time-blind rule's ops, bit for bit.
+  return step if factors is None else step * factors[term, group]

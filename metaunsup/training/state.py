@@ -169,8 +169,11 @@ def warm_start_theta(path, rule_cfg: local_rule.LocalRule, key: jax.Array | None
       f"{loaded.config.kind!r}, config.rule is of kind {rule_cfg.kind!r}; "
       "set config.rule.kind (and its fields) to the rule's own"
     )
+  theta = loaded.theta
+  if isinstance(rule_cfg, local_rule.ExtendsTheta):
+    theta = rule_cfg.extend_theta(theta)  # e.g. a learned schedule added at 0
   expected = jax.eval_shape(lambda: rule_cfg.init_theta(jax.random.PRNGKey(0)))
-  differ = local_rule.theta_mismatch(loaded.theta, expected, "config.rule")
+  differ = local_rule.theta_mismatch(theta, expected, "config.rule")
   if differ:
     theirs, ours = loaded.config.to_dict(), rule_cfg.to_dict()
     settings = {f: theirs[f] for f in ours if theirs.get(f) != ours[f]}
@@ -178,4 +181,4 @@ def warm_start_theta(path, rule_cfg: local_rule.LocalRule, key: jax.Array | None
       f"config.meta.init_rule={path}: {differ}; set config.rule to the rule's own "
       f"settings {settings}"
     )
-  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), loaded.theta)
+  return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), theta)

@@ -104,6 +104,10 @@ def _unroll_tasks(
   return jax.vmap(lambda s, d: inner.unroll(theta, cfg, s, d, k))(states, data)
 
 
+def _with_total(states: inner.TaskState, total: int) -> inner.TaskState:
+  return states.replace(total=jnp.full_like(states.total, total))
+
+
 @functools.partial(jax.jit, static_argnames="activation")
 def _task_features(params: base_model.BaseParams, pool_x, readout_x, activation: str):
   """[T, R, F] features of each task's readout examples, batch norm with the statistics of
@@ -300,8 +304,13 @@ class Validator:
     """
     out: dict[int, dict] = {n: {} for n in self.inner_steps}
     for group in self.groups:
-      states, done = group.states, 0
+      # One run read at every count, of unknown length (StepInfo.total 0); a rule that
+      # reads its task's length runs once per count, told it (as the evaluation does).
+      start, done = group.states, 0
+      states = _with_total(start, 0)
       for n in self.inner_steps:
+        if local_rule.reads_total(group.cfg.rule):
+          states, done = _with_total(start, n), 0
         while done < n:
           states = _unroll_tasks(theta, group.cfg, states, group.data, self.chunk)
           done += self.chunk

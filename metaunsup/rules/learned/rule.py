@@ -60,6 +60,10 @@ class LearnedRule(local_rule.LocalRuleBase):
       it shapes the computation).
     krotov_hopfield_k: the rank k of its anti-Hebbian unit (an integer >= 2; static, it is
       a loop count).
+    time_scales: tau of the time features tanh(t / tau - 1) (t the inner step; the inputs
+      learned_optimization's MLP optimizers get) fed to every unit's network through
+      theta["unit_time"] [F, H], initially 0: the rule is then its time-blind self. ()
+      (the default): a time-blind rule.
 
   Raises:
     ValueError: a size below 1, an unknown or empty `terms`, a step-size cap outside
@@ -81,6 +85,7 @@ class LearnedRule(local_rule.LocalRuleBase):
   zoo_terms: tuple[str, ...] = ()  # hand-designed increments added at learned step sizes
   krotov_hopfield_p: float = 3.0
   krotov_hopfield_k: int = 7
+  time_scales: tuple[float, ...] = ()
 
   def __post_init__(self) -> None:
     for name in ("channels", "hidden", "readout_rank"):
@@ -102,6 +107,15 @@ class LearnedRule(local_rule.LocalRuleBase):
     k = self.krotov_hopfield_k
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
       raise ValueError(f"rule.krotov_hopfield_k must be an integer >= 2, got {k!r}")
+    taus = tuple(self.time_scales)
+    if len(set(taus)) != len(taus) or not all(
+      isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in taus
+    ):
+      raise ValueError(
+        "rule.time_scales must be distinct positive numbers of inner steps (e.g. (10, 100, "
+        f"1000, 10000)), or () for a time-blind rule; got {self.time_scales!r}"
+      )
+    object.__setattr__(self, "time_scales", tuple(float(v) for v in taus))
 
   @property
   def num_terms(self) -> int:
@@ -150,8 +164,79 @@ class LearnedRule(local_rule.LocalRuleBase):
 
     Returns:
       The updated `base_model.BaseParams`, same shapes (see `apply_update`).
+
+    Raises:
+      ValueError: the rule has time_scales, which need the step (`update_with_state`).
     """
+    if self.time_scales:
+      raise ValueError(
+        "a learned rule with time_scales needs the inner step: call update_with_state "
+        "(the inner loop, apply_rule and the evaluation do)"
+      )
     return update_lib.apply_update(theta, self, params, acts)
+
+  def init_state(self, params: base_model.BaseParams) -> None:
+    """No state: the time features read the step alone (`local_rule.HasState`).
+
+    Args:
+      params: the fresh network (unused).
+
+    Returns:
+      None.
+    """
+    del params
+
+  def reads_total(self) -> bool:
+    """False: the time features read the step, never the task's length."""
+    return False
+
+  def time_features(self, step: jax.Array | int) -> jax.Array:
+    """The unit networks' time inputs at inner step `step`.
+
+    Args:
+      step: scalar, inner steps taken.
+
+    Returns:
+      [F] float32, tanh(step / tau_f - 1).
+    """
+    t = jnp.asarray(step, jnp.float32)
+    return jnp.tanh(t / jnp.asarray(self.time_scales, jnp.float32) - 1.0)
+
+  def update_with_state(
+    self,
+    theta: local_rule.Theta,
+    params: base_model.BaseParams,
+    acts: base_model.Activations,
+    state: None,
+    info: local_rule.StepInfo,
+  ) -> tuple[base_model.BaseParams, None]:
+    """One inner step at inner step `info.step` (`update`, with the time features as the
+    unit networks' inputs where time_scales is set).
+
+    Args:
+      theta: the rule's meta-parameters (`init_theta`).
+      params: the base network's parameters.
+      acts: the forward pass on an unlabeled batch.
+      state: None (the rule keeps none).
+      info: the step (`info.total` is not read).
+
+    Returns:
+      (the updated params, None).
+    """
+    time = self.time_features(info.step) if self.time_scales else None
+    return update_lib.apply_update(theta, self, params, acts, time), state
+
+  def extend_theta(self, theta: local_rule.Theta) -> local_rule.Theta:
+    """theta with the time features' weights at 0 where time_scales is set and theta has
+    none (`local_rule.ExtendsTheta`: a warm start from a time-blind rule file).
+
+    Args:
+      theta: the rule's meta-parameters.
+
+    Returns:
+      theta, with "unit_time" [F, H] zeros where needed.
+    """
+    return theta_lib.extend_theta(theta, self)
 
   def theta_from(self, zoo_rule: Any, key: jax.Array) -> dict[str, Any]:
     """theta under which this rule takes exactly `zoo_rule`'s step on W (and leaves b and V
@@ -198,7 +283,7 @@ class LearnedRule(local_rule.LocalRuleBase):
     """The config from a dict (e.g. a rule file's or `config.json`'s "rule" section).
 
     Args:
-      d: field name -> value; `terms` and `zoo_terms` may be lists (JSON).
+      d: field name -> value; `terms`, `zoo_terms` and `time_scales` may be lists (JSON).
 
     Returns:
       The `LearnedRule`.
@@ -207,7 +292,7 @@ class LearnedRule(local_rule.LocalRuleBase):
       ValueError: an unknown field (the message lists the known ones) or a bad value.
     """
     d = dict(d)
-    for name in ("terms", "zoo_terms"):
+    for name in ("terms", "zoo_terms", "time_scales"):
       if name in d:
         d[name] = tuple(d[name])
     fields = {f.name for f in dataclasses.fields(cls)}

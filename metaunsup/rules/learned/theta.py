@@ -33,8 +33,10 @@ def init_theta(key: jax.Array, cfg: LearnedRule) -> dict[str, Any]:
     "unit_example" is [4 + C, H] and scalar "competition_log_temperature" = log 1; with
     `zoo_terms`, scalar "learned_gate" = 1, "zoo_lr" [len(zoo_terms)] = 0 (the rule
     without the zoo terms) and, when some term has parameters, "zoo_params", a dict of
-    scalars at the zoo rules' defaults (the terms' records). These are not drawn from `key`: the
-    random entries are those of the config without them.
+    scalars at the zoo rules' defaults (the terms' records); with `time_scales`,
+    "unit_time" [F, H] = 0 (the time features' weights into the unit network: the rule
+    without them). These are not drawn from `key`: the random entries are those of the
+    config without them.
   """
   C, H, R = cfg.channels, cfg.hidden, cfg.readout_rank
   shapes = {
@@ -70,7 +72,23 @@ def init_theta(key: jax.Array, cfg: LearnedRule) -> dict[str, Any]:
     params = {h.key: h.stored(h.default) for h in term_records.hyperparameters(cfg.zoo_terms)}
     if params:
       theta["zoo_params"] = params
-  return theta
+  return extend_theta(theta, cfg)
+
+
+def extend_theta(theta: dict[str, Any], cfg: LearnedRule) -> dict[str, Any]:
+  """theta with the time features' weights at 0 where the config has time_scales and theta
+  has none (a warm start from a time-blind rule file begins at that rule).
+
+  Args:
+    theta: the learned rule's meta-parameters.
+    cfg: the rule config.
+
+  Returns:
+    theta, with "unit_time" [F, H] zeros added where needed.
+  """
+  if not cfg.time_scales or "unit_time" in theta:
+    return theta
+  return {**theta, "unit_time": jnp.zeros((len(cfg.time_scales), cfg.hidden), jnp.float32)}
 
 
 def check_theta(theta: local_rule.Theta, cfg: LearnedRule) -> None:

@@ -65,6 +65,7 @@ def unit_network(
   z: jax.Array,
   d: jax.Array,
   static: jax.Array,
+  time: jax.Array | None = None,
 ) -> jax.Array:
   """Per-unit state h [B, n, H] from neuron-local inputs only.
 
@@ -78,6 +79,8 @@ def unit_network(
     z: [B, n], its pre-activations.
     d: [B, n, C], the top-down signal reaching the layer.
     static: [n, unit_features], the bias, weight statistics and unit-id features.
+    time: [F] the time features (`LearnedRule.time_features`), the same for every unit and
+      example; None: a time-blind rule.
 
   Returns:
     h [B, n, H]: relu of the pre-state centred and rms-normalised over channels.
@@ -102,7 +105,10 @@ def unit_network(
   # them, sines and cosines of the unit ids included, into every [B, n, H] consumer; the
   # inner step took 154 ms instead of 64 at widths 256-256-256 (`make bench`, 'Utilisation').
   static = jax.lax.optimization_barrier(static)
-  h1 = jax.nn.relu(bn_batch(example) + static @ theta["unit_static"])
+  unit_in = bn_batch(example) + static @ theta["unit_static"]
+  if time is not None:
+    unit_in = unit_in + time @ theta["unit_time"]
+  h1 = jax.nn.relu(unit_in)
   pooled = base_model.leading_mean(h1)  # [n, H]
   pre = h1 @ theta["unit_self"] + (pooled @ theta["unit_pool"])[None]
   if cfg.cross_unit_mixing:
@@ -129,6 +135,7 @@ def unit_states(
   cfg: LearnedRule,
   params: base_model.BaseParams,
   acts: base_model.Activations,
+  time: jax.Array | None = None,
 ) -> list[jax.Array]:
   """Run the top-down pass; returns h_l for every layer, input layer included.
 
@@ -139,6 +146,7 @@ def unit_states(
     cfg: the rule config.
     params: the base network (L weight layers).
     acts: its forward pass, L + 1 entries of xs and zs ([B, n_l]).
+    time: [F] the time features, or None (`unit_network`).
 
   Returns:
     list of L + 1 arrays h_l [B, n_l, H], index 0 the input layer.
@@ -152,7 +160,7 @@ def unit_states(
     w_in = params.W[l - 1] if l > 0 else None
     w_out = params.W[l] if l < L else None
     static = static_features(cfg, bias, w_in, w_out, n)
-    h = unit_network(theta, cfg, acts.xs[l], acts.zs[l], d, static)
+    h = unit_network(theta, cfg, acts.xs[l], acts.zs[l], d, static, time)
     states[l] = h
     if l > 0:
       delta = d * jax.nn.sigmoid(acts.zs[l])[..., None] + h @ theta["delta_out"]

@@ -91,6 +91,7 @@ def apply_update(
   cfg: LearnedRule,
   params: base_model.BaseParams,
   acts: base_model.Activations,
+  time: jax.Array | None = None,
 ) -> base_model.BaseParams:
   """One inner step: new phi from the rule (Metz et al., ICLR 2019, Sec. 4). V gets
   W's update (the authors' default); W's column rms and V's rms are then reset to 1,
@@ -112,6 +113,8 @@ def apply_update(
     cfg: the rule config.
     params: the base network, L weight layers W_l / V_l [n_l, n_{l+1}], b_l [n_{l+1}].
     acts: its forward pass on an unlabeled batch, L + 1 entries [B, n_l].
+    time: [F] the time features of the step (`LearnedRule.time_features`), inputs of every
+      unit's network; None: a time-blind rule.
 
   Returns:
     The updated `base_model.BaseParams`, same shapes.
@@ -120,7 +123,7 @@ def apply_update(
     AssertionError: (chex) acts does not have one entry more than params has layers.
   """
   chex.assert_equal(len(acts.xs), len(params.W) + 1)
-  states = unit_states(theta, cfg, params, acts)
+  states = unit_states(theta, cfg, params, acts, time)
   lr, bias_lr = inner_lrs(theta, cfg)
   new_W, new_b, new_V = [], [], []
   for l, (W, b, V) in enumerate(zip(params.W, params.b, params.V)):

@@ -34,15 +34,15 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from metaunsup import local_rule
-from metaunsup.rules.zoo import record
+from metaunsup import base_model, local_rule
+from metaunsup.rules.zoo import record, schedule
 
 EPS = 1e-8
 
 
 @local_rule.register("competitive")
 @dataclasses.dataclass(frozen=True)
-class Competitive(local_rule.LayerwiseRule):
+class Competitive(schedule.ScheduledRule):
   """Online k-means (hard winner-take-all instar) or soft competitive learning on every
   layer of the base network.
 
@@ -51,9 +51,9 @@ class Competitive(local_rule.LayerwiseRule):
       in a batch, in (0, 1]: a convex combination, so stable at any width and input
       scale; 1 moves every centroid to its batch mean (Lloyd's step on each batch). No
       published default fits a mini-batch rule: MacQueen's rate 1 / (wins so far), which
-      Sculley (2010)'s mini-batch k-means keeps per centre, needs a count the rule has no
-      state for, so the rate is constant and the centroids fluctuate by O(lr / wins per
-      batch); 0.1 is that rate after ten wins.
+      Sculley (2010)'s mini-batch k-means keeps per centre, needs a count per unit
+      (`counts`); with a constant rate the centroids fluctuate by O(lr / wins per batch);
+      0.1 is that rate after ten wins.
     temperature: 0 for the hard variant (online k-means); above 0, the soft variant, with
       shares softmax_k(-|x - w_k|^2 / (temperature * tr C)), tr C the batch's total
       variance, so one temperature suits any input scale and width: a gap in squared
@@ -62,13 +62,24 @@ class Competitive(local_rule.LayerwiseRule):
       k-means's inertia; above deterministic annealing's critical temperature
       2 lambda_max(C) / tr C (Rose et al. 1990; about 0.3 on digits) every centroid
       collapses onto the mean and the layer's units become identical.
+    counts: False (the default): one constant rate. True: MacQueen's rate as Sculley
+      (2010)'s mini-batch k-means keeps it, a count of wins per unit (the rule's state,
+      `local_rule.HasState`): a unit that won m_k inputs of the batch, n_k in all so far,
+      moves m_k / n_k of the way to their mean (each centroid the running mean of every
+      input it won); a unit that won nothing moves at lr toward the input it came
+      closest to winning, as without counts. Soft wins (temperature > 0) count their
+      shares.
+    lr_schedule: "constant" or "linear" (`schedule.ScheduledRule`; the rate of units
+      that won nothing, under counts).
 
   Raises:
-    ValueError: (one line, at construction) lr outside (0, 1] or a negative temperature.
+    ValueError: (one line, at construction) lr outside (0, 1], a negative temperature,
+      counts not a bool, or an unknown lr_schedule.
   """
 
   lr: float = 0.1
   temperature: float = 0.0
+  counts: bool = False
 
   def __post_init__(self) -> None:
     if not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 1:
@@ -78,10 +89,63 @@ class Competitive(local_rule.LayerwiseRule):
         "competitive rule: temperature must be >= 0 (0: hard winner-take-all), "
         f"got {self.temperature!r}"
       )
+    if not isinstance(self.counts, bool):
+      raise ValueError(f"competitive rule: counts must be true or false, got {self.counts!r}")
+    self.check_schedule()
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`competitive_step` with this config (see `local_rule.LayerwiseRule`)."""
     return competitive_step(w, x, self.lr, self.temperature)
+
+  def layer_increment(self, w: jax.Array, x: jax.Array, lr: jax.Array | float) -> jax.Array:
+    """`competitive_increment` with this config at step size lr (`ScheduledRule`)."""
+    return competitive_increment(w, x, lr, self.temperature)
+
+  def init_state(self, params: base_model.BaseParams) -> list[jax.Array] | None:
+    """The win counts, one [n_{l+1}] of zeros per layer; None without counts.
+
+    Args:
+      params: the fresh network.
+
+    Returns:
+      list of [n_{l+1}] float32, or None.
+    """
+    if not self.counts:
+      return None
+    return [jnp.zeros((w.shape[1],), jnp.float32) for w in params.W]
+
+  def update_with_state(
+    self,
+    theta: local_rule.Theta,
+    params: base_model.BaseParams,
+    acts: base_model.Activations,
+    state: list[jax.Array] | None,
+    info: local_rule.StepInfo,
+  ) -> tuple[base_model.BaseParams, list[jax.Array] | None]:
+    """One step with per-unit rates m_k / n_k (counts), at the scheduled rate otherwise.
+
+    Args:
+      theta: unused ({}).
+      params: the network.
+      acts: its forward pass on a batch.
+      state: the win counts (`init_state`).
+      info: the step and the task's length.
+
+    Returns:
+      (params with every W updated, the new counts).
+    """
+    if not self.counts:
+      return super().update_with_state(theta, params, acts, state, info)
+    assert state is not None, "the state of init_state"
+    lr = self.lr * schedule.lr_factor(self.lr_schedule, info)
+    new_w, counts = [], []
+    for w, x, n in zip(params.W, acts.xs, state):
+      wins = jnp.sum(unit_shares(w, x - jnp.mean(x, axis=0), self.temperature), axis=0)
+      n = n + wins
+      rate = jnp.where(wins > 0, wins / jnp.maximum(n, EPS), lr)
+      new_w.append(w + competitive_increment(w, x, rate, self.temperature))
+      counts.append(n)
+    return params.replace(W=new_w), counts
 
 
 @local_rule.register("soft_competitive")
@@ -98,6 +162,25 @@ class SoftCompetitive(Competitive):
   """
 
   temperature: float = 0.03
+
+
+def unit_shares(w: jnp.ndarray, x: jnp.ndarray, temperature: float | jax.Array) -> jnp.ndarray:
+  """Each input's shares among the units: one-hot at its nearest centroid (temperature 0)
+  or softmax_k(-|x_b - w_k|^2 / (temperature * tr C)) (`unit_weights`' r_bk).
+
+  Args:
+    w: [in, out] centroids as columns.
+    x: [B, in] inputs (centred).
+    temperature: >= 0; a Python 0 is the hard rule.
+
+  Returns:
+    [B, out], each row summing to 1.
+  """
+  dist = jnp.sum(w**2, axis=0) - 2.0 * x @ w
+  if isinstance(temperature, (int, float)) and temperature == 0:
+    return jax.nn.one_hot(jnp.argmin(dist, axis=1), w.shape[1], dtype=x.dtype)
+  total_var = jnp.sum(x**2) / x.shape[0]
+  return jax.nn.softmax(-dist / (temperature * total_var + EPS), axis=1)
 
 
 def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float | jax.Array) -> jnp.ndarray:

@@ -35,12 +35,12 @@ import jax
 import jax.numpy as jnp
 
 from metaunsup import local_rule
-from metaunsup.rules.zoo import record
+from metaunsup.rules.zoo import record, schedule
 
 
 @local_rule.register("krotov_hopfield")
 @dataclasses.dataclass(frozen=True)
-class KrotovHopfield(local_rule.LayerwiseRule):
+class KrotovHopfield(schedule.ScheduledRule):
   """Krotov & Hopfield's competing hidden units on every layer of the base network.
   Defaults are the paper's for MNIST (p = 3, k = 7, delta = 0.4, with 2000 hidden units;
   the notebook's smaller demo uses p = 2, k = 2 with 100) and the notebook's precision.
@@ -59,6 +59,8 @@ class KrotovHopfield(local_rule.LayerwiseRule):
     delta: the strength of the anti-Hebbian update (>= 0).
     precision: the floor on the update's largest entry (the notebook's `prec`), so a
       batch that changes nothing divides by it instead of 0.
+    lr_schedule: "constant" or "linear" (the notebook's decay to 0 over training;
+      `schedule.ScheduledRule`).
 
   Raises:
     ValueError: (one line, at construction) a value out of range.
@@ -89,10 +91,15 @@ class KrotovHopfield(local_rule.LayerwiseRule):
           f"{getattr(self, name)!r} (lr in (0, 1), p >= 2, integer k >= 2, "
           "delta >= 0, precision > 0)"
         )
+    self.check_schedule()
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`krotov_hopfield_step` with this config (see `local_rule.LayerwiseRule`)."""
     return krotov_hopfield_step(w, x, self.lr, self.p, self.k, self.delta, self.precision)
+
+  def layer_increment(self, w: jax.Array, x: jax.Array, lr: jax.Array | float) -> jax.Array:
+    """`krotov_hopfield_increment` with this config at step size lr (`ScheduledRule`)."""
+    return krotov_hopfield_increment(w, x, lr, self.p, self.k, self.delta, self.precision)
 
 
 def krotov_hopfield_step(

@@ -27,14 +27,14 @@ import jax
 import jax.numpy as jnp
 
 from metaunsup import local_rule
-from metaunsup.rules.zoo import record
+from metaunsup.rules.zoo import record, schedule
 
 EPS = 1e-8
 
 
 @local_rule.register("sanger")
 @dataclasses.dataclass(frozen=True)
-class Sanger(local_rule.LayerwiseRule):
+class Sanger(schedule.ScheduledRule):
   """Sanger's rule (or Oja's subspace rule) on every layer of the base network.
 
   Attributes:
@@ -46,6 +46,8 @@ class Sanger(local_rule.LayerwiseRule):
     subspace: use Oja's subspace rule (decay through the full y^T y: the principal
       subspace, in no particular order) instead of Sanger's (the lower triangle: the
       principal components in order).
+    lr_schedule: "constant" or "linear" (a decaying rate, as Sanger's convergence proof
+      asks; `schedule.ScheduledRule`).
 
   Raises:
     ValueError: (one line, at construction) lr outside (0, 1) or subspace not a bool.
@@ -59,10 +61,15 @@ class Sanger(local_rule.LayerwiseRule):
       raise ValueError(f"sanger rule: lr must be in (0, 1), got {self.lr!r}")
     if not isinstance(self.subspace, bool):
       raise ValueError(f"sanger rule: subspace must be true or false, got {self.subspace!r}")
+    self.check_schedule()
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`sanger_step` with this config (see `local_rule.LayerwiseRule`)."""
     return sanger_step(w, x, self.lr, self.subspace)
+
+  def layer_increment(self, w: jax.Array, x: jax.Array, lr: jax.Array | float) -> jax.Array:
+    """`sanger_increment` with this config at step size lr (`ScheduledRule`)."""
+    return sanger_increment(w, x, lr, self.subspace)
 
 
 def sanger_step(w: jnp.ndarray, x: jnp.ndarray, lr: float, subspace: bool = False) -> jnp.ndarray:

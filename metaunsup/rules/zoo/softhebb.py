@@ -35,14 +35,14 @@ import jax
 import jax.numpy as jnp
 
 from metaunsup import local_rule
-from metaunsup.rules.zoo import record
+from metaunsup.rules.zoo import record, schedule
 
 EPS = 1e-8
 
 
 @local_rule.register("softhebb")
 @dataclasses.dataclass(frozen=True)
-class SoftHebb(local_rule.LayerwiseRule):
+class SoftHebb(schedule.ScheduledRule):
   """SoftHebb on every layer of the base network.
 
   Attributes:
@@ -56,6 +56,7 @@ class SoftHebb(local_rule.LayerwiseRule):
       unit rms norm. The preset's `t_invert` = 12 acts on MNIST pixels in [0, 1], whose
       rms norm is sqrt(784 (0.1307^2 + 0.3081^2)) = 9.4 (the usual per-pixel mean and sd),
       so on inputs of unit rms norm its sharpness is 12 * 9.4 = 112.
+    lr_schedule: "constant" or "linear", an annealed rate (`schedule.ScheduledRule`).
 
   Raises:
     ValueError: (one line, at construction) lr outside (0, 1) or a non-positive inverse
@@ -72,10 +73,15 @@ class SoftHebb(local_rule.LayerwiseRule):
       raise ValueError(
         f"softhebb rule: inverse_temperature must be > 0, got {self.inverse_temperature!r}"
       )
+    self.check_schedule()
 
   def layer_step(self, w: jax.Array, x: jax.Array) -> jax.Array:
     """`softhebb_step` with this config (see `local_rule.LayerwiseRule`)."""
     return softhebb_step(w, x, self.lr, self.inverse_temperature)
+
+  def layer_increment(self, w: jax.Array, x: jax.Array, lr: jax.Array | float) -> jax.Array:
+    """`softhebb_increment` with this config at step size lr (`ScheduledRule`)."""
+    return softhebb_increment(w, x, lr, self.inverse_temperature)
 
 
 def softhebb_step(

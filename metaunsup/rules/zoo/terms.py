@@ -95,6 +95,11 @@ def increment(
   return RECORDS[term].increment(w, x, lr, params, p=p, k=k)
 
 
+# The zoo rules' schedule and state options at their time-blind, stateless values, the only
+# ones a term of a mix reproduces (`rules.zoo.schedule`).
+PUBLISHED_DEFAULTS = {"lr_schedule": "constant", "counts": False, "threshold_rate": 0.0}
+
+
 def from_rule(
   zoo_rule: Any, *, p: float = 3.0, k: int = 7
 ) -> tuple[str, float, dict[str, jax.Array]]:
@@ -110,8 +115,9 @@ def from_rule(
     (term, lr, params): params is `init_params()` with the rule's own values.
 
   Raises:
-    ValueError: a rule that is not one of `TERMS`, or a Krotov-Hopfield rule of another p
-      or k (or a precision other than the default, which no term varies) (one line each).
+    ValueError: a rule that is not one of `TERMS`, a Krotov-Hopfield rule of another p
+      or k (or a precision other than the default, which no term varies), or a rule with a
+      published schedule or state (`PUBLISHED_DEFAULTS`) (one line each).
   """
   matches = [t for t in RECORDS.values() if t.is_rule(zoo_rule)]
   if not matches:
@@ -121,6 +127,12 @@ def from_rule(
   reason = term.check_rule(zoo_rule, p, k) if term.check_rule else ""
   if reason:
     raise ValueError(reason)
+  published = {f: v for f, v in PUBLISHED_DEFAULTS.items() if getattr(zoo_rule, f, v) != v}
+  if published:
+    raise ValueError(
+      f"a {term.name} rule with {published} has a schedule or state that a mix of terms "
+      f"(one constant step size each) cannot hold; start from it with {PUBLISHED_DEFAULTS}"
+    )
   params = init_params()
   for h in term.hyperparameters:
     params[h.key] = h.stored(getattr(zoo_rule, h.field))
