@@ -136,10 +136,11 @@ def _meta_train(
   ):
     try:
       for step in range(start, config.meta.steps):
-        # The rule before this step's update, as the step's meta-loss scores it.
+        # The rule before this step's update, as the step's meta-loss scores it: every
+        # `every` steps, and at a run's last step, so that a short run's curve has an end.
         val = (
           validator(sharding.to_host(state.theta))
-          if validator is not None and step % every == 0
+          if validator is not None and (step % every == 0 or step == config.meta.steps - 1)
           else {}
         )
         k = truncation_schedule.truncation_length(config.seed, step, lengths)

@@ -143,10 +143,11 @@ def test_rows_every_n_steps_logged_everywhere_and_exact_across_resume(tmp_path, 
 
   monkeypatch.setattr(validation.Validator, "__call__", counted)
   resumed = train.train_and_evaluate(_config(), split)[1]
-  assert len(calls) == 1  # step 2's; step 0's row is read back, not recomputed
+  assert len(calls) == 2  # steps 2 and 3; the rows of 0 and 1 are read back, not recomputed
   rows = [json.loads(line) for line in (split / "metrics.jsonl").read_text().splitlines()]
-  assert [r["step"] for r in full if "val_accuracy" in r] == [0, 2]
-  assert [r["step"] for r in rows if "val_accuracy" in r] == [0, 2]
+  # Every 2 steps and at a run's last step (the stopped run's 1, the finished runs' 3).
+  assert [r["step"] for r in full if "val_accuracy" in r] == [0, 2, 3]
+  assert [r["step"] for r in rows if "val_accuracy" in r] == [0, 1, 2, 3]
   val_keys = [k for k in full[0] if k.startswith("val_") and k != "val_seconds"]
   assert set(val_keys) == {
     "val_accuracy",
@@ -157,8 +158,9 @@ def test_rows_every_n_steps_logged_everywhere_and_exact_across_resume(tmp_path, 
   }
   # Exact: the same programs on the same inputs (theta restored bit for bit).
   for a, b, c in zip(full, resumed, rows):
-    assert {k: a.get(k) for k in val_keys} == {k: b.get(k) for k in val_keys}
-    assert {k: a.get(k) for k in val_keys} == {k: c.get(k) for k in val_keys}
+    if "val_accuracy" in a:
+      assert {k: a.get(k) for k in val_keys} == {k: b.get(k) for k in val_keys}
+      assert {k: a.get(k) for k in val_keys} == {k: c.get(k) for k in val_keys}
   assert list(rows[0]["val_accuracy_by_steps"]) == ["2", "4"]
   board = read_scalars(split / "tensorboard")
   assert board["validation/val_accuracy"] == pytest.approx(
@@ -167,12 +169,12 @@ def test_rows_every_n_steps_logged_everywhere_and_exact_across_resume(tmp_path, 
   fig = monitoring.plot_curves(rows)
   assert len(fig.axes) == 3
   curves = [line for line in fig.axes[2].lines if line.get_label().startswith("rule")]
-  assert [tuple(line.get_xdata()) for line in curves] == [(0, 2), (0, 2)]
+  assert [tuple(line.get_xdata()) for line in curves] == [(0, 1, 2, 3), (0, 1, 2, 3)]
   assert [list(line.get_ydata()) for line in curves] == [
     [r["val_accuracy_by_steps"][n] for r in rows if "val_accuracy" in r] for n in ("2", "4")
   ]
   summary = workdir_lib.read_summary(split)
-  assert (summary["val_step_first"], summary["val_step_last"]) == (0, 2)
+  assert (summary["val_step_first"], summary["val_step_last"]) == (0, 3)
   assert summary["val_accuracy_first"] == rows[0]["val_accuracy"]
-  assert summary["val_accuracy_last"] == rows[2]["val_accuracy"]
+  assert summary["val_accuracy_last"] == rows[3]["val_accuracy"]
   assert summary["val_accuracy_random_init"] == rows[0]["val_accuracy_random_init"]
