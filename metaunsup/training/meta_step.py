@@ -34,10 +34,18 @@ def make_optimizer(meta: ml_collections.ConfigDict) -> optax.GradientTransformat
 
   Returns:
     The optax GradientTransformation; its state has `notfinite_count` (skips in a row)
-    and `total_notfinite`.
+    and `total_notfinite`. The same object for the same two values: it is part of the
+    jitted meta-step's static argument (`MetaStatic`), whose functions compare by
+    identity, so a second run in one process (a resume, `train_rule` called again)
+    reuses the compiled meta-step instead of compiling it anew.
   """
+  return _optimizer(float(meta.clip_norm), float(meta.learning_rate))
+
+
+@functools.lru_cache(maxsize=None)
+def _optimizer(clip_norm: float, learning_rate: float) -> optax.GradientTransformation:
   return optax.apply_if_finite(
-    optax.chain(clipping.clip_by_global_norm(meta.clip_norm), optax.adam(meta.learning_rate)),
+    optax.chain(clipping.clip_by_global_norm(clip_norm), optax.adam(learning_rate)),
     max_consecutive_errors=np.iinfo(np.int32).max,
   )
 
