@@ -128,9 +128,9 @@ def get_config() -> ml_collections.ConfigDict:
     heads=("ridge", "logistic"),
   )
   # The validation curve (metrics.jsonl's val_accuracy, TensorBoard, curves.png): every
-  # `every` meta-steps (0: off), and at a run's last step, the current rule trains fixed tasks (seeds 0..
-  # tasks_per_dataset-1 per family data set, eval's network, image size and batch) for
-  # each of `inner_steps`, read out with heads.shots labels per class and query_per_class
+  # `every` meta-steps (0: off), and at a run's last step, the current rule trains fixed
+  # tasks (seeds 0..tasks_per_dataset-1 per family data set, eval's network, image size and
+  # batch) for each of `inner_steps`, read out with heads.shots labels per class and query_per_class
   # queries per class, all from the validation part: the last heads.shots + query_per_class
   # examples of every class of the train split, which meta-training then never reads.
   # One pass here takes about two meta-steps' time (22 s against 10.4 s on 2 loaded CPU

@@ -2,12 +2,16 @@
 10^2, 10^3 and 10^4 inner steps with the variant (constant rate, or its published schedule
 or state) and lr that `experiments/time_aware/zoo_sweep.py` chose on meta-training data for
 that horizon (`results/zoo_sweep.json`), as a run of its own from the shared init per
-horizon (`config.local_rules_by_steps`). Protocol and settings as eval_time_aware.py, so the
-paired table merges them by seed. `RULES` (below) may hold fewer rules than the sweep did
-when compute is short: the ones the sweep ranked best.
+horizon (`config.local_rules_by_steps`). Protocol as eval_time_aware.py (same seeds, init,
+labels and query), so the paired table merges them by seed; sized for a 2-core CPU: the
+settings of issue 37's second target (MNIST and Fashion-MNIST at 14x14, 28x28 and permuted
+28x28) and the ridge head only. The config's argument names the rules (default: every rule
+the sweep ran).
 
-  make evaluate CONFIG=experiments/time_aware/configs/eval_zoo_by_horizon.py \
-      OUT=runs/eval_zoo_by_horizon
+  python -m metaunsup.evaluation --rule=pretrained --out=runs/eval_zoo_by_horizon \
+      --config=experiments/time_aware/configs/eval_zoo_by_horizon.py:$RULES
+
+with RULES=krotov_hopfield,softhebb,competitive,soft_competitive for the committed run.
 """
 
 import json
@@ -37,5 +41,9 @@ def get_config(rules: str = ""):
   swept = sorted({k.split("/")[0] for k in result["best"]})
   kinds = [k for k in rules.split(",") if k] or swept
   c.methods = ("random_init", *(f"local:{k}" for k in kinds))
+  c.datasets = tuple(
+    f"{d}@{s}" for s in ("14", "28", "28+perm") for d in ("fashion_mnist", "mnist")
+  )
+  c.heads = ("ridge",)
   c.local_rules_by_steps = {k: best_fields(result, k) for k in kinds}
   return c
