@@ -273,14 +273,16 @@ def unroll_checkpoints(
   Args:
     theta: the rule's parameters ({} for Oja's rule).
     cfg: the inner problem (`network_inner_config`).
-    state: the initial task state (`inner.init_task`).
+    state: the initial task state (`inner.init_task`), possibly made for another rule (the
+      evaluation's init shared by every method): the rule's own state is started afresh.
     task_data: the unlabeled data (`inner.unlabeled_data`).
     checkpoints: sorted inner-step counts.
 
   Yields:
     (step, `base_model.BaseParams`) at every checkpoint; step 0 is the initial network.
   """
-  start, done = state, 0
+  start = state.replace(rule_state=local_rule.init_state(cfg.rule, state.params))
+  done = 0
   state = inner.with_total(start, 0)
   for target in checkpoints:
     if local_rule.reads_total(cfg.rule):

@@ -22,7 +22,7 @@ from helpers import (
 from metaunsup import base_model, checkpointing, inner, local_rule, train
 from metaunsup.evaluation import methods
 from metaunsup.rule_files import Rule
-from metaunsup.rules import compact
+from metaunsup.rules import compact, zoo
 from metaunsup.training import setup
 from metaunsup.training import state as state_lib
 
@@ -138,6 +138,15 @@ def test_the_evaluation_runs_a_rule_that_reads_the_length_once_per_horizon(monke
   seen = _seen_by_checkpoint(monkeypatch, CountingHebb(reads=True), (0, 3, 12))
   # (Scans of 1, 1, 1 steps, then 10, 1, 1: the last step each scan took.)
   assert seen == [[0, 3], [1, 3], [2, 3], [9, 12], [10, 12], [11, 12]]
+
+
+def test_the_evaluation_starts_a_rule_s_own_state_on_the_init_every_method_shares():
+  # The evaluation's shared init is made with the learned rule's config (no rule state).
+  shared = inner.init_task(jax.random.PRNGKey(0), 10, tiny_inner_config())
+  cfg = tiny_inner_config(rule=zoo.Competitive(counts=True))
+  out = dict(methods.unroll_checkpoints({}, cfg, shared, synthetic_task_data(), (0, 2)))
+  assert np.isfinite(np.asarray(out[2].W[0])).all()
+  assert not np.array_equal(out[2].W[0], shared.params.W[0])
 
 
 @pytest.mark.slow
