@@ -73,16 +73,16 @@ def _unroll(rule, k, state=None, theta=None):
 
 
 def test_a_rule_without_state_keeps_none_and_steps_as_update_says():
-  rule = compact.CompactRule()
+  rule = compact.CompactRule(terms=("oja", "krotov_hopfield"))
   cfg, state = _unroll(rule, 3)
   assert state.rule_state is None and int(state.step) == 3
   # The same steps by hand: the batch keys unroll draws, the rule's own `update`.
   start = inner.init_task(jax.random.PRNGKey(0), 10, cfg)
   theta, params, key = rule.init_theta(jax.random.PRNGKey(1)), start.params, start.key
+  step = jax.jit(lambda p, x: rule.update(theta, p, base_model.apply(p, x, cfg.activation)))
   for _ in range(3):
     key, k_batch = jax.random.split(key)
-    x = inner.sample_batch(k_batch, synthetic_task_data(), cfg.batch_size)
-    params = rule.update(theta, params, base_model.apply(params, x, cfg.activation))
+    params = step(params, inner.sample_batch(k_batch, synthetic_task_data(), cfg.batch_size))
   # Two programs (a compiled scan, eager steps) round differently: float32's epsilon,
   # amplified by three steps of a rule with normalisations, is far below 1e-5. (That the
   # scan's own numbers are unchanged bit for bit: experiments/time_aware/README.md.)
