@@ -118,6 +118,7 @@ RULE_SHARED = (
   "metaunsup.rules.zoo.terms",
   "metaunsup.rules.zoo.record",
   "metaunsup.rules.zoo.schedule",
+  "metaunsup.rules.time_features",
 )
 RULE_COLLECTIONS = ("metaunsup.rules", "metaunsup.rules.zoo", "metaunsup.rules.zoo.terms")
 

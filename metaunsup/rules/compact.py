@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaunsup import base_model, local_rule
+from metaunsup.rules import time_features
 from metaunsup.rules.zoo import terms as term_records
 
 LAYER_GROUPS = ("first", "rest")
@@ -44,7 +45,7 @@ SUMMARY_STEPS = (0, 10, 100, 1000, 10000)
 
 @local_rule.register("compact")
 @dataclasses.dataclass(frozen=True)
-class CompactRule(local_rule.LocalRuleBase):
+class CompactRule(time_features.ReadsTheStep, local_rule.LocalRuleBase):
   """A learned, sparse mix of the zoo's updates (module docstring).
 
   Attributes:
@@ -101,15 +102,8 @@ class CompactRule(local_rule.LocalRuleBase):
       raise ValueError(
         f"compact rule: init_lr must be > 0 and l1 >= 0, got {self.init_lr!r}, {self.l1!r}"
       )
-    taus = tuple(self.time_scales)
-    if len(set(taus)) != len(taus) or not all(
-      isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in taus
-    ):
-      raise ValueError(
-        "compact rule: time_scales must be distinct positive numbers of inner steps "
-        f"(e.g. (10, 100, 1000, 10000)), or () for a time-blind rule; got {self.time_scales!r}"
-      )
-    object.__setattr__(self, "time_scales", tuple(float(v) for v in taus))
+    taus = time_features.check_time_scales(self.time_scales, "compact rule: ")
+    object.__setattr__(self, "time_scales", taus)
 
   def init_theta(self, key: jax.Array) -> dict[str, Any]:
     """A random theta: mix entries 1/num_terms +- 20% (every term on at first, at a
@@ -152,18 +146,6 @@ class CompactRule(local_rule.LocalRuleBase):
     shape = (len(self.time_scales), len(self.terms), len(LAYER_GROUPS))
     return {**theta, "schedule": jnp.zeros(shape, jnp.float32)}
 
-  def time_features(self, step: jax.Array | int) -> jax.Array:
-    """The schedule's inputs at inner step `step`.
-
-    Args:
-      step: int or float scalar, inner steps taken.
-
-    Returns:
-      [F] float32, tanh(step / tau_f - 1).
-    """
-    t = jnp.asarray(step, jnp.float32)
-    return jnp.tanh(t / jnp.asarray(self.time_scales, jnp.float32) - 1.0)
-
   def step_factors(self, theta: local_rule.Theta, step: jax.Array | int) -> jax.Array:
     """The learned schedule's factor on every term's step size at inner step `step`.
 
@@ -174,7 +156,8 @@ class CompactRule(local_rule.LocalRuleBase):
     Returns:
       [num_terms, 2] float32: exp(sum_f schedule[f] * tanh(step / tau_f - 1)).
     """
-    return jnp.exp(jnp.einsum("f,ftg->tg", self.time_features(step), theta["schedule"]))
+    feats = time_features.features(step, self.time_scales)
+    return jnp.exp(jnp.einsum("f,ftg->tg", feats, theta["schedule"]))
 
   def theta_from(self, zoo_rule: Any, key: jax.Array) -> dict[str, Any]:
     """theta that makes this rule `zoo_rule` (a warm start: `meta.init_rule="zoo:NAME"`).
@@ -229,21 +212,6 @@ class CompactRule(local_rule.LocalRuleBase):
         "(the inner loop, apply_rule and the evaluation do)"
       )
     return self._update(theta, params, acts, None)
-
-  def init_state(self, params: base_model.BaseParams) -> None:
-    """No state: the schedule reads the step alone (`local_rule.HasState`).
-
-    Args:
-      params: the fresh network (unused).
-
-    Returns:
-      None.
-    """
-    del params
-
-  def reads_total(self) -> bool:
-    """False: the schedule reads the step, never the task's length (an anytime rule)."""
-    return False
 
   def update_with_state(
     self,

@@ -16,6 +16,7 @@ from metaunsup.rules.learned import theta as theta_lib
 from metaunsup.rules.learned import update as update_lib
 from metaunsup.rules.learned.terms import ALL_TERMS, LOWRANK_TERMS, rule_terms_names
 from metaunsup.rules.learned.unit_network import NUM_UNIT_ID, NUM_WEIGHT_STATS
+from metaunsup.rules import time_features
 from metaunsup.rules.zoo import terms as term_records
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ ZOO_TERMS = term_records.TERMS
 
 @local_rule.register("learned")
 @dataclasses.dataclass(frozen=True)
-class LearnedRule(local_rule.LocalRuleBase):
+class LearnedRule(time_features.ReadsTheStep, local_rule.LocalRuleBase):
   """Static sizes and switches of the rule (Metz et al., ICLR 2019, Sec. 4): the
   `local_rule.LocalRule` of kind "learned", the default kind of rule files and configs.
 
@@ -107,15 +108,9 @@ class LearnedRule(local_rule.LocalRuleBase):
     k = self.krotov_hopfield_k
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
       raise ValueError(f"rule.krotov_hopfield_k must be an integer >= 2, got {k!r}")
-    taus = tuple(self.time_scales)
-    if len(set(taus)) != len(taus) or not all(
-      isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in taus
-    ):
-      raise ValueError(
-        "rule.time_scales must be distinct positive numbers of inner steps (e.g. (10, 100, "
-        f"1000, 10000)), or () for a time-blind rule; got {self.time_scales!r}"
-      )
-    object.__setattr__(self, "time_scales", tuple(float(v) for v in taus))
+    object.__setattr__(
+      self, "time_scales", time_features.check_time_scales(self.time_scales, "rule.")
+    )
 
   @property
   def num_terms(self) -> int:
@@ -175,33 +170,6 @@ class LearnedRule(local_rule.LocalRuleBase):
       )
     return update_lib.apply_update(theta, self, params, acts)
 
-  def init_state(self, params: base_model.BaseParams) -> None:
-    """No state: the time features read the step alone (`local_rule.HasState`).
-
-    Args:
-      params: the fresh network (unused).
-
-    Returns:
-      None.
-    """
-    del params
-
-  def reads_total(self) -> bool:
-    """False: the time features read the step, never the task's length."""
-    return False
-
-  def time_features(self, step: jax.Array | int) -> jax.Array:
-    """The unit networks' time inputs at inner step `step`.
-
-    Args:
-      step: scalar, inner steps taken.
-
-    Returns:
-      [F] float32, tanh(step / tau_f - 1).
-    """
-    t = jnp.asarray(step, jnp.float32)
-    return jnp.tanh(t / jnp.asarray(self.time_scales, jnp.float32) - 1.0)
-
   def update_with_state(
     self,
     theta: local_rule.Theta,
@@ -223,7 +191,7 @@ class LearnedRule(local_rule.LocalRuleBase):
     Returns:
       (the updated params, None).
     """
-    time = self.time_features(info.step) if self.time_scales else None
+    time = time_features.features(info.step, self.time_scales) if self.time_scales else None
     return update_lib.apply_update(theta, self, params, acts, time), state
 
   def extend_theta(self, theta: local_rule.Theta) -> local_rule.Theta:

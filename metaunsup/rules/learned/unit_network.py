@@ -79,7 +79,7 @@ def unit_network(
     z: [B, n], its pre-activations.
     d: [B, n, C], the top-down signal reaching the layer.
     static: [n, unit_features], the bias, weight statistics and unit-id features.
-    time: [F] the time features (`LearnedRule.time_features`), the same for every unit and
+    time: [F] the time features (`rules.time_features.features`), the same for every unit and
       example; None: a time-blind rule.
 
   Returns:

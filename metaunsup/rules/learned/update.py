@@ -113,7 +113,7 @@ def apply_update(
     cfg: the rule config.
     params: the base network, L weight layers W_l / V_l [n_l, n_{l+1}], b_l [n_{l+1}].
     acts: its forward pass on an unlabeled batch, L + 1 entries [B, n_l].
-    time: [F] the time features of the step (`LearnedRule.time_features`), inputs of every
+    time: [F] the time features of the step (`rules.time_features.features`), inputs of every
       unit's network; None: a time-blind rule.
 
   Returns:
