@@ -9,12 +9,13 @@ WORKDIR ?= runs/$(basename $(notdir $(CONFIG)))
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: meta-train test test-portable test-fast lint format bench bench-device evaluate data venv \
-  lock clean
+.PHONY: meta-train test test-portable test-fast lint format docs bench bench-device evaluate data \
+  venv lock clean
 
-# Every dependency at the exact version of requirements.lock (runtime and dev extra: what the
-# last green CI tested), then the package itself, editable and --no-deps so that pip resolves
-# nothing: two installs a week apart get the same packages (tests/test_lock.py checks the lock).
+# Every dependency at the exact version of requirements.lock (runtime, dev and docs extras:
+# what the last green CI tested), then the package itself, editable and --no-deps so that pip
+# resolves nothing: two installs a week apart get the same packages (tests/test_lock.py checks
+# the lock).
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -31,18 +32,30 @@ venv: $(VENV)/.installed
 lock:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet uv
-	$(PY) -m uv pip compile --quiet pyproject.toml --extra dev --universal --python-version 3.11 \
-	  --fork-strategy fewest --upgrade --custom-compile-command "make lock" -o requirements.lock
+	$(PY) -m uv pip compile --quiet pyproject.toml --extra dev --extra docs --universal \
+	  --python-version 3.11 --fork-strategy fewest --upgrade --custom-compile-command "make lock" \
+	  -o requirements.lock
 
 # The linter (ruff: pyflakes and pycodestyle rules, 2-space indents, lines up to 100) over every
 # Python file, the formatter's check (the tree is in `make format`'s layout), then the type
 # checker (mypy) over the package, which also checks that every registered rule is a
 # `local_rule.LocalRule`. Config: pyproject.toml. Under a minute.
-LINT_PATHS := metaunsup tests experiments bench
+LINT_PATHS := metaunsup tests experiments bench docs/conf.py
 lint: venv
 	$(PY) -m ruff check $(LINT_PATHS)
 	$(PY) -m ruff format --check $(LINT_PATHS)
 	$(PY) -m mypy
+
+# The documentation site (docs/, Sphinx): the API reference from the docstrings, the README's
+# sections, the notebooks (rendered as stored, never executed) and the studies' results, in
+# docs/_build/html (open index.html). Warnings are errors (-W, --keep-going lists them all) and
+# every cross-reference must resolve (-n; docs/conf.py ignores the third-party types, no
+# network: no intersphinx). Fresh each time (-E): a stale page cannot hide a warning.
+DOCS_BUILD := docs/_build
+docs: venv
+	rm -rf $(DOCS_BUILD)
+	$(PY) -m sphinx -b html -W --keep-going -n -E -q docs $(DOCS_BUILD)/html
+	@echo "docs: $(DOCS_BUILD)/html/index.html"
 
 # Rewrites the Python files in ruff's format (2-space indents, as pyink formats optax and
 # flax; quotes as written): run it before committing, `make lint` checks it.
@@ -101,4 +114,4 @@ bench-device: venv data
 	bench/device.sh
 
 clean:
-	rm -rf $(VENV) .cache runs
+	rm -rf $(VENV) .cache runs $(DOCS_BUILD) docs/experiments

@@ -1,6 +1,7 @@
 """metaunsup: meta-learn neuron-local unsupervised update rules in JAX.
 
-Public API (defined in `metaunsup.api`, re-exported here):
+Public API (defined in `metaunsup.api`, re-exported here)::
+
   train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainResult
   evaluate(rule="pretrained", config="eval_full", out=None, **overrides) -> dict
   load_rule(path) -> Rule              (path "pretrained": the rule shipped in the package)

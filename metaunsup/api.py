@@ -77,11 +77,11 @@ def train_rule(config=None, workdir=None, *, rule=None, **overrides) -> TrainRes
     workdir: the run's folder (default: a new temporary one).
     rule: the rule to meta-train, an instance of any registered `metaunsup.local_rule`
       class with meta-parameters (default: the one `config.rule` names, the learned rule).
-      It becomes config.rule ({"kind": ..., **its fields}), which config.json records;
-      dotted overrides (**{"rule.lr": 0.1}) then apply to it. A dict instead overrides
+      It becomes config.rule (`{"kind": ..., **its fields}`), which config.json records;
+      dotted overrides (`**{"rule.lr": 0.1}`) then apply to it. A dict instead overrides
       fields of config.rule, as for any other section (rule={"channels": 8}).
     **overrides: config sections as dicts (meta={"steps": 50}) or dotted names
-      (**{"meta.steps": 50}).
+      (`**{"meta.steps": 50}`).
 
   Returns:
     TrainResult with the rule, the per-step history and the workdir.
@@ -132,7 +132,7 @@ def evaluate(rule="pretrained", config="eval_full", out=None, **overrides) -> di
       a config file.
     out: the output folder for results.json, results.md and figures (default: a new
       temporary one).
-    **overrides: config fields, plain or dotted (num_seeds=3, **{"sweeps.widths": (32,)}).
+    **overrides: config fields, plain or dotted (num_seeds=3, `**{"sweeps.widths": (32,)}`).
 
   Returns:
     The results dict, also in OUT/results.json (`evaluation.pipeline.run`).

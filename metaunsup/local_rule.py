@@ -12,7 +12,7 @@ drives a rule (`inner.unroll`, `apply_rule`, meta-training, the evaluation, rule
 checkpoints) goes through this interface only, as learned_optimization's
 `LearnedOptimizer` is driven through `init` / `opt_fn`.
 
-A new rule is one file and one decorator:
+A new rule is one file and one decorator::
 
   @local_rule.register("my_hebb")
   @dataclasses.dataclass(frozen=True)
@@ -25,7 +25,7 @@ A rule that knows the time or keeps per-run state (a schedule, a count per unit)
 `init_state(params)`, `update_with_state(theta, params, acts, state, info)` and
 `reads_total()` (`HasState`); the inner loop then passes each step's `StepInfo` and carries
 the state with the task. And, for a rule in a package of its own that a rule file should
-find by kind without an import, an entry point in that package's pyproject.toml:
+find by kind without an import, an entry point in that package's pyproject.toml::
 
   [project.entry-points."metaunsup.rules"]
   my_hebb = "my_package.my_hebb:MyHebb"
@@ -51,7 +51,7 @@ DEFAULT_KIND = "learned"
 # The entry-point group through which an installed package adds rule kinds.
 ENTRY_POINT_GROUP = "metaunsup.rules"
 
-# A rule's meta-parameters: a pytree of float32 arrays ({} for a hand-designed rule).
+#: A rule's meta-parameters: a pytree of float32 arrays ({} for a hand-designed rule).
 Theta: TypeAlias = Any
 
 
@@ -498,7 +498,7 @@ def rule_class(kind: str | None) -> type[LocalRule]:
 
 
 def to_stored(rule) -> dict:
-  """A rule's stored form: {"kind": its kind, **rule.to_dict()}, what a rule file's rule
+  """A rule's stored form: `{"kind": its kind, **rule.to_dict()}`, what a rule file's rule
   config and a run config's `rule` section hold.
 
   Args:

@@ -137,7 +137,7 @@ def apply_rule(
     TrainedModel whose batch norm uses the statistics of up to 1024 examples of x_unlabeled.
 
   Raises:
-    TypeError: rule_ is not a Rule or a str.
+    TypeError: `rule_` is not a Rule or a str.
     FileNotFoundError: no rule where the str `rule_` points.
     ValueError: x_unlabeled is not a real 2-D array with at least one feature, not finite,
       too large for float32 (to standardise, or with standardize=False for the base

@@ -3,7 +3,7 @@ outer_trainers: the only place that knows how a meta-gradient is formed.
 
 The registry maps `meta.estimator` to a class; `from_config`, `names` and the config check
 (`training/config_checks.py`) read it. A new estimator is one file and one decorator (a
-frozen dataclass with `init` and `estimate`, `base.py`'s interface):
+frozen dataclass with `init` and `estimate`, `base.py`'s interface)::
 
   @estimators.register("my_estimator")
   @dataclasses.dataclass(frozen=True)

@@ -142,7 +142,7 @@ def reset(estimator, theta, est_state, states, done: jax.Array):
 
 
 def perturbations(key, theta, shape: tuple):
-  """Standard-normal directions with theta's tree, each leaf [*shape, *leaf.shape].
+  """Standard-normal directions with theta's tree, each leaf `[*shape, *leaf.shape]`.
 
   Args:
     key: PRNG key.
@@ -169,7 +169,7 @@ def antithetic_thetas(theta, eps, sigma: float):
     sigma: perturbation scale.
 
   Returns:
-    theta's tree, leaves [2, *eps leaf shape].
+    theta's tree, leaves `[2, *eps leaf shape]`.
   """
   return jax.tree_util.tree_map(lambda t, e: jnp.stack([t + sigma * e, t - sigma * e]), theta, eps)
 
@@ -247,7 +247,7 @@ def weighted_directions(weights: jax.Array, directions):
 
   Args:
     weights: e.g. [T, P].
-    directions: theta's tree, leaves [*weights.shape, ...].
+    directions: theta's tree, leaves `[*weights.shape, ...]`.
 
   Returns:
     theta's tree, the weighted mean direction.

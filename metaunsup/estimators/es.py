@@ -26,7 +26,7 @@ class AntitheticES:
   Attributes:
     sigma: perturbation scale, in theta's units.
     pairs: antithetic pairs per task and truncation.
-    clip: |L+ - L-| clipped to this (0: no clipping).
+    clip: `|L+ - L-|` clipped to this (0: no clipping).
   """
 
   sigma: float = 0.01  # perturbation scale, in theta's units

@@ -65,7 +65,7 @@ class ESSingle:
   Attributes:
     sigma: perturbation scale, in theta's units.
     pairs: antithetic pairs (particle pairs, one direction each) per task.
-    clip: |L+ - L-| clipped to this (0: no clipping).
+    clip: `|L+ - L-|` clipped to this (0: no clipping).
   """
 
   sigma: float = 0.01  # perturbation scale, in theta's units

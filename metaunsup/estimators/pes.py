@@ -49,7 +49,7 @@ class PES:
   Attributes:
     sigma: perturbation scale, in theta's units.
     pairs: antithetic pairs (particle pairs) per task.
-    clip: |L+ - L-| clipped to this (0: no clipping).
+    clip: `|L+ - L-|` clipped to this (0: no clipping).
   """
 
   sigma: float = 0.01  # perturbation scale, in theta's units

@@ -5,7 +5,7 @@ that runs each on one data set and seed (`protocol.evaluate_seed`).
 A method is one function of a `SeedContext` (the data set, the config, the seed's shared
 network init, its readout, ...) that scores representations with `ctx.add`; registering it
 is one decorator, wherever it is defined (a module of your own included, imported before
-the config that names it is checked):
+the config that names it is checked)::
 
   @methods.register("random_projection", display="random projection")
   def random_projection(ctx):

@@ -5,8 +5,10 @@ term and layer group, the terms' own hyperparameters (soft competition's tempera
 SoftHebb's inverse temperature, Krotov-Hopfield's anti-Hebbian strength) and a global
 log step size, small enough for a forward-only estimator (antithetic ES, PES).
 
-Every layer learns from its own input, as the zoo's rules do (`local_rule.LayerwiseRule`):
+Every layer learns from its own input, as the zoo's rules do (`local_rule.LayerwiseRule`)::
+
     W_l <- W_l + sum_t zoo_increment_t(W_l, x_l, exp(log_lr) * mix[t, g(l)] * scale_t)
+
 with g(l) = 0 for the first layer (which sees the input) and 1 for the others, scale_t the
 term's own step size (`term_scales`: the zoo sweep's, which differ by 400x between terms,
 so that an isotropic ES perturbation of the mix means the same for every term), and b and
@@ -15,8 +17,10 @@ start `theta_from` (`config.meta.init_rule="zoo:NAME"`) begins meta-training at 
 hand-designed rule's quality.
 
 Learned schedules (issue 37): with `time_scales` (tau_1..tau_F), each term's step size in each
-layer group is modulated by a learned function of the inner step t,
+layer group is modulated by a learned function of the inner step t::
+
     mix[t, g] -> mix[t, g] * exp(sum_f schedule[f, t, g] * tanh(t / tau_f - 1)),
+
 the time features of learned_optimization's MLP optimizers. schedule starts at 0, where the
 factor is exactly 1: the rule is then its time-blind version, bit for bit, so a warm start
 from a time-blind rule file (`extend_theta`) begins meta-training at that rule. The features
@@ -271,7 +275,7 @@ class CompactRule(time_features.ReadsTheStep, local_rule.LocalRuleBase):
       theta: the meta-parameters.
 
     Returns:
-      scalar: l1 * sum |mix|.
+      scalar: `l1 * sum |mix|`.
     """
     return self.l1 * jnp.sum(jnp.abs(theta["mix"]))
 

@@ -88,13 +88,13 @@ class Source:
     return len(self.labels)
 
   def read(self, indices) -> np.ndarray:
-    """float32 [n, *example_shape]: images scaled to [0, 1], vectors as stored.
+    """float32 `[n, *example_shape]`: images scaled to [0, 1], vectors as stored.
 
     Args:
       indices: int array-like [n]; negative indices count from the end.
 
     Returns:
-      float32 [n, *example_shape], in the order of `indices`.
+      float32 `[n, *example_shape]`, in the order of `indices`.
 
     Raises:
       IndexError: an index outside -N..N-1.
@@ -119,7 +119,7 @@ class Source:
     return out
 
   def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-    """The whole split: (x float32 [N, *example_shape], y int32 [N]).
+    """The whole split: (x float32 `[N, *example_shape]`, y int32 [N]).
 
     Raises:
       CorruptDataError: as `read`.

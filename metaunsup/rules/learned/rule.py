@@ -277,7 +277,7 @@ class LearnedRule(time_features.ReadsTheStep, local_rule.LocalRuleBase):
 
     Returns:
       {"rule_mix": {term name: coefficient of theta["mix"], 4 decimals},
-       "rule_inner_lr": the learned weight step size (`inner_lrs`)}; with `competition`
+      "rule_inner_lr": the learned weight step size (`inner_lrs`)}; with `competition`
       also "rule_competition_temperature"; with `zoo_terms` also "rule_learned_gate",
       "rule_zoo_lr" ({zoo term: its step size, zoo_lr times its unit}) and
       "rule_zoo_params" ({the zoo rule's field, e.g. "softhebb_inverse_temperature":

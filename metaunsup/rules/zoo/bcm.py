@@ -30,7 +30,7 @@ Measured on 14x14 MNIST (ridge readout, 10 labels per class, 10^4 steps): one la
 units reaches 0.70 (linear y: 0.64; centred inputs: 0.66), but a (64, 64, 32) network only
 0.55 at lr 0.03: without lateral inhibition (Castellani et al. 1999's network form) nothing
 keeps the units of a layer apart, and the top layer's features stay correlated (mean
-|correlation| 0.6).
+`|correlation|` 0.6).
 """
 
 from __future__ import annotations
@@ -148,8 +148,9 @@ def bcm_step(w: jnp.ndarray, x: jnp.ndarray, lr: float) -> jnp.ndarray:
 
 
 def bcm_increment(w: jnp.ndarray, x: jnp.ndarray, lr: float | jax.Array) -> jnp.ndarray:
-  """One step of BCM on one layer: with x~ = x / rms_b |x_b|, y = relu(x~ W) and the
-  threshold theta_k = mean_b y_bk^2,
+  """One step of BCM on one layer: with `x~ = x / rms_b |x_b|`, y = relu(x~ W) and the
+  threshold theta_k = mean_b y_bk^2::
+
       dw_k = eta_k x~^T (y_k (y_k - theta_k)) / B,  eta_k = lr / theta_k.
 
   The step: the response map's slope near a fixed point is of order theta_k (inputs of

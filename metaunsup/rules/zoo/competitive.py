@@ -10,7 +10,7 @@ Multi-layer design: every layer learns at once, each clustering its own input ac
 (the previous layer's post-activation output, or the permuted input for layer 0) with its
 columns W[:, k] as centroids in that input's space. The forward pass then reads x . w_k,
 batch-normalised: the similarity of x to centroid k, which differs from minus half the
-squared distance only by the per-unit offset |w_k|^2 / 2 that batch norm removes, so a
+squared distance only by the per-unit offset `|w_k|^2 / 2` that batch norm removes, so a
 unit's feature is high where its centroid is near. The rule reads the layer's input, not
 the batch-normalised currents: k-means needs distances in input space.
 
@@ -55,7 +55,7 @@ class Competitive(schedule.ScheduledRule):
       (`counts`); with a constant rate the centroids fluctuate by O(lr / wins per batch);
       0.1 is that rate after ten wins.
     temperature: 0 for the hard variant (online k-means); above 0, the soft variant, with
-      shares softmax_k(-|x - w_k|^2 / (temperature * tr C)), tr C the batch's total
+      shares `softmax_k(-|x - w_k|^2 / (temperature * tr C))`, tr C the batch's total
       variance, so one temperature suits any input scale and width: a gap in squared
       distance of temperature * tr C between two centroids is one unit of logit. 0.01
       is nearly hard; at 0.1 the centroids of 14x14 images are pulled 5 to 13% above
@@ -166,7 +166,7 @@ class SoftCompetitive(Competitive):
 
 def unit_shares(w: jnp.ndarray, x: jnp.ndarray, temperature: float | jax.Array) -> jnp.ndarray:
   """Each input's shares among the units: one-hot at its nearest centroid (temperature 0)
-  or softmax_k(-|x_b - w_k|^2 / (temperature * tr C)) (`unit_weights`' r_bk).
+  or `softmax_k(-|x_b - w_k|^2 / (temperature * tr C))` (`unit_weights`' r_bk).
 
   Args:
     w: [in, out] centroids as columns.
@@ -187,11 +187,11 @@ def unit_weights(w: jnp.ndarray, x: jnp.ndarray, temperature: float | jax.Array)
   """Each unit's weights over the batch's inputs, the weighted mean of which it moves to.
 
   Soft (temperature > 0): soft k-means's M-step weights r_bk / sum_b r_bk, with the shares
-  r_bk = softmax_k(-|x_b - w_k|^2 / (temperature * tr C)) of input b among the units. Hard
+  `r_bk = softmax_k(-|x_b - w_k|^2 / (temperature * tr C))` of input b among the units. Hard
   (temperature 0), their limit as the temperature goes to 0: a unit that is the nearest
   centroid of some inputs weighs those equally (online k-means); a unit that is nobody's
   nearest puts all its weight on the input it came closest to winning (smallest
-  |x_b - w_k|^2 - min_j |x_b - w_j|^2), so it moves into the data instead of staying dead,
+  `|x_b - w_k|^2 - min_j |x_b - w_j|^2`), so it moves into the data instead of staying dead,
   which is competitive learning's classic failure (Rumelhart & Zipser 1985 answer it with
   "leaky learning", losers moving toward every input at a lower rate) and what
   `base_model.init`'s columns, far from the data, would otherwise cause for most units.

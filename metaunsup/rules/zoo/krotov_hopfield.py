@@ -7,7 +7,7 @@ minibatch version of the authors' notebook, DimaKrotov/Biological_Learning).
 
 Multi-layer design: every layer learns at once, each on its own input acts.xs[l] (the
 previous layer's post-activation output, or the permuted input for layer 0), ranking its
-units by the currents <w, x> = sum_i sign(w_i) |w_i|^(p-1) x_i that the rule computes from
+units by the currents `<w, x> = sum_i sign(w_i) |w_i|^(p-1) x_i` that the rule computes from
 W (the paper's metric; the plain x . w for p = 2). The input is centred over the batch,
 unlike the paper's raw pixel intensities: this project's inputs are standardised images
 and relu outputs with a large common mean, which weighs in every unit's current and so in
@@ -131,10 +131,12 @@ def krotov_hopfield_increment(
 ) -> jnp.ndarray:
   """One minibatch step of Krotov & Hopfield's rule on one layer (their Eq. 3 summed over
   the batch, as in their notebook). With x centred over the batch (module docstring), the
-  currents I = x (sign(W) |W|^(p-1)), and g = +1 for each input's top unit and -delta for
-  its k-th:
+  currents `I = x (sign(W) |W|^(p-1))`, and g = +1 for each input's top unit and -delta for
+  its k-th::
+
       ds_k = sum_b g_bk x_b - (sum_b g_bk I_bk) w_k,   W + lr rms(W) ds / max|ds|.
-  The decay term makes d|w_k|_p^p / dt proportional to (sum_b g_bk I_bk)(1 - |w_k|_p^p),
+
+  The decay term makes `d|w_k|_p^p / dt` proportional to `(sum_b g_bk I_bk)(1 - |w_k|_p^p)`,
   so the p-norm of a unit that wins (positive sum) goes to 1.
 
   Args:
@@ -144,7 +146,7 @@ def krotov_hopfield_increment(
     p: the Lebesgue norm (>= 2).
     k: the rank of the anti-Hebbian unit (capped at the layer's width).
     delta: the anti-Hebbian strength.
-    precision: the floor on max|ds|.
+    precision: the floor on `max|ds|`.
 
   Returns:
     [in, out] the increment: the step is w + this (`krotov_hopfield_step`).

@@ -59,7 +59,7 @@ def oja_increment(w: jnp.ndarray, x: jnp.ndarray, lr: float | jax.Array) -> jnp.
   y = x W its linear output (before batch norm). Fixed points: W^T W = I with columns
   spanning the principal subspace of x.
 
-  eta = lr / max(tr C, max row sum of |M|), with C = x^T x / B and M = y^T y / B. The
+  `eta = lr / max(tr C, max row sum of |M|)`, with C = x^T x / B and M = y^T y / B. The
   iteration stays bounded when eta times the largest eigenvalue of C (the Hebbian growth
   term) and of M (the decay term W M) is below 1; tr C and the Gershgorin row-sum bound
   cap both without an eigendecomposition. The M term matters early: `base_model.init`

@@ -92,7 +92,7 @@ def sanger_increment(
   1..j only, so column j converges to the j-th principal component. With `subspace`,
   the decay uses all of y^T y (Oja's subspace rule, `rules.zoo.oja.oja_step`).
 
-  eta = lr / max(tr C, max row sum of |M|), C = x^T x / B and M = y^T y / B, as in
+  `eta = lr / max(tr C, max row sum of |M|)`, C = x^T x / B and M = y^T y / B, as in
   `rules.zoo.oja.oja_step`: the Hebbian growth (eigenvalues of C, at most tr C) and the
   decay through UT[M] (whose row sums are at most M's, so Gershgorin bounds it the same
   way) both stay below 1 per step, however large `base_model.init`'s columns or the input.

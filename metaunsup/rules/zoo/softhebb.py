@@ -16,13 +16,13 @@ the batch: SoftHebb's theory assumes inputs of unit norm,
 and one scalar per batch (not per example) gives any input scale and width the same
 softmax sharpness without changing the geometry between examples. Uncentred, the inputs'
 large common mean makes every unit's current nearly the same and the units converge
-together (on 14x14 MNIST, (64, 64, 32), 10^4 steps: mean |correlation| between top-layer
+together (on 14x14 MNIST, (64, 64, 32), 10^4 steps: mean `|correlation|` between top-layer
 features 0.8, ridge 10-shot accuracy 0.41; centred, 0.3 and 0.74). The forward pass reads
 x . w batch-normalised, which discards the mean current as the centring does; only each
 column's direction matters to it.
 
 Learning rate: constant within the inner loop (`inner.unroll` passes no step count); the
-code's MLP preset adapts it per unit as lr |1 - |w_k||^0.2, which stops a unit once its
+code's MLP preset adapts it per unit as `lr |1 - |w_k||^0.2`, which stops a unit once its
 norm has converged; here the normalised step (`softhebb_step`) decides the scale instead.
 """
 
@@ -103,13 +103,15 @@ def softhebb_increment(
   inverse_temperature: float | jax.Array = 112.0,
 ) -> jnp.ndarray:
   """One step of SoftHebb on one layer (Moraitis et al. 2022's plasticity, averaged over
-  the batch). With x_c the input centred over the batch, x~ = x_c / rms_b |x_c,b|,
-  u = x~ W and y = softmax(inverse_temperature u) over units:
+  the batch). With x_c the input centred over the batch, `x~ = x_c / rms_b |x_c,b|`,
+  u = x~ W and y = softmax(inverse_temperature u) over units::
+
       dW = x~^T y / B - W diag(m),  m_k = mean_b y_bk u_bk,
-  so d|w_k|^2 / dt = 2 m_k (1 - |w_k|^2): a unit with positive mean current converges to
+
+  so `d|w_k|^2 / dt = 2 m_k (1 - |w_k|^2)`: a unit with positive mean current converges to
   unit norm.
 
-  Step: eta = lr / max(max_k mean_b y_bk, max_k |m_k|). The Hebbian term of unit k has norm
+  Step: `eta = lr / max(max_k mean_b y_bk, max_k |m_k|)`. The Hebbian term of unit k has norm
   at most about its share of the batch (inputs of unit rms norm) and its decay factor is
   eta m_k, so neither moves any unit by more than about lr of the way per step, from
   `base_model.init`'s columns of norm sqrt(fan_in) (where m is large) to the fixed point
