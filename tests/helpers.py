@@ -10,7 +10,7 @@ import numpy as np
 
 from metaunsup import inner
 from metaunsup.configs import default as default_config
-from metaunsup.rules import learned
+from metaunsup.rules import compact, learned
 
 
 def tiny_rule_config(**kw) -> learned.LearnedRule:
@@ -47,9 +47,22 @@ def per_task(data: inner.TaskData, num_tasks: int) -> inner.TaskData:
   return jax.tree_util.tree_map(lambda a: jax.numpy.broadcast_to(a, (num_tasks,) + a.shape), data)
 
 
-def tiny_config(**meta):
+# The cheapest rule with a meta-gradient, for tests of machinery that every rule goes through
+# the same way (remat, resume, sharding, estimators, compile counts): one compact-rule term.
+# Its meta-gradient program compiles about 5x faster than the tiny learned rule's (4 s
+# against 22 s for the same 2-task, 2-step truncation on this project's 2-core CPU).
+MECHANISM_RULE = {"kind": "compact", "terms": ("oja",)}
+
+
+def mechanism_rule() -> compact.CompactRule:
+  """MECHANISM_RULE as a rule config, for tests that build an InnerConfig themselves."""
+  return compact.CompactRule(terms=MECHANISM_RULE["terms"])
+
+
+def tiny_config(rule: dict | None = None, **meta):
   """A meta-training config small enough for a test: digits 8x8, two buckets of two tasks,
-  a tiny rule, 4 meta-steps; keyword arguments override fields of `meta`."""
+  a tiny rule, 4 meta-steps; `rule` replaces the rule's fields (e.g. MECHANISM_RULE), and
+  keyword arguments override fields of `meta`."""
   c = default_config.get_config()
   c.family.datasets, c.family.image_sizes = ("digits",), (8,)
   c.family.depths, c.family.widths, c.family.feature_width = (1,), (16,), 8
@@ -64,6 +77,8 @@ def tiny_config(**meta):
   c.eval.heads = ("ridge",)
   # Off (as before the curve existed: no examples set aside); its tests turn it on.
   c.validation.every = 0
+  if rule is not None:
+    c.rule = dict(rule)
   for k, v in meta.items():
     c.meta[k] = v
   return c

@@ -10,7 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import assert_close_at_scale, synthetic_task_data, tiny_config, tiny_inner_config
+from helpers import (
+  MECHANISM_RULE,
+  assert_close_at_scale,
+  synthetic_task_data,
+  tiny_config,
+  tiny_inner_config,
+)
 from metaunsup import base_model, inner, task_family
 from metaunsup.configs import default as default_config
 from metaunsup.rules.zoo import oja
@@ -126,7 +132,7 @@ def test_bad_networks_are_one_line_errors(field, value, message):
 
 
 def test_validation_on_several_networks_reports_each():
-  c = tiny_config()
+  c = tiny_config(MECHANISM_RULE)  # the curve's machinery, whatever the rule (fast to compile)
   c.validation.every, c.validation.inner_steps, c.validation.tasks_per_dataset = 2, (2, 4), 1
   c.validation.networks = ("relu:16-8", "tanh:12-12-12-8")
   c = config_checks.complete(c)

@@ -6,7 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from helpers import assert_close_at_scale, per_task, synthetic_task_data, tiny_inner_config
+from helpers import (
+  assert_close_at_scale,
+  mechanism_rule,
+  per_task,
+  synthetic_task_data,
+  tiny_inner_config,
+)
 from metaunsup import estimators, inner
 from metaunsup.rules import learned
 
@@ -40,9 +46,9 @@ def test_vmapped_unroll_equals_per_task_loop():
 
 
 def test_unroll_advances_step_and_changes_weights():
-  cfg = tiny_inner_config()
+  cfg = tiny_inner_config(rule=mechanism_rule())  # the scan's bookkeeping, whatever the rule
   data = synthetic_task_data()
-  theta = learned.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
   state = inner.init_task(jax.random.PRNGKey(1), 10, cfg)
   new = inner.unroll(theta, cfg, state, data, 4)
   assert int(new.step) == 4
@@ -104,11 +110,12 @@ def test_meta_gradient_matches_finite_differences():
 @pytest.fixture(scope="module")
 def remat_gradient():
   """The meta-gradient of truncated BPTT on 2 tasks, plain or rematerialised, compiled once
-  per (remat, k) and shared by the two remat tests: about 12 s a compile on 2 cores, and the
-  k = 7 pair the equality test runs is also the short end of the memory test."""
-  cfg = tiny_inner_config(widths=(6, 5))  # the smallest network
+  per (remat, k) and shared by the two remat tests; the k = 7 pair the equality test runs is
+  also the short end of the memory test. Remat wraps the scan whatever the rule: the
+  mechanism rule, whose programs compile several times faster than the learned rule's."""
+  cfg = tiny_inner_config(widths=(6, 5), rule=mechanism_rule())  # the smallest network
   data = synthetic_task_data()
-  theta = learned.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
   states = _tasks(cfg, 2, 10)
   compiled = {}
 
@@ -156,9 +163,9 @@ def test_remat_memory_grows_sublinearly_with_truncation(remat_gradient):
 
 
 def test_vmapped_unroll_compiles_once_when_fed_its_own_output():
-  cfg = tiny_inner_config()
+  cfg = tiny_inner_config(rule=mechanism_rule())  # a compile count, whatever the rule
   data = synthetic_task_data()
-  theta = learned.init_theta(jax.random.PRNGKey(0), cfg.rule)
+  theta = cfg.rule.init_theta(jax.random.PRNGKey(0))
   run = jax.jit(jax.vmap(lambda st: inner.unroll(theta, cfg, st, data, 2)))
   states = _tasks(cfg, 2, 10)
   for _ in range(3):
@@ -181,7 +188,8 @@ def test_total_steps_log_uniform_in_range():
 
 
 def test_tasks_start_staggered_and_only_finished_ones_reset():
-  cfg = tiny_inner_config(min_total_steps=20, max_total_steps=50)
+  # The task lifecycle, whatever the rule: the mechanism rule.
+  cfg = tiny_inner_config(min_total_steps=20, max_total_steps=50, rule=mechanism_rule())
   states = inner.init_tasks(jax.random.PRNGKey(0), 10, cfg, 8)
   steps, totals = np.asarray(states.step), np.asarray(states.total)
   # Staggered by their lengths, each at step 0: a fresh network has taken no step (a rule

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import metaunsup
-from helpers import read_scalars, tiny_config
+from helpers import MECHANISM_RULE, read_scalars, tiny_config
 from metaunsup import monitoring, sources, task_family, train
 from metaunsup.configs import default as default_config
 from metaunsup.training import config_checks, setup, validation
@@ -18,8 +18,9 @@ from metaunsup.training import workdir as workdir_lib
 
 
 def _config(**val):
-  """tiny_config with the validation curve on: every 2 meta-steps, tiny unrolls."""
-  c = tiny_config(steps=4)
+  """tiny_config with the validation curve on: every 2 meta-steps, tiny unrolls; the curve is
+  the same machinery for every rule: the mechanism rule (fast to compile)."""
+  c = tiny_config(MECHANISM_RULE, steps=4)
   c.validation.every, c.validation.inner_steps, c.validation.tasks_per_dataset = 2, (2, 4), 2
   for k, v in val.items():
     c.validation[k] = v
