@@ -210,6 +210,20 @@ def _accuracy_summary(evals: dict) -> dict:
   return out
 
 
+def finite_mean(values: list[float]) -> float:
+  """The mean of the finite values, NaN where none is (one skipped meta-step's NaN loss
+  made a run's whole meta_loss_last NaN).
+
+  Args:
+    values: losses, some possibly NaN or inf.
+
+  Returns:
+    float.
+  """
+  finite = [v for v in values if v is not None and np.isfinite(v)]
+  return float(np.mean(finite)) if finite else float("nan")
+
+
 def summarize_run(
   history: list[dict],
   config,
@@ -231,7 +245,8 @@ def summarize_run(
     rule_cfg: their rule (any registered kind).
 
   Returns:
-    The summary dict: meta_loss_first/last (means over the first/last tenth of the steps),
+    The summary dict: meta_loss_first/last (means over the first/last tenth of the steps,
+    of their finite losses: a skipped step's loss is NaN or inf and moved nothing),
     data/step seconds (medians), theta_size, the rule's `summary(theta)` entries (the
     learned rule's rule_mix and rule_inner_lr), fewshot_acc_* (mean, sem, per seed)
     per data set under "eval", and with validation rows the validation curve's ends
@@ -242,8 +257,8 @@ def summarize_run(
   data_s = np.median([r["data_seconds"] for r in history])
   step_s = np.median([r["step_seconds"] for r in history[1:] or history])
   out = {
-    "meta_loss_first": float(np.mean(losses[:n])),
-    "meta_loss_last": float(np.mean(losses[-n:])),
+    "meta_loss_first": finite_mean(losses[:n]),
+    "meta_loss_last": finite_mean(losses[-n:]),
     "meta_steps": len(losses),
     "seed": config.seed,
     "config": json.loads(config.to_json()),

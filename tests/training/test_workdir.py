@@ -49,3 +49,10 @@ def test_workdir_saved_before_new_config_fields_still_resumes(tmp_path):
   changed.meta.estimator = "pes"
   with pytest.raises(ValueError, match=r"meta\.estimator \('truncated_bptt' -> 'pes'\)"):
     workdir_lib.check_workdir_config(tmp_path, changed)
+
+
+def test_meta_loss_ends_skip_the_losses_of_skipped_steps():
+  # A skipped meta-step (non-finite meta-gradient) logs a NaN loss and moves nothing: one
+  # of them made a 300-step run's meta_loss_last NaN (experiments/time_aware, step 279).
+  assert workdir_lib.finite_mean([1.0, float("nan"), 3.0, float("inf")]) == 2.0
+  assert np.isnan(workdir_lib.finite_mean([float("nan"), None]))
