@@ -26,6 +26,7 @@ BENCHMARKS = (
   "data",
   "advance",
   "rule_designs",
+  "memory",
 )
 TITLES = {
   "meta_gradient_cost": "Meta-gradient cost: the gradient against the forward computation",
@@ -36,6 +37,7 @@ TITLES = {
   "data": "Data loading per meta-step vs the step",
   "advance": "Forward-only inner steps (advance) vs gradient inner steps",
   "rule_designs": "Rule designs: inner update and meta-step cost",
+  "memory": "train_rule's peak resident memory and wall time, per packaged config",
 }
 
 

@@ -8,7 +8,7 @@ import subprocess
 import jax
 import pytest
 
-from bench import meta_gradient_cost, multitask
+from bench import memory, meta_gradient_cost, multitask
 from helpers import assert_close_at_scale, mechanism_rule, synthetic_task_data, tiny_inner_config
 from metaunsup import inner
 
@@ -83,3 +83,13 @@ def test_multitask_sweep_writes_results_and_figure(tmp_path):
   assert rows[0]["speedup"] > 0 and rows[1]["speedup"] is None  # loop only up to T = 1
   assert (tmp_path / "multitask.png").stat().st_size > 0
   assert "cpu" in (tmp_path / "multitask.md").read_text().lower()
+
+
+def test_memory_bench_reports_a_failed_run_by_its_config_and_writes_its_table():
+  # The measured runs are `make bench`'s (minutes each); a run that fails must say which
+  # config, not be read as a peak of zero.
+  with pytest.raises(RuntimeError, match="train_rule\\('no_such_config'\\) failed: Val") as e:
+    memory.measure("no_such_config", 1)
+  assert "\n" not in str(e.value) and "unknown config 'no_such_config'" in str(e.value)
+  row = {"config": "smoke", "meta_steps": 2, "peak_rss_gib": 1.234, "seconds": 56.7}
+  assert "| smoke | 2 | 1.23 | 57 |" in memory.markdown({"rows": [row]})
