@@ -28,7 +28,6 @@ import time
 
 import numpy as np
 
-import metaunsup
 from experiments.time_aware import zoo_sweep
 from experiments.time_aware.configs import meta_train
 from experiments.zoo import sweep as base_sweep
@@ -49,18 +48,10 @@ def scaled(rule: rule_files.Rule, m: np.ndarray) -> rule_files.Rule:
 def score(rule: rule_files.Rule, steps: int, sets: dict[str, data.Dataset]) -> dict[str, float]:
   """{data set: 10-shot ridge accuracy on its validation split, mean over the seeds} and
   "mean" over all (NaN where features are not finite; zoo_sweep.score's protocol)."""
-  out = {}
-  for name, ds in sets.items():
-    accs = []
-    for seed in base_sweep.SEEDS:
-      unlabeled, xs, ys, xq, yq = base_sweep.validation_split(ds, seed)
-      model = metaunsup.apply_rule(
-        rule, unlabeled, steps=steps, seed=seed, standardize=False, **base_sweep.NETWORK
-      )
-      fs, fq = model.features(xs), model.features(xq)
-      ok = np.all(np.isfinite(fs)) and np.all(np.isfinite(fq))
-      accs.append(float(metaunsup.fewshot_accuracy(fs, ys, fq, yq, head="ridge")) if ok else np.nan)
-    out[name] = float(np.mean(accs))
+  out = {
+    name: float(np.mean([zoo_sweep.score_rule(rule, steps, ds, seed) for seed in base_sweep.SEEDS]))
+    for name, ds in sets.items()
+  }
   out["mean"] = float(np.mean(list(out.values())))
   return out
 

@@ -54,6 +54,13 @@ def score(kind: str, fields: dict, lr: float, steps: int, ds: data.Dataset, seed
   """10-shot ridge accuracy on the validation split after `steps` inner steps (NaN where the
   features are not finite)."""
   rule = metaunsup.Rule(theta={}, config=local_rule.rule_class(kind)(lr=lr, **fields))
+  return score_rule(rule, steps, ds, seed)
+
+
+def score_rule(rule: metaunsup.Rule, steps: int, ds: data.Dataset, seed: int) -> float:
+  """`score` for any rule (theta and config): its 10-shot ridge accuracy on the validation
+  split after `steps` inner steps of the sweep's network, NaN where the features are not
+  finite."""
   unlabeled, xs, ys, xq, yq = zoo_sweep.validation_split(ds, seed)
   model = metaunsup.apply_rule(
     rule, unlabeled, steps=steps, seed=seed, standardize=False, **zoo_sweep.NETWORK
