@@ -19,15 +19,19 @@ import tempfile
 
 # {config name: meta-steps}. Two steps reach the peak of a run's first minutes (compile, a
 # step, validation, the held-out check); a config whose truncation grows later may go higher.
-MEMORY_CONFIGS = {"smoke": 2, "compact": 2, "default": 2}
+# "laptop" runs whole (its 100 steps): the README quotes its time, memory and result.
+MEMORY_CONFIGS = {"smoke": 2, "compact": 2, "default": 2, "laptop": 100}
 
 _CHILD = """
 import json, resource, sys, time
 import metaunsup
 name, workdir, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 t0 = time.perf_counter()
-metaunsup.train_rule(name, workdir, meta={"steps": steps})
+result = metaunsup.train_rule(name, workdir, meta={"steps": steps})
+keys = ("val_accuracy_first", "val_accuracy_last", "val_accuracy_random_init",
+        "fewshot_acc_rule", "fewshot_acc_random_init")
 print(json.dumps({
+  **{k: result.summary.get(k) for k in keys},
   "seconds": time.perf_counter() - t0,
   # Linux reports ru_maxrss in KiB.
   "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -78,11 +82,22 @@ def run() -> tuple[dict, dict]:
 
 def markdown(details: dict) -> str:
   lines = [
-    "| config | meta-steps | peak resident memory (GiB) | wall seconds (compiles included) |",
-    "| --- | --- | --- | --- |",
+    "| config | meta-steps | peak resident memory (GiB) | wall seconds (compiles included) "
+    "| validation first -> last (random init) | held out: rule vs random init |",
+    "| --- | --- | --- | --- | --- | --- |",
   ]
+
+  def acc(v) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
   for r in details["rows"]:
+    val = (
+      f"{acc(r.get('val_accuracy_first'))} -> {acc(r.get('val_accuracy_last'))} "
+      f"({acc(r.get('val_accuracy_random_init'))})"
+    )
+    held_out = f"{acc(r.get('fewshot_acc_rule'))} vs {acc(r.get('fewshot_acc_random_init'))}"
     lines.append(
-      f"| {r['config']} | {r['meta_steps']} | {r['peak_rss_gib']:.2f} | {r['seconds']:.0f} |"
+      f"| {r['config']} | {r['meta_steps']} | {r['peak_rss_gib']:.2f} | {r['seconds']:.0f} "
+      f"| {val} | {held_out} |"
     )
   return "\n".join(lines)

@@ -92,4 +92,7 @@ def test_memory_bench_reports_a_failed_run_by_its_config_and_writes_its_table():
     memory.measure("no_such_config", 1)
   assert "\n" not in str(e.value) and "unknown config 'no_such_config'" in str(e.value)
   row = {"config": "smoke", "meta_steps": 2, "peak_rss_gib": 1.234, "seconds": 56.7}
-  assert "| smoke | 2 | 1.23 | 57 |" in memory.markdown({"rows": [row]})
+  row.update(val_accuracy_first=0.3, val_accuracy_last=0.45, val_accuracy_random_init=0.31)
+  row.update(fewshot_acc_rule=0.5, fewshot_acc_random_init=None)  # a summary without it
+  table = memory.markdown({"rows": [row]})
+  assert "| smoke | 2 | 1.23 | 57 | 0.300 -> 0.450 (0.310) | 0.500 vs — |" in table

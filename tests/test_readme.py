@@ -63,3 +63,24 @@ def test_the_section_runs_in_a_fresh_interpreter(tmp_path):
   )
   # The data-set example prepared its data set where METAUNSUP_DATA points, nowhere else.
   assert (tmp_path / "data" / "tfds" / "my_blobs").is_dir()
+
+
+@pytest.mark.slow  # about 15 s on 2 cores: a fresh interpreter, 300 inner steps, compiles
+def test_the_quick_start_prints_what_the_readme_says(tmp_path):
+  blocks = section_code("Quick start")
+  assert len(blocks) == 1, blocks
+  script = tmp_path / "readme_quick_start.py"
+  script.write_text(blocks[0])
+  run = subprocess.run(
+    [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=600
+  )
+  assert run.returncode == 0, f"the README's quick start failed:\n{run.stderr[-4000:]}"
+  printed = dict(line.rsplit(" ", 1) for line in run.stdout.strip().splitlines())
+  text = (ROOT / "README.md").read_text()
+  quoted = dict(re.findall(r"`(rule|random init|PCA-32) ([0-9.]+)`", text))
+  assert sorted(printed) == sorted(quoted) == ["PCA-32", "random init", "rule"], (printed, quoted)
+  for name, value in quoted.items():
+    # 2000 test examples: one prediction is 0.0005. Another machine's rounding may move a
+    # few of them; a changed method or README moves far more.
+    assert abs(float(printed[name]) - float(value)) <= 0.01, (name, printed[name], value)
+  assert float(printed["rule"]) > float(printed["random init"]) + 0.1

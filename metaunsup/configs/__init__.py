@@ -5,8 +5,9 @@ imported by configs of your own (`from metaunsup.configs import eval_full`):
   python -m metaunsup.evaluation --rule=pretrained --config=eval_full --out=runs/eval
 
 Meta-training (`TRAIN`): default (`make meta-train`, the setting of the shipped rule; its
-fields are documented there), smoke (every stage of meta-training in about a
-minute), compact (the compact rule by PES, warm-started at Krotov-Hopfield), compact_arch
+fields are documented there), smoke (every stage of meta-training in about a minute),
+laptop (a rule learned from scratch in a few minutes, under 2 GB), compact (the compact
+rule by PES, warm-started at Krotov-Hopfield), compact_arch
 (the same on a family of depths 1-4, widths 64-512 and every activation), learned_zoo
 (the learned rule with competition and the zoo's terms, warm-started likewise). Evaluation
 (`EVALUATION`): eval_full (`make evaluate`: the paper's protocol on
@@ -25,7 +26,7 @@ from typing import Any
 
 from metaunsup import submodules
 
-TRAIN = ("default", "smoke", "compact", "compact_arch", "learned_zoo")
+TRAIN = ("default", "smoke", "laptop", "compact", "compact_arch", "learned_zoo")
 EVALUATION = ("eval_full", "eval_quick", "eval_cpu")
 
 

@@ -4,7 +4,7 @@ naming the field, before anything runs."""
 import ml_collections
 import pytest
 
-from metaunsup import train
+from metaunsup import configs, train
 from metaunsup.configs import default as default_config
 from metaunsup.training import config_checks
 from helpers import tiny_config
@@ -94,3 +94,9 @@ def test_complete_fills_the_optional_fields_once_from_the_default_config():
   assert "steps" not in done.meta and done.inner.truncation_lengths == (4,)
   assert estimators.from_config(done.meta) == estimators.TruncatedBPTT()
   assert estimators.objective_from_config(done.meta) == estimators.Objective()
+
+
+@pytest.mark.parametrize("name", configs.TRAIN)
+def test_every_packaged_meta_training_config_passes_the_checks(name):
+  # A packaged config (the README's `train_rule("laptop")`, ...) is refused by no check.
+  config_checks.validate(configs.load(name, configs.TRAIN))
