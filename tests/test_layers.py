@@ -43,7 +43,7 @@ LAYERS = [
     "metaunsup.zoo",
     "metaunsup.baselines.oja",
   ),
-  ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family"),
+  ("metaunsup.inner", "metaunsup.trained_model", "metaunsup.task_family", "metaunsup.conv"),
   ("metaunsup.estimators",),
   (
     "metaunsup.training",

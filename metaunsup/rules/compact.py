@@ -249,24 +249,52 @@ class CompactRule(time_features.ReadsTheStep, local_rule.LocalRuleBase):
     factors: jax.Array | None,
   ) -> base_model.BaseParams:
     chex.assert_equal(len(acts.xs), len(params.W) + 1)
-    lr = jnp.exp(theta["log_lr"])
-    new_W = []
-    for l, (w, x) in enumerate(zip(params.W, acts.xs)):
-      group = min(l, len(LAYER_GROUPS) - 1)
-      increments = [
-        term_records.increment(
-          t,
-          w,
-          x,
-          _scaled(lr * theta["mix"][i, group] * scale, factors, i, group),
-          theta["params"],
-          p=self.krotov_hopfield_p,
-          k=self.krotov_hopfield_k,
-        )
-        for i, (t, scale) in enumerate(zip(self.terms, self.term_scales))
+    return params.replace(
+      W=[
+        w + self.layer_increment(theta, w, x, l, factors)
+        for l, (w, x) in enumerate(zip(params.W, acts.xs))
       ]
-      new_W.append(w + sum(increments[1:], increments[0]))
-    return params.replace(W=new_W)
+    )
+
+  def layer_increment(
+    self,
+    theta: local_rule.Theta,
+    w: jax.Array,
+    x: jax.Array,
+    layer: int,
+    factors: jax.Array | None = None,
+  ) -> jax.Array:
+    """The rule's increment on one layer from its weights and its own input alone (module
+    docstring): what `update` adds to each W, and what a network of another form (the
+    convolutional one of `metaunsup.conv`, its input patches as x) adds to each layer.
+
+    Args:
+      theta: the meta-parameters (`init_theta`).
+      w: [in, out] the layer's weights.
+      x: [B, in] the layer's input on a batch.
+      layer: the layer's index from the input (static): 0 is the first layer group, any
+        other the second.
+      factors: [num_terms, 2] the learned schedule's factors at this step (`step_factors`),
+        or None for a time-blind step.
+
+    Returns:
+      [in, out]: sum_t zoo_increment_t(w, x, exp(log_lr) * mix[t, g] * scale_t (* factor)).
+    """
+    lr = jnp.exp(theta["log_lr"])
+    group = min(layer, len(LAYER_GROUPS) - 1)
+    increments = [
+      term_records.increment(
+        t,
+        w,
+        x,
+        _scaled(lr * theta["mix"][i, group] * scale, factors, i, group),
+        theta["params"],
+        p=self.krotov_hopfield_p,
+        k=self.krotov_hopfield_k,
+      )
+      for i, (t, scale) in enumerate(zip(self.terms, self.term_scales))
+    ]
+    return sum(increments[1:], increments[0])
 
   def penalty(self, theta: local_rule.Theta) -> jax.Array:
     """The L1 penalty meta-training adds to the meta-loss (`training.meta_step`).
