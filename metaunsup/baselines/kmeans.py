@@ -22,9 +22,9 @@ class TriangleKMeans:
   centroids: np.ndarray
 
   def transform(self, x) -> np.ndarray:
-    """The triangle code f_k(x) = max(0, mean_j d_j - d_k), d_k = |x - c_k| (Coates & Ng
-    2011, Sec. 3.2): a centroid's feature is on when x is nearer to it than to the average
-    centroid.
+    """The triangle code f_k(x) = max(0, mean_j d_j - d_k), d_k the Euclidean distance from
+    x to centroid c_k (Coates & Ng 2011, Sec. 3.2): a centroid's feature is on when x is
+    nearer to it than to the average centroid.
 
     Args:
       x: [N, D] inputs.
