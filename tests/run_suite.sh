@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make test`: every test file in a fresh process, TEST_JOBS files at a time.
+# `make test`: every test file in a fresh process (small files a few to a process), TEST_JOBS
+# processes at a time.
 #
-# One process per file: a single process that compiled every test's XLA programs crashed
+# Not one process for all: a single process that compiled every test's XLA programs crashed
 # inside XLA (a segfault while serialising an executable, once some 120 tests had loaded
 # theirs; each file passes alone), and a fresh process also keeps the files independent.
 # Two at a time: most of a file's time is single-threaded XLA compilation, so two files share
@@ -27,18 +28,34 @@ trap 'rm -rf "$logs"' EXIT
 durations=tests/durations.txt
 full_run=$([ $# -eq 0 ] && echo 1)
 if [ $# -eq 0 ]; then
-  set -- $(find tests -name 'test_*.py' | sort | while read -r f; do
+  timed=$(find tests -name 'test_*.py' | sort | while read -r f; do
     t=$(awk -v f="$f" '$2 == f { print $1 }' "$durations" 2>/dev/null)
     [ -n "$t" ] || { grep -q 'mark.slow' "$f" && t=100000 || t=0; }
     echo "$t $f"
-  done | sort -k1,1gr -k2,2 | awk '{ print $2 }')
+  done | sort -k1,1gr -k2,2)
+  set -- $(echo "$timed" | awk '{ print $2 }')
+  # Files recorded under 15 s share a process, up to 45 s of recorded time each: a fresh
+  # process costs about 2 s (Python, jax, pytest) before its first test, a third of a small
+  # file's time. Not when recording durations, which are each file's own.
+  if [ "${RECORD_DURATIONS:-0}" = 1 ]; then
+    jobs_list=$(printf '%s\n' "$@")
+  else
+    jobs_list=$(echo "$timed" | awk -v below=15 -v cap=45 '
+      $1 >= below { print $2; next }
+      { if (n && sum + $1 > cap) { print line; line = ""; sum = 0; n = 0 }
+        line = line (n ? " " : "") $2; sum += $1; n++ }
+      END { if (n) print line }')
+  fi
+else
+  jobs_list=$(printf '%s\n' "$@")
 fi
 export py cache logs
-printf '%s\n' "$@" | xargs -P "$jobs" --process-slot-var=TEST_SLOT -I{} bash -c '
-  f={}; log="$logs/$(echo "$f" | tr / _).log"
+# Each line of jobs_list is one process: one file, or several small ones.
+printf '%s\n' "$jobs_list" | xargs -P "$jobs" --process-slot-var=TEST_SLOT -I{} bash -c '
+  f="{}"; log="$logs/$(echo "$f" | tr "/ " "_+").log"
   start=$EPOCHREALTIME
   JAX_COMPILATION_CACHE_DIR="$cache-$TEST_SLOT" "$py" -m pytest -q --durations=10 --durations-min=1 \
-    -m "not kill" "$f" > "$log" 2>&1
+    -m "not kill" $f > "$log" 2>&1
   rc=$?  # 5: every test of the file is marked kill, it runs below
   awk -v a="$start" -v b="$EPOCHREALTIME" -v f="$f" -v s="$TEST_SLOT" \
     "BEGIN { printf \"%7.1f s  slot %s  %s\\n\", b - a, s, f }" >> "$logs/TIMES"
