@@ -52,7 +52,7 @@ fi
 export py cache logs
 # Each line of jobs_list is one process: one file, or several small ones.
 printf '%s\n' "$jobs_list" | xargs -P "$jobs" --process-slot-var=TEST_SLOT -I{} bash -c '
-  f="{}"; log="$logs/$(echo "$f" | tr "/ " "_+").log"
+  f="{}"; set -- $f; log="$logs/$(echo "$1" | tr / _)+$#.log"
   start=$EPOCHREALTIME
   JAX_COMPILATION_CACHE_DIR="$cache-$TEST_SLOT" "$py" -m pytest -q --durations=10 --durations-min=1 \
     -m "not kill" $f > "$log" 2>&1
