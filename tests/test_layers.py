@@ -49,6 +49,8 @@ LAYERS = [
     "metaunsup.training",
     "metaunsup.evaluation",
     "metaunsup.baselines",
+    # The conv references fit the baselines' k-means and PCA on patches.
+    "metaunsup.conv.references",
     "metaunsup.default_config",  # deprecated: metaunsup.configs.default
     "metaunsup.configs",
   ),
