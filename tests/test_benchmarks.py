@@ -8,7 +8,7 @@ import subprocess
 import jax
 import pytest
 
-from bench import memory, meta_gradient_cost, multitask
+from bench import conv, memory, meta_gradient_cost, multitask
 from helpers import assert_close_at_scale, mechanism_rule, synthetic_task_data, tiny_inner_config
 from metaunsup import inner
 
@@ -96,3 +96,19 @@ def test_memory_bench_reports_a_failed_run_by_its_config_and_writes_its_table():
   row.update(fewshot_acc_rule=0.5, fewshot_acc_random_init=None)  # a summary without it
   table = memory.markdown({"rows": [row]})
   assert "| smoke | 2 | 1.23 | 57 | 0.300 -> 0.450 (0.310) | 0.500 vs — |" in table
+
+
+def test_conv_bench_table_reads_its_details():
+  # The measured run is `make bench`'s (its programs compile for minutes); the table it
+  # writes must show each rule's two networks and their ratio.
+  ms = {"krotov_hopfield:mlp": 0.5, "krotov_hopfield:conv": 6.4}
+  details = dict(
+    batch_size=64,
+    image=[28, 28, 1],
+    mlp_widths=[64, 64, 32],
+    conv_layers=list(conv.CONV_LAYERS),
+    ms_per_step=ms,
+    us_per_example={n: 1e3 * v / 64 for n, v in ms.items()},
+    conv_to_mlp_ratio={"krotov_hopfield": 12.8},
+  )
+  assert "| krotov_hopfield | 0.50 | 6.40 | 7.8 | 100.0 | 12.8x |" in conv.markdown(details)

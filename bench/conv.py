@@ -1,0 +1,94 @@
+"""What an inner step costs on a convolutional base network against the MLP's (issue 38):
+one jitted inner step (forward pass on a batch of 28x28 images, then the rule's update of
+every layer from its own input) of the same rule on the MLP of the evaluation (64-64-32
+relu on the flattened images) and on the issue's 2-conv-layer network (5x5x32, pool,
+3x3x64, pool, dense 32), batch 64, for Krotov-Hopfield and the compact rule (every term,
+`init_theta`). Synthetic images; timed interleaved as `rule_designs` times its variants
+(each call in turn per round, medians of per-round ratios), so that load from other
+processes falls on both networks alike. A conv layer's rule sees batch x positions rows,
+which is what its cost per example pays for.
+
+No conv meta-step yet: conv networks are not in meta-training (issue 38 item 5).
+
+  python -m bench.run --only conv
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from bench import common, rule_designs
+from metaunsup import inner
+from metaunsup.conv import network
+from metaunsup.conv import train as conv_train
+from metaunsup.rules.compact import CompactRule
+from metaunsup.rules.zoo import krotov_hopfield
+from metaunsup.rules.zoo import terms as zoo_terms
+
+IMAGE = (28, 28, 1)
+CONV_LAYERS = ("conv5x5:32", "pool2", "conv3x3:64", "pool2", "dense:32")
+BATCH = 64
+ROUNDS = 7
+CALLS_PER_ROUND = 10
+
+
+def rules() -> dict:
+  """name -> rule config."""
+  return {
+    "krotov_hopfield": krotov_hopfield.KrotovHopfield(lr=zoo_terms.SWEEP_LR["krotov_hopfield"]),
+    "compact": CompactRule(),
+  }
+
+
+def run() -> tuple[dict, dict]:
+  images = np.random.default_rng(0).normal(size=(BATCH, *IMAGE)).astype(np.float32)
+  flat = images.reshape(BATCH, -1)
+  arch = network.architecture(CONV_LAYERS, IMAGE)
+  calls = {}
+  for name, r in rules().items():
+    theta = r.init_theta(jax.random.PRNGKey(0))
+    cfg = common.inner_config(rule=r, batch_size=BATCH)
+    params = inner.init_task(jax.random.PRNGKey(1), flat.shape[1], cfg).params
+    mlp = jax.jit(lambda th, p, xb, cfg=cfg: inner.inner_step(th, cfg, p, xb)[0])
+    calls[f"{name}:mlp"] = lambda f=mlp, th=theta, p=params: f(th, p, flat)
+    conv_params = network.init(jax.random.PRNGKey(1), arch)
+    conv = jax.jit(
+      lambda th, p, xb, r=r: conv_train.inner_step(r, th, arch, p, xb, "relu"),
+    )
+    calls[f"{name}:conv"] = lambda f=conv, th=theta, p=conv_params: f(th, p, images)
+  rows = rule_designs.interleaved(calls, ROUNDS, CALLS_PER_ROUND)
+  ms = {n: 1e3 * rule_designs.median_of(rows, n) for n in calls}
+  ratios = {n: rule_designs.median_ratio(rows, f"{n}:conv", f"{n}:mlp") for n in rules()}
+  details = {
+    "rounds": ROUNDS,
+    "calls_per_round": CALLS_PER_ROUND,
+    "batch_size": BATCH,
+    "image": list(IMAGE),
+    "conv_layers": list(CONV_LAYERS),
+    "mlp_widths": list(common.inner_config().widths),
+    "ms_per_step": ms,
+    "us_per_example": {n: 1e3 * v / BATCH for n, v in ms.items()},
+    "conv_to_mlp_ratio": ratios,
+    "seconds_per_round": rows,
+  }
+  headlines = {f"conv_to_mlp_inner_step_ratio_{n}": v for n, v in ratios.items()}
+  return headlines, details
+
+
+def markdown(details: dict) -> str:
+  lines = [
+    f"Batch {details['batch_size']} of {'x'.join(map(str, details['image']))} images; MLP "
+    f"{'-'.join(map(str, details['mlp_widths']))} relu on the flattened images, conv "
+    f"{', '.join(details['conv_layers'])}.",
+    "",
+    "| rule | MLP ms/step | conv ms/step | MLP µs/example | conv µs/example | conv / MLP |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ]
+  ms, us = details["ms_per_step"], details["us_per_example"]
+  for name, ratio in details["conv_to_mlp_ratio"].items():
+    lines.append(
+      f"| {name} | {ms[name + ':mlp']:.2f} | {ms[name + ':conv']:.2f} | "
+      f"{us[name + ':mlp']:.1f} | {us[name + ':conv']:.1f} | {ratio:.1f}x |"
+    )
+  return "\n".join(lines)
