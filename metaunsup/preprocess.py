@@ -92,6 +92,28 @@ class Standardizer:
     std = float(np.std(x))
     return cls(float(np.mean(x)), std if std > 0 else 1.0)
 
+  @classmethod
+  def fit_finite(cls, x: np.ndarray, whose: str) -> "Standardizer":
+    """`fit`, refusing data whose mean or std overflows float32 (apply_rule's inputs).
+
+    Args:
+      x: the data, any shape (all values pooled).
+      whose: the data's name as a possessive, for the message (e.g. "x_unlabeled's").
+
+    Returns:
+      The fitted `Standardizer`.
+
+    Raises:
+      ValueError: the mean or std is not finite (one line).
+    """
+    fitted = cls.fit(x)
+    if not np.isfinite([fitted.mean, fitted.std]).all():
+      raise ValueError(
+        f"{whose} values are too large to standardise in float32 (their mean or std "
+        "overflows); rescale them first"
+      )
+    return fitted
+
   def __call__(self, x: np.ndarray) -> np.ndarray:
     return ((x - self.mean) / self.std).astype(np.float32)
 

@@ -164,12 +164,7 @@ def apply_rule(
     )
   standardizer = None
   if standardize:
-    standardizer = preprocess.Standardizer.fit(x)
-    if not np.isfinite([standardizer.mean, standardizer.std]).all():
-      raise ValueError(
-        "x_unlabeled's values are too large to standardise in float32 (their "
-        "mean or std overflows); rescale them first"
-      )
+    standardizer = preprocess.Standardizer.fit_finite(x, "x_unlabeled's")
     x = standardizer(x)
   checks.network_range(x, "x_unlabeled")
   cfg = inner.InnerConfig(

@@ -250,12 +250,7 @@ def apply_rule(
     )
   standardizer = None
   if standardize:
-    standardizer = preprocess.Standardizer.fit(x)
-    if not np.isfinite([standardizer.mean, standardizer.std]).all():
-      raise ValueError(
-        "images' values are too large to standardise in float32 (their mean or std "
-        "overflows); rescale them first"
-      )
+    standardizer = preprocess.Standardizer.fit_finite(x, "images'")
     x = standardizer(x)
   key_init, key_run, key_ref = jax.random.split(jax.random.PRNGKey(seed), 3)
   params = network.init(key_init, arch)
