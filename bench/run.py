@@ -39,7 +39,7 @@ TITLES = {
   "advance": "Forward-only inner steps (advance) vs gradient inner steps",
   "rule_designs": "Rule designs: inner update and meta-step cost",
   "memory": "train_rule's peak resident memory and wall time, per packaged config",
-  "conv": "Conv inner step vs the MLP's, same rule and batch",
+  "conv": "Conv inner step and meta-step vs the MLP's, same rule and batch",
 }
 
 

@@ -18,16 +18,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from metaunsup import base_model, heads, local_rule, preprocess
+from metaunsup.conv import layers as conv_layers
+from metaunsup.conv import network as conv_network
+from metaunsup.conv import update as conv_update
 
 
 @dataclasses.dataclass(frozen=True)
 class InnerConfig:
   """Static description of a task family member (hashable; closes over jitted code).
 
+  A config with `layers` trains a convolutional network (`metaunsup.conv`, issue 38) on
+  the images of `image_shape` (one channel; x [N, H * W] is read as [N, H, W, 1]) instead
+  of the MLP of `widths`: its pixels stay in place (`permute_inputs` is not read) and its
+  rule must be one a conv network trains with (`conv.update.check_rule`: the compact rule
+  or a zoo rule).
+
   Raises:
     ValueError: non-positive widths, an unknown activation, batch_size < 2, shots or
       query_per_class < 1, min_total_steps > max_total_steps, spatial augmentations
-      without image_shape, or an unknown readout_scaling (one line each).
+      without image_shape, an unknown readout_scaling, or conv `layers` without
+      image_shape, that do not fit it, or with a rule they cannot train with (one line
+      each).
   """
 
   rule: local_rule.LocalRule  # rules.LearnedRule, rules.zoo.Oja, any registered
@@ -55,8 +66,20 @@ class InnerConfig:
   # O(k) steps' intermediates, for up to two extra forward passes (no slower on a CPU,
   # where it saves memory traffic: bench/results.md). Values are unchanged.
   remat: bool = False
+  # Non-empty: a conv network of these layers (`conv.layers.parse`; strings are parsed at
+  # construction) on images of image_shape, instead of the MLP of `widths`.
+  layers: tuple = ()
 
   def __post_init__(self):
+    if self.layers:
+      object.__setattr__(self, "layers", conv_layers.parse(self.layers))
+      if len(self.image_shape) != 2:
+        raise ValueError(
+          "a conv network (layers) needs image inputs: set image_shape (H, W), got "
+          f"{self.image_shape!r}"
+        )
+      conv_update.check_rule(self.rule)
+      conv_architecture(self)  # one line if the layers do not fit the images
     if not self.widths or any(int(w) < 1 for w in self.widths):
       raise ValueError(f"widths must be positive integers, got {self.widths}")
     for name in (self.activation, *self.activations):
@@ -82,6 +105,87 @@ class InnerConfig:
       )
 
 
+@functools.lru_cache(maxsize=None)
+def _architecture(layers: tuple, image_shape: tuple) -> conv_network.Architecture:
+  return conv_network.architecture(layers, (*image_shape, 1))
+
+
+def conv_architecture(cfg: InnerConfig) -> conv_network.Architecture:
+  """The conv network of a config with `layers`, on its one-channel images.
+
+  Args:
+    cfg: an InnerConfig with layers and image_shape.
+
+  Returns:
+    `conv.network.Architecture` (built once per layers and image shape).
+
+  Raises:
+    ValueError: the layers do not fit the images (one line).
+  """
+  return _architecture(cfg.layers, tuple(cfg.image_shape))
+
+
+def _images(cfg: InnerConfig, x: jax.Array) -> jax.Array:
+  """Inputs [N, H * W] as the conv network's images [N, H, W, 1]."""
+  return x.reshape((x.shape[0], *cfg.image_shape, 1))
+
+
+def init_params(key: jax.Array, input_dim: int, cfg: InnerConfig) -> Any:
+  """A fresh base network: the MLP of cfg.widths (`base_model.init`, inputs permuted as
+  cfg says) or, with cfg.layers, the conv network (`conv.network.init`).
+
+  Args:
+    key: PRNG key.
+    input_dim: D, the width of the inputs (H * W for a conv network).
+    cfg: the task's InnerConfig.
+
+  Returns:
+    `base_model.BaseParams` or `conv.network.ConvParams`.
+  """
+  if cfg.layers:
+    return conv_network.init(key, conv_architecture(cfg))
+  return base_model.init(key, input_dim, cfg.widths, permute=cfg.permute_inputs)
+
+
+def batch_statistics(
+  cfg: InnerConfig, params: Any, x: jax.Array, activation: base_model.Activation
+) -> list:
+  """The batch-norm statistics of a batch, per layer (what `features` takes).
+
+  Args:
+    cfg: the task's InnerConfig.
+    params: its network (`init_params`).
+    x: a reference batch [N, D].
+    activation: the task's activation.
+
+  Returns:
+    L pairs (mean, var), one per trainable layer.
+  """
+  if cfg.layers:
+    return conv_network.statistics(conv_architecture(cfg), params, _images(cfg, x), activation)
+  return base_model.apply(params, x, activation).stats
+
+
+def features(
+  cfg: InnerConfig, params: Any, x: jax.Array, activation: base_model.Activation, stats: list
+) -> jax.Array:
+  """The representation of x: the last layer's output (flattened, for a conv network),
+  batch norm with `stats` (`batch_statistics`).
+
+  Args:
+    cfg, params, activation: as `batch_statistics`.
+    x: inputs [N, D].
+    stats: the statistics of a reference batch.
+
+  Returns:
+    [N, F] features.
+  """
+  if cfg.layers:
+    arch = conv_architecture(cfg)
+    return conv_network.features(arch, params, _images(cfg, x), activation, stats)
+  return base_model.features(params, x, activation, stats)
+
+
 class TaskData(flax.struct.PyTreeNode):
   """Random-access arrays of one data split (a leading [T] axis when batched): numpy while
   the task family assembles a step's data on the host, device arrays in the jitted step.
@@ -102,7 +206,8 @@ class TaskState(flax.struct.PyTreeNode):
   """One task's inner-loop state (a leading [T] axis when batched).
 
   Attributes:
-    params: the base network's weights.
+    params: the base network's weights (`init_params`: `base_model.BaseParams`, or with
+      `InnerConfig.layers` the conv network's `conv.network.ConvParams`).
     key: the task's PRNG key (batches, readout samples).
     step: inner steps taken since the last reset (int32).
     total: inner steps this task runs before it is reset (int32).
@@ -113,7 +218,7 @@ class TaskState(flax.struct.PyTreeNode):
       that keeps none.
   """
 
-  params: base_model.BaseParams
+  params: Any  # base_model.BaseParams, or conv.network.ConvParams
   key: jax.Array
   step: jax.Array  # inner steps taken since the last reset
   total: jax.Array  # inner steps this task runs before it is reset
@@ -204,7 +309,7 @@ def init_task(
     # Resets come at the same inner steps as with the offset as a starting step.
     total = total - jax.random.randint(k_offset, (), 0, total)
   step = jnp.zeros((), jnp.int32)
-  params = base_model.init(k_params, input_dim, cfg.widths, permute=cfg.permute_inputs)
+  params = init_params(k_params, input_dim, cfg)
   activation = None
   if cfg.activations:
     # A key of its own (not a fifth split), so the four streams above stay as they were.
@@ -312,19 +417,20 @@ def reset_finished(
 def inner_step(
   theta,
   cfg: InnerConfig,
-  params: base_model.BaseParams,
+  params: Any,
   x_batch: jax.Array,
   activation: base_model.Activation | None = None,
   rule_state: Any = None,
   info: local_rule.StepInfo | None = None,
-) -> tuple[base_model.BaseParams, Any]:
+) -> tuple[Any, Any]:
   """One step of the rule: forward pass on a batch, then the rule's neuron-local update of
   every layer (Metz et al., ICLR 2019, Sec. 3: no loss, no backprop).
 
   Args:
     theta: the rule's meta-parameters.
     cfg: the task's InnerConfig (its rule and activation).
-    params: the base network's weights.
+    params: the base network's weights (`init_params`: the MLP's, or with cfg.layers the
+      conv network's, every layer updated from its own patches: `conv.update`).
     x_batch: unlabeled inputs [B, D].
     activation: the task's activation (`task_activation`); None: cfg.activation.
     rule_state: the rule's state (`TaskState.rule_state`; None for a rule without).
@@ -333,9 +439,14 @@ def inner_step(
   Returns:
     (the updated weights, the rule's new state).
   """
-  acts = base_model.apply(params, x_batch, cfg.activation if activation is None else activation)
+  activation = cfg.activation if activation is None else activation
   if info is None:
     info = local_rule.StepInfo(step=jnp.zeros((), jnp.int32), total=jnp.zeros((), jnp.int32))
+  if cfg.layers:
+    arch = conv_architecture(cfg)
+    patches = conv_network.apply(arch, params, _images(cfg, x_batch), activation)
+    return conv_update.update(cfg.rule, theta, params, patches, info.step), rule_state
+  acts = base_model.apply(params, x_batch, activation)
   return local_rule.apply_update(cfg.rule, theta, params, acts, rule_state, info)
 
 
@@ -436,7 +547,7 @@ def sample_support_query(key, data: TaskData, shots: int, query_per_class: int):
 
 def meta_loss(
   cfg: InnerConfig,
-  params: base_model.BaseParams,
+  params: Any,
   data: TaskData,
   key,
   activation: base_model.Activation | None = None,
@@ -449,7 +560,7 @@ def meta_loss(
 
   Args:
     cfg: the task's InnerConfig.
-    params: the base network's weights.
+    params: the base network's weights (`init_params`: the MLP's or the conv network's).
     data: labelled TaskData (x [N, D], y [N], by_class [C, M]).
     key: PRNG key of the reference batch, the split and the augmentations.
     activation: the task's activation (`task_activation`); None: cfg.activation.
@@ -459,15 +570,15 @@ def meta_loss(
   """
   activation = cfg.activation if activation is None else activation
   k_ref, k_split = jax.random.split(key)
-  stats = base_model.apply(params, sample_batch(k_ref, data, cfg.reference_batch), activation).stats
+  stats = batch_statistics(cfg, params, sample_batch(k_ref, data, cfg.reference_batch), activation)
   s_idx, q_idx = sample_support_query(k_split, data, cfg.shots, cfg.query_per_class)
   x_s, x_q, extra_s, extra_q = data.x[s_idx], data.x[q_idx], None, None
   if cfg.augment.kinds:
     k_s, k_q = jax.random.split(jax.random.fold_in(k_split, 1))
     x_s, extra_s = preprocess.augment(k_s, x_s, cfg.image_shape, cfg.augment)
     x_q, extra_q = preprocess.augment(k_q, x_q, cfg.image_shape, cfg.augment)
-  u_s = base_model.features(params, x_s, activation, stats)
-  u_q = base_model.features(params, x_q, activation, stats)
+  u_s = features(cfg, params, x_s, activation, stats)
+  u_q = features(cfg, params, x_q, activation, stats)
   return heads.ridge_meta_objective(
     u_s,
     data.y[s_idx],

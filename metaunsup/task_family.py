@@ -47,9 +47,14 @@ class Bucket:
     """The bucket as a JSON-able dict (input shape, widths, activation, batch size, data sets,
     number of tasks), for `summary.json`.
     """
+    net = (
+      {"layers": [layer.spec for layer in self.cfg.layers]}
+      if self.cfg.layers
+      else {"widths": list(self.cfg.widths)}
+    )
     return {
       "input": list(self.cfg.image_shape) or [self.input_dim],
-      "widths": list(self.cfg.widths),
+      **net,
       "activation": list(self.cfg.activations) or self.cfg.activation,
       "batch_size": self.cfg.batch_size,
       "datasets": list(self.datasets),
@@ -220,7 +225,9 @@ def sample_buckets(
   experiments/default_rule/results/run).
   With `family.activation_per_task`, every task draws its activation from all of
   `family.activations` at each reset instead (`inner.InnerConfig.activations`), whatever the
-  number of buckets.
+  number of buckets. With `family.conv_networks` (layer descriptions such as "conv5x5:16
+  pool2 conv3x3:32 pool2 dense:32"), bucket i trains the conv network
+  `conv_networks[i % len]` on its images (`inner.InnerConfig.layers`) instead of an MLP.
 
   Args:
     config: the meta-training config (reads `seed` and the `family` section).
@@ -252,9 +259,15 @@ def sample_buckets(
     kinds = tuple(k for k in fam.augment if image_shape or k == "noise")
     # Per task: every task of every bucket draws from all of them at each reset.
     per_task = tuple(str(a) for a in fam.activations) if fam.activation_per_task else ()
+    # A conv family (config_checks: image data sets only) gives bucket i the conv network
+    # conv_networks[i % len] instead of the MLP drawn above.
+    layers = (
+      tuple(fam.conv_networks[i % len(fam.conv_networks)].split()) if fam.conv_networks else ()
+    )
     cfg = dataclasses.replace(
       base,
       widths=widths,
+      layers=layers,
       activation=str(fam.activations[i % len(fam.activations)]),
       activations=per_task,
       batch_size=int(rng.choice(fam.batch_sizes)),
@@ -279,7 +292,9 @@ class TaskFamily:
 
   Raises:
     ValueError: a data set is held out (`check_held_out`), has fewer classes than a
-      task reads out (`base.num_classes`), or a class too small for the validation part.
+      task reads out (`base.num_classes`), or a class too small for the validation part; a
+      conv network (`family.conv_networks`, `validation.networks`) with a data set of
+      vectors, or one that does not fit the images.
     DataNotFoundError, CorruptDataError: as `sources.get`.
   """
 
@@ -299,6 +314,17 @@ class TaskFamily:
           f"{base.num_classes} a meta-training task reads out; drop it from "
           "family.datasets"
         )
+    conv = list(fam.conv_networks) + [
+      n for n in config.validation.networks if str(n).partition(":")[2][:1].isalpha()
+    ]
+    if config.validation.every and config.eval.conv_layers and not config.validation.networks:
+      conv.append(config.eval.conv_layers)
+    vectors = [n for n, src in self.pools.sources.items() if src.kind != "image"]
+    if conv and vectors:
+      raise ValueError(
+        f"the conv networks {conv} read images, and family.datasets has {vectors}, which "
+        "are not images; drop them from family.datasets"
+      )
     self.buckets = sample_buckets(config, self.pools, base)
     self.per_class = fam.pool_per_class
 

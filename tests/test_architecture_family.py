@@ -104,8 +104,8 @@ def test_compact_arch_spans_depths_widths_and_every_activation():
   assert set(c.family.activations) == set(NAMES) and c.family.activation_per_task
   assert max(c.family.depths) >= 4 and max(c.family.widths) >= 512
   nets = [validation.parse_network(n) for n in c.validation.networks]
-  assert ("tanh", 4) in [(a, len(w) - 1) for a, w in nets]  # a deep tanh network
-  assert max(max(w) for _, w in nets) >= 1024  # and a wide one
+  assert ("tanh", 4) in [(n.activation, len(n.widths) - 1) for n in nets]  # a deep tanh one
+  assert max(max(n.widths) for n in nets) >= 1024  # and a wide one
 
 
 @pytest.mark.parametrize(

@@ -112,3 +112,15 @@ def test_conv_bench_table_reads_its_details():
     conv_to_mlp_ratio={"krotov_hopfield": 12.8},
   )
   assert "| krotov_hopfield | 0.50 | 6.40 | 7.8 | 100.0 | 12.8x |" in conv.markdown(details)
+  assert "Meta-step" not in conv.markdown(details)  # details from before the meta-step
+  details["meta_step"] = dict(
+    tasks=2,
+    truncation=5,
+    particles_per_task=2,
+    ms_per_call={"mlp": 70.0, "conv": 4200.0},
+    us_per_example={"mlp": 54.7, "conv": 3281.3},
+    conv_to_mlp_ratio=60.0,
+  )
+  table = conv.markdown(details)
+  assert "2 tasks x 2 particles x 5 scored steps" in table
+  assert "| 70.0 | 4200.0 | 54.7 | 3281.3 | 60.0x |" in table

@@ -97,6 +97,105 @@ def score(kind: str, lr: float, ds: data.Dataset, seed: int) -> dict:
   return out
 
 
+def sweep_rule(kind: str, score_fn, sets: dict, seeds, steps, t0: float):
+  """One rule's sweep: `grid(kind)`, extended past an end where the best is (module
+  docstring).
+
+  Args:
+    kind: the rule's kind.
+    score_fn: (kind, lr, data set, seed) -> {steps: accuracy}.
+    sets: {name: data set}.
+    seeds: the seeds averaged over.
+    steps: the inner-step counts `score_fn` returns.
+    t0: the sweep's start (time.time()), for the progress lines.
+
+  Returns:
+    ({lr: row}, the best lr or None where every lr diverged).
+  """
+  tried: dict[float, dict] = {}
+  todo = grid(kind)
+  best = None
+  while todo:
+    for lr in todo:
+      accs = {
+        name: {seed: score_fn(kind, lr, ds, seed) for seed in seeds} for name, ds in sets.items()
+      }
+      flat = [a for per_seed in accs.values() for s in per_seed.values() for a in s.values()]
+      mean = float(np.mean(flat)) if np.all(np.isfinite(flat)) else float("nan")
+      tried[lr] = {
+        "rule": kind,
+        "lr": lr,
+        "mean": mean,
+        "accuracy": {
+          name: {str(n): float(np.mean([accs[name][s][n] for s in seeds])) for n in steps}
+          for name in sets
+        },
+      }
+      print(f"{kind} lr={lr:.4g}: mean {mean:.3f} ({time.time() - t0:.0f} s)", flush=True)
+    finite = {lr: r["mean"] for lr, r in tried.items() if np.isfinite(r["mean"])}
+    best = max(finite, key=finite.get) if finite else None
+    # The best at an end of the grid: go on one factor of 3 past it (up to EXTEND times),
+    # so that the chosen lr is an interior optimum wherever the rule allows one.
+    todo = []
+    if best is not None and len(tried) < len(grid(kind)) + EXTEND:
+      for edge, step in ((min(tried), 1 / 3), (max(tried), 3.0)):
+        if best == edge and valid(kind, edge * step):
+          todo = [edge * step]
+  return tried, best
+
+
+def table(rows: list[dict], chosen: dict, datasets, steps) -> list[str]:
+  """The sweep's markdown table: one row per (rule, lr), the chosen lr marked.
+
+  Args:
+    rows: `sweep_rule`'s rows, in order.
+    chosen: {rule: {"lr": lr} or None}.
+    datasets: the data sets' names, in column order.
+    steps: the inner-step counts, in column order.
+
+  Returns:
+    The table's lines.
+  """
+  lines = [
+    "| rule | lr | "
+    + " | ".join(f"{d} @{s}" for d in datasets for s in steps)
+    + " | mean | chosen |",
+    "|" + " --- |" * (3 + len(datasets) * len(steps) + 1),
+  ]
+  for r in rows:
+    mark = "**yes**" if chosen.get(r["rule"]) and chosen[r["rule"]]["lr"] == r["lr"] else ""
+    lines.append(
+      f"| {r['rule']} | {r['lr']:.4g} | "
+      + " | ".join(f"{r['accuracy'][d][str(s)]:.3f}" for d in datasets for s in steps)
+      + f" | {r['mean']:.3f} | {mark} |"
+    )
+  return lines
+
+
+def sweep_rules(kinds, score_fn, sets: dict, seeds, steps) -> tuple[list[dict], dict]:
+  """`sweep_rule` for every kind in turn.
+
+  Returns:
+    (rows of every (rule, lr) tried, in order of kind then lr; {rule: {"lr": best} or
+    None}).
+  """
+  rows, chosen, t0 = [], {}, time.time()
+  for kind in kinds:
+    tried, best = sweep_rule(kind, score_fn, sets, seeds, steps, t0)
+    rows += [tried[lr] for lr in sorted(tried)]
+    chosen[kind] = {"lr": best} if best is not None else None
+  return rows, chosen
+
+
+def write(out: pathlib.Path, result: dict, head: list[str], datasets, steps) -> None:
+  """OUT/sweep.json (`result`) and OUT/sweep.md (`head`, then `table`); prints the chosen
+  lrs."""
+  checkpointing.atomic_write_json(out / "sweep.json", result)
+  lines = head + [""] + table(result["rows"], result["chosen"], datasets, steps)
+  (out / "sweep.md").write_text("\n".join(lines) + "\n")
+  print(json.dumps(result["chosen"], indent=2))
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--out", default="experiments/zoo/results")
@@ -111,40 +210,8 @@ def main() -> None:
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   sets = {name: data.load(name, IMAGE_SIZE) for name in DATASETS}
-  rows, chosen, t0 = [], {}, time.time()
-  for kind in kinds:
-    tried: dict[float, dict] = {}
-    todo = grid(kind)
-    while todo:
-      for lr in todo:
-        accs = {
-          name: {seed: score(kind, lr, ds, seed) for seed in SEEDS} for name, ds in sets.items()
-        }
-        flat = [a for per_seed in accs.values() for s in per_seed.values() for a in s.values()]
-        mean = float(np.mean(flat)) if np.all(np.isfinite(flat)) else float("nan")
-        tried[lr] = {
-          "rule": kind,
-          "lr": lr,
-          "mean": mean,
-          "accuracy": {
-            name: {
-              str(steps): float(np.mean([accs[name][s][steps] for s in SEEDS])) for steps in STEPS
-            }
-            for name in sets
-          },
-        }
-        print(f"{kind} lr={lr:.4g}: mean {mean:.3f} ({time.time() - t0:.0f} s)", flush=True)
-      finite = {lr: r["mean"] for lr, r in tried.items() if np.isfinite(r["mean"])}
-      best = max(finite, key=finite.get) if finite else None
-      # The best at an end of the grid: go on one factor of 3 past it (up to EXTEND times),
-      # so that the chosen lr is an interior optimum wherever the rule allows one.
-      todo = []
-      if best is not None and len(tried) < len(grid(kind)) + EXTEND:
-        for edge, step in ((min(tried), 1 / 3), (max(tried), 3.0)):
-          if best == edge and valid(kind, edge * step):
-            todo = [edge * step]
-    rows += [tried[lr] for lr in sorted(tried)]
-    chosen[kind] = {"lr": best} if best is not None else None
+  t0 = time.time()
+  rows, chosen = sweep_rules(kinds, score, sets, SEEDS, STEPS)
   result = {
     "protocol": __doc__.split("\n\n")[1],
     "datasets": list(DATASETS),
@@ -160,29 +227,15 @@ def main() -> None:
     "chosen": chosen,
     "seconds": round(time.time() - t0, 1),
   }
-  checkpointing.atomic_write_json(out / "sweep.json", result)
-  lines = [
+  head = [
     "# Learning-rate sweep of the hand-designed rules (meta-training data only)",
     "",
     f"Command: `python -m experiments.zoo.sweep --out {args.out}`; "
     f"{result['seconds'] / 60:.1f} min. Mean 10-shot ridge accuracy on the train "
     "splits' validation part (see experiments/zoo/sweep.py), seeds "
     f"{list(SEEDS)}.",
-    "",
-    "| rule | lr | "
-    + " | ".join(f"{d} @{s}" for d in DATASETS for s in STEPS)
-    + " | mean | chosen |",
-    "|" + " --- |" * (3 + len(DATASETS) * len(STEPS) + 1),
   ]
-  for r in rows:
-    mark = "**yes**" if chosen.get(r["rule"]) and chosen[r["rule"]]["lr"] == r["lr"] else ""
-    lines.append(
-      f"| {r['rule']} | {r['lr']:.4g} | "
-      + " | ".join(f"{r['accuracy'][d][str(s)]:.3f}" for d in DATASETS for s in STEPS)
-      + f" | {r['mean']:.3f} | {mark} |"
-    )
-  (out / "sweep.md").write_text("\n".join(lines) + "\n")
-  print(json.dumps(chosen, indent=2))
+  write(out, result, head, DATASETS, STEPS)
 
 
 if __name__ == "__main__":

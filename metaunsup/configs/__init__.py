@@ -9,7 +9,8 @@ fields are documented there), smoke (every stage of meta-training in about a min
 laptop (a rule learned from scratch in a few minutes, under 2 GB), compact (the compact
 rule by PES, warm-started at Krotov-Hopfield), compact_arch
 (the same on a family of depths 1-4, widths 64-512 and every activation), learned_zoo
-(the learned rule with competition and the zoo's terms, warm-started likewise). Evaluation
+(the learned rule with competition and the zoo's terms, warm-started likewise), conv (the
+compact rule on a family of two-conv-layer networks). Evaluation
 (`EVALUATION`): eval_full (`make evaluate`: the paper's protocol on
 held-out data), eval_cpu (eval_full sized for a
 2-core CPU, under an hour), eval_quick (every method, file and figure of eval_full on small
@@ -26,7 +27,7 @@ from typing import Any
 
 from metaunsup import submodules
 
-TRAIN = ("default", "smoke", "laptop", "compact", "compact_arch", "learned_zoo")
+TRAIN = ("default", "smoke", "laptop", "compact", "compact_arch", "learned_zoo", "conv")
 EVALUATION = ("eval_full", "eval_quick", "eval_cpu")
 
 

@@ -36,6 +36,9 @@ def get_config() -> ml_collections.ConfigDict:
     # True: every task draws its activation from all of `activations` at each reset (one
     # bucket vmaps tasks of different activations), instead of one per bucket.
     activation_per_task=False,
+    # Conv networks instead of MLPs, one per bucket in turn (issue 38): layer descriptions
+    # such as "conv5x5:16 pool2 conv3x3:32 pool2 dense:32" (metaunsup.conv.layers); () none.
+    conv_networks=(),
     batch_sizes=(64,),
     num_buckets=3,
     tasks_per_bucket=3,
@@ -126,6 +129,9 @@ def get_config() -> ml_collections.ConfigDict:
     batch_size=64,
     query_size=2000,
     heads=("ridge", "logistic"),
+    # A conv network instead of the MLP of `widths` (issue 38), e.g. "conv5x5:16 pool2
+    # conv3x3:32 pool2 dense:32" (metaunsup.conv.layers); "" none.
+    conv_layers="",
   )
   # The validation curve (metrics.jsonl's val_accuracy, TensorBoard, curves.png): every
   # `every` meta-steps (0: off), and at a run's last step, the current rule trains fixed

@@ -6,11 +6,13 @@ split, a class-balanced query from the test split)."""
 from __future__ import annotations
 
 import functools
+import math
 import types
 
 import numpy as np
 
 from metaunsup import checks, heads, trained_model
+from metaunsup.conv import train as conv_train
 from metaunsup.rule_files import Rule
 from metaunsup.data import Dataset
 from metaunsup.configs import eval_full
@@ -102,6 +104,7 @@ def fewshot_eval(
   query_size: int = 1000,
   heads_: tuple = ("ridge",),
   support_split: str = "train",
+  layers: tuple = (),
 ) -> dict:
   """The rule against random init: train a network on ds.train_x without labels (`apply_rule`
   with the seed), read it out with `shots` labels per class. With support_split="train"
@@ -126,6 +129,10 @@ def fewshot_eval(
       every class).
     heads_: few-shot heads ('ridge', 'logistic').
     support_split: "train" or "test" (`PROTOCOLS`).
+    layers: a conv network (`conv.layers.FORMS`, e.g. ("conv5x5:16", "pool2",
+      "dense:32")) trained on ds's square images instead of the MLP of `widths`
+      (`conv.apply_rule`; its features' batch norm uses up to
+      `conv.train.REFERENCE_EXAMPLES` train images); support_split "train" only.
 
   Returns:
     {"rule": {head: [accuracy per seed]}, "random_init": {head: [...]}}; NaN for a seed
@@ -139,6 +146,10 @@ def fewshot_eval(
     raise ValueError(f"support_split must be one of {tuple(PROTOCOLS)}, got {support_split!r}")
   widths = checks.widths(widths)
   seeds = [checks.seed(s, f"seeds[{i}]") for i, s in enumerate(seeds)]
+  if layers:
+    return _conv_fewshot(
+      rule_, ds, layers, activation, steps, seeds, batch_size, shots, query_size, heads_
+    )
   # ds is standardised already (data.load): standardising again would change its floats.
   train = functools.partial(
     trained_model.apply_rule,
@@ -180,4 +191,54 @@ def fewshot_eval(
             u_s, ds.test_y[s_idx], u_q, ds.test_y[q_idx], head=h, num_classes=ds.num_classes
           )
         )
+  return out
+
+
+def _conv_fewshot(
+  rule_: Rule,
+  ds: Dataset,
+  layers: tuple,
+  activation: str,
+  steps: int,
+  seeds: list[int],
+  batch_size: int,
+  shots: int,
+  query_size: int,
+  heads_: tuple,
+) -> dict:
+  """`fewshot_eval` with a conv network: the same readout (`readout.make_readout`), the
+  features of `conv.ConvModel` on ds's images."""
+  side = math.isqrt(ds.train_x.shape[1])
+  if side * side != ds.train_x.shape[1]:
+    raise ValueError(
+      f"a conv network needs square images; {ds.name} has inputs of {ds.train_x.shape[1]} values"
+    )
+  images = ds.train_x.reshape(-1, side, side, 1)
+  test_images = ds.test_x.reshape(-1, side, side, 1)
+  labels = types.SimpleNamespace(
+    shots=(shots,), heads=tuple(heads_), query_size=query_size, reference_batch=1
+  )
+  out: dict[str, dict[str, list[float]]] = {
+    "rule": {h: [] for h in heads_},
+    "random_init": {h: [] for h in heads_},
+  }
+  for seed in seeds:
+    readout = readout_lib.make_readout(ds, labels, seed)
+    for method, n in (("rule", steps), ("random_init", 0)):
+      model = conv_train.apply_rule(
+        rule_,
+        images,
+        layers=tuple(layers),
+        steps=n,
+        batch_size=batch_size,
+        activation=activation,
+        seed=seed,
+        standardize=False,
+      )
+      u_s = model.features(images[readout.support.reshape(-1)])
+      u_q = model.features(test_images[readout.query])
+      finite = np.all(np.isfinite(u_s)) and np.all(np.isfinite(u_q))
+      scores = readout.score(u_s, u_q) if finite else {}
+      for h in heads_:
+        out[method][h].append(scores.get((shots, h), float("nan")))
   return out

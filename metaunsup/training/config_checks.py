@@ -8,6 +8,7 @@ import math
 
 from metaunsup import base_model, checks, preprocess
 from metaunsup.configs import default as default_config
+from metaunsup.conv import network as conv_network
 from metaunsup.heads import READOUT_SCALINGS
 
 # Fields added to the default config after configs were first written: `complete` fills
@@ -16,7 +17,7 @@ from metaunsup.heads import READOUT_SCALINGS
 # `from_dict`, which fills in its own defaults.
 OPTIONAL = {
   "rule": None,  # the whole section
-  "family": ("activation_per_task",),
+  "family": ("activation_per_task", "conv_networks"),
   "inner": ("remat", "advance_steps"),
   "heads": ("readout_scaling",),
   "meta": (
@@ -30,6 +31,7 @@ OPTIONAL = {
     "init_rule",
   ),
   "validation": ("every", "inner_steps", "tasks_per_dataset", "query_per_class", "networks"),
+  "eval": ("conv_layers",),
 }
 # Sections added whole: a config without one gets it at the default config's values but
 # for these, which reproduce the code from before it (no validation curve, and so no
@@ -128,6 +130,14 @@ def _check_family(fam, heads) -> None:
       )
   for field in ("max_shift", "max_rotation", "max_noise"):
     _positive(fam[field], f"family.{field}")
+  if isinstance(fam.conv_networks, str):
+    raise ValueError(
+      "config.family.conv_networks must be a list of layer descriptions such as "
+      f"('conv5x5:16 pool2 dense:32',), got the string {fam.conv_networks!r}"
+    )
+  for spec in fam.conv_networks:
+    for size in fam.image_sizes:
+      _check_conv(spec, size, "family.conv_networks", "family.image_sizes")
   if not isinstance(fam.activation_per_task, bool):
     raise ValueError(
       f"config.family.activation_per_task must be True or False, got {fam.activation_per_task!r}"
@@ -185,8 +195,21 @@ def eval_seeds(config) -> list[int]:
   return [1000 + config.seed * 100 + i for i in range(config.eval.num_seeds)]
 
 
-def _check_validation(val) -> None:
-  """The validation curve's fields (completed: `complete`)."""
+def _check_conv(spec: str, image_size: int, field: str, sizes: str = "eval.image_size") -> None:
+  """A conv network's description (`conv.layers.FORMS`, entries separated by spaces) that
+  fits one-channel images of image_size, or a one-line error naming the field."""
+  try:
+    conv_network.architecture(str(spec).split(), (image_size, image_size, 1))
+  except ValueError as e:
+    raise ValueError(
+      f"config.{field} has {spec!r}, which does not work on the {image_size}x{image_size} "
+      f"images of config.{sizes}: {e}"
+    ) from None
+
+
+def _check_validation(val, image_size: int) -> None:
+  """The validation curve's fields (completed: `complete`); conv networks must fit the
+  evaluation's images."""
   _positive_int(val.every, "validation.every", 0)
   steps = val.inner_steps
   if isinstance(steps, (str, int)) or not steps:
@@ -204,7 +227,8 @@ def _check_validation(val) -> None:
   from metaunsup.training import validation  # the validation tasks import the task family
 
   for spec in val.networks:
-    validation.parse_network(spec)
+    if validation.parse_network(spec).layers:
+      _check_conv(spec.partition(":")[2], image_size, f"validation.networks ({spec!r})")
 
 
 def validate(config) -> None:
@@ -253,7 +277,7 @@ def validate(config) -> None:
   _positive_int(config.meta.max_consecutive_skips, "meta.max_consecutive_skips")
   _positive_int(config.meta.checkpoint_every, "meta.checkpoint_every")
   _check_long_horizon(config.meta, config.inner)
-  _check_validation(config.validation)
+  _check_validation(config.validation, config.eval.image_size)
   if not config.eval.datasets:
     raise ValueError("config.eval.datasets must name at least one data set")
   if config.eval.image_size not in preprocess.IMAGE_SIZES:
@@ -263,6 +287,13 @@ def validate(config) -> None:
     )
   _activation(config.eval.activation, "eval.activation")
   checks.widths(config.eval.widths, "config.eval.widths")
+  if not isinstance(config.eval.conv_layers, str):
+    raise ValueError(
+      "config.eval.conv_layers must be a layer description such as 'conv5x5:16 pool2 "
+      f"dense:32' (or \"\" for the MLP of eval.widths), got {config.eval.conv_layers!r}"
+    )
+  if config.eval.conv_layers:
+    _check_conv(config.eval.conv_layers, config.eval.image_size, "eval.conv_layers")
   _positive_int(config.eval.num_seeds, "eval.num_seeds")
   if eval_seeds(config)[-1] > checks.SEED_RANGE[1]:
     raise ValueError(

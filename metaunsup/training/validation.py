@@ -11,10 +11,12 @@ held-out data sets and splits are not touched. One task:
 
   unlabeled inner data: pool_per_class examples of each of its classes from the rest of
     the train split (what meta-training also trains on, unlabeled);
-  network: eval's widths, activation, image size and batch size, init from the task's seed
-    (or each of `validation.networks`, "ACTIVATION:W1-...-WL": the same tasks on networks
-    of other depths, widths and activations, so that the curve shows a rule that breaks
-    on a network meta-training is not scored on);
+  network: eval's widths (or conv_layers), activation, image size and batch size, init
+    from the task's seed
+    (or each of `validation.networks`, "ACTIVATION:W1-...-WL" or a conv network
+    "ACTIVATION:LAYER LAYER ...": the same tasks on networks of other depths, widths,
+    activations and kinds, so that the curve shows a rule that breaks on a network
+    meta-training is not scored on);
   readout: ridge (as the evaluation's, float64, lambda 0.1) on heads.shots support and
     validation.query_per_class query examples per class, both from the validation part.
 
@@ -29,6 +31,7 @@ import functools
 import math
 import time
 import zlib
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +39,7 @@ import ml_collections
 import numpy as np
 
 from metaunsup import base_model, heads, inner, local_rule, task_family
+from metaunsup.conv import layers as conv_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,46 +112,73 @@ def _with_total(states: inner.TaskState, total: int) -> inner.TaskState:
   return states.replace(total=jnp.full_like(states.total, total))
 
 
-@functools.partial(jax.jit, static_argnames="activation")
-def _task_features(params: base_model.BaseParams, pool_x, readout_x, activation: str):
+@functools.partial(jax.jit, static_argnames=("cfg", "activation"))
+def _task_features(cfg: inner.InnerConfig, params, pool_x, readout_x, activation: str):
   """[T, R, F] features of each task's readout examples, batch norm with the statistics of
   its whole unlabeled pool."""
 
   def one(p, xp, xr):
-    return base_model.features(p, xr, activation, base_model.apply(p, xp, activation).stats)
+    return inner.features(cfg, p, xr, activation, inner.batch_statistics(cfg, p, xp, activation))
 
   return jax.vmap(one)(params, pool_x, readout_x)
 
 
-def parse_network(spec: str) -> tuple[str, tuple[int, ...]]:
-  """A validation network "ACTIVATION:W1-W2-...-WL" (e.g. "tanh:512-512-512-512-32").
+class Network(NamedTuple):
+  """A validation network (`parse_network`).
+
+  Attributes:
+    activation: a name of `base_model.ACTIVATIONS`.
+    widths: the MLP's widths, the last the representation; () for a conv network.
+    layers: a conv network's layers (`conv.layers.parse`); () for an MLP.
+  """
+
+  activation: str
+  widths: tuple[int, ...]
+  layers: tuple = ()
+
+  @property
+  def name(self) -> str:
+    """The network in canonical form: "relu:64-64-32", "relu:conv5x5:16 pool2 dense:32"."""
+    if self.layers:
+      return f"{self.activation}:{' '.join(layer.spec for layer in self.layers)}"
+    return f"{self.activation}:{'-'.join(str(int(w)) for w in self.widths)}"
+
+
+def parse_network(spec: str) -> Network:
+  """A validation network: an MLP "ACTIVATION:W1-W2-...-WL" (e.g.
+  "tanh:512-512-512-512-32"), or a conv network "ACTIVATION:LAYER LAYER ..." of
+  `conv.layers.FORMS` separated by spaces (e.g. "relu:conv5x5:16 pool2 conv3x3:32 pool2
+  dense:32"), trained on the evaluation's images.
 
   Args:
     spec: the network's description (`validation.networks`).
 
   Returns:
-    (activation name, widths), the last width the representation.
+    `Network`.
 
   Raises:
-    ValueError: (one line) malformed, an unknown activation or a width below 1.
+    ValueError: (one line) malformed, an unknown activation, a width below 1 or a bad
+      conv layer.
   """
-  act, _, widths = str(spec).partition(":")
+  act, _, rest = str(spec).partition(":")
+  if act in base_model.ACTIVATIONS and rest[:1].isalpha():
+    try:
+      layers = conv_layers.parse(rest.split())
+    except ValueError as e:
+      raise ValueError(f"config.validation.networks has {spec!r}: {e}") from None
+    return Network(act, (), layers)
   try:
-    out = tuple(int(w) for w in widths.split("-"))
+    out = tuple(int(w) for w in rest.split("-"))
   except ValueError:
     out = ()
   if act not in base_model.ACTIVATIONS or not out or min(out) < 1:
     raise ValueError(
       f"config.validation.networks has {spec!r}; write ACTIVATION:W1-W2-...-WL with "
       f"ACTIVATION one of {sorted(base_model.ACTIVATIONS)} and positive widths, e.g. "
-      "'tanh:512-512-512-512-32'"
+      "'tanh:512-512-512-512-32', or ACTIVATION:LAYER LAYER ... for a conv network, e.g. "
+      "'relu:conv5x5:16 pool2 dense:32'"
     )
-  return act, out
-
-
-def network_name(activation: str, widths) -> str:
-  """The inverse of `parse_network`: "relu:64-64-32"."""
-  return f"{activation}:{'-'.join(str(int(w)) for w in widths)}"
+  return Network(act, out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,7 +204,8 @@ class Validator:
     rule: the rule theta belongs to.
 
   Raises:
-    ValueError: validation.every is 0, so the family set no validation part aside.
+    ValueError: validation.every is 0, so the family set no validation part aside; a conv
+      network among validation.networks and a data set of vectors in family.datasets.
   """
 
   def __init__(
@@ -191,19 +223,26 @@ class Validator:
     self.datasets = tuple(config.family.datasets)
     self.inner_steps = tuple(int(n) for n in val.inner_steps)
     self.shots = int(config.heads.shots)
-    networks = [parse_network(n) for n in val.networks] or [(ev.activation, tuple(ev.widths))]
-    self.networks = tuple(network_name(a, w) for a, w in networks)
+    default = (
+      Network(ev.activation, (), conv_layers.parse(ev.conv_layers.split()))
+      if ev.conv_layers
+      else Network(ev.activation, tuple(ev.widths))
+    )
+    networks = [parse_network(n) for n in val.networks] or [default]
+    self.networks = tuple(n.name for n in networks)
+    self.image_size = ev.image_size
     cfgs = [
       inner.InnerConfig(
         rule=rule,
-        widths=tuple(widths),
-        activation=act,
+        widths=net.widths or (1,),
+        activation=net.activation,
         batch_size=ev.batch_size,
         permute_inputs=config.family.permute_inputs,
+        layers=net.layers,
+        image_shape=(self.image_size, self.image_size) if net.layers else (),
       )
-      for act, widths in networks
+      for net in networks
     ]
-    self.image_size = ev.image_size
     # One unroll length divides every count: one program per input width.
     self.chunk = functools.reduce(math.gcd, self.inner_steps)
     pools = family.pools
@@ -215,6 +254,13 @@ class Validator:
           pools, name, seed, self.num_classes, self.shots, config.family.pool_per_class
         )
         by_dim.setdefault(pools.input_dim(name, self.image_size), []).append(task)
+    vectors = [n for n in self.datasets if pools.sources[n].kind != "image"]
+    for name, cfg in zip(self.networks, cfgs):
+      if cfg.layers and vectors:
+        raise ValueError(
+          f"config.validation.networks has the conv network {name!r}, which reads images, "
+          f"and family.datasets has {vectors}, which are not images; drop one of them"
+        )
     self.groups = tuple(
       self._group(pools, name, cfg, dim, tasks)
       for name, cfg in zip(self.networks, cfgs)
@@ -262,7 +308,9 @@ class Validator:
   def _accuracies(self, group: _Group, params) -> list[float]:
     """Each task's ridge accuracy; NaN where its features are not finite (a diverged
     network), as the evaluation scores it."""
-    u = np.asarray(_task_features(params, group.data.x, group.readout_x, group.cfg.activation))
+    u = np.asarray(
+      _task_features(group.cfg, params, group.data.x, group.readout_x, group.cfg.activation)
+    )
     n_support = self.num_classes * self.shots
     y_support = np.repeat(np.arange(self.num_classes), self.shots)
     out = []

@@ -191,6 +191,7 @@ def heldout_eval(learned: Rule, config) -> dict:
         query_size=ev.query_size,
         heads_=tuple(ev.heads),
         support_split="train",
+        layers=tuple(ev.conv_layers.split()),
       ),
       protocol=fewshot.PROTOCOLS["train"],
     )
