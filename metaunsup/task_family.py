@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from metaunsup import inner, preprocess, sources
+from metaunsup.conv import layers as conv_layers
 
 TRAIN_SPLIT = "train"
 
@@ -315,7 +316,7 @@ class TaskFamily:
           "family.datasets"
         )
     conv = list(fam.conv_networks) + [
-      n for n in config.validation.networks if str(n).partition(":")[2][:1].isalpha()
+      n for n in config.validation.networks if conv_layers.is_conv_network(n)
     ]
     if config.validation.every and config.eval.conv_layers and not config.validation.networks:
       conv.append(config.eval.conv_layers)

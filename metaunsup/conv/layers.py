@@ -151,6 +151,20 @@ def parse_layer(entry: str | Layer, index: int = 0) -> Layer:
   return layer
 
 
+def is_conv_network(spec: str) -> bool:
+  """Whether a network "ACTIVATION:DESCRIPTION" (`validation.networks`) is a conv network:
+  its layers start with a letter ("relu:conv5x5:16 pool2"), an MLP's widths with a digit
+  ("relu:64-32").
+
+  Args:
+    spec: the network's description.
+
+  Returns:
+    True for a conv network (whether or not its layers parse).
+  """
+  return str(spec).partition(":")[2][:1].isalpha()
+
+
 def parse(layers: Sequence[str | Layer]) -> tuple[Layer, ...]:
   """A layer description as layers, checked (module docstring).
 

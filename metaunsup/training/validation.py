@@ -161,7 +161,7 @@ def parse_network(spec: str) -> Network:
       conv layer.
   """
   act, _, rest = str(spec).partition(":")
-  if act in base_model.ACTIVATIONS and rest[:1].isalpha():
+  if act in base_model.ACTIVATIONS and conv_layers.is_conv_network(spec):
     try:
       layers = conv_layers.parse(rest.split())
     except ValueError as e:
@@ -204,8 +204,8 @@ class Validator:
     rule: the rule theta belongs to.
 
   Raises:
-    ValueError: validation.every is 0, so the family set no validation part aside; a conv
-      network among validation.networks and a data set of vectors in family.datasets.
+    ValueError: validation.every is 0, so the family set no validation part aside. (A
+      conv network with data sets of vectors is refused earlier, by the task family.)
   """
 
   def __init__(
@@ -254,13 +254,6 @@ class Validator:
           pools, name, seed, self.num_classes, self.shots, config.family.pool_per_class
         )
         by_dim.setdefault(pools.input_dim(name, self.image_size), []).append(task)
-    vectors = [n for n in self.datasets if pools.sources[n].kind != "image"]
-    for name, cfg in zip(self.networks, cfgs):
-      if cfg.layers and vectors:
-        raise ValueError(
-          f"config.validation.networks has the conv network {name!r}, which reads images, "
-          f"and family.datasets has {vectors}, which are not images; drop one of them"
-        )
     self.groups = tuple(
       self._group(pools, name, cfg, dim, tasks)
       for name, cfg in zip(self.networks, cfgs)
